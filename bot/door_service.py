@@ -1,0 +1,195 @@
+"""What /lock, /unlock and /doors do, as typed results the Slack edge renders."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.actions import ActionKind, ActionThread, CannotReport, DoorActions
+from bot.doors import DoorAmbiguous, DoorFound, DoorUnknown, match_door, match_door_and_reason
+from bot.policy import Person, Policy, may_lock, may_unlock_directly
+from bot.seam import Lock, SeamClient, SeamError
+
+__all__ = [
+    "ActionStarted",
+    "CommandResult",
+    "DoorDirectory",
+    "DoorOverview",
+    "DoorService",
+    "DoorStatus",
+    "NotAllowed",
+    "PeopleDirectory",
+    "PeopleUnavailable",
+    "Problem",
+]
+
+log = logging.getLogger(__name__)
+
+_REASON_LIMIT = 500
+
+
+class PeopleUnavailable(Exception):
+    """Facts about a Slack user could not be looked up."""
+
+
+class PeopleDirectory(Protocol):
+    async def person(self, user_id: str) -> Person: ...
+
+
+@dataclass(frozen=True)
+class ActionStarted:
+    thread: ActionThread
+
+
+@dataclass(frozen=True)
+class NotAllowed:
+    door: str
+    why: str
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something outside the user's control went wrong; `message` says what, plainly."""
+
+    message: str
+
+
+@dataclass(frozen=True)
+class DoorStatus:
+    lock: Lock
+    may_lock: bool
+    may_unlock: bool
+
+
+@dataclass(frozen=True)
+class DoorOverview:
+    doors: tuple[DoorStatus, ...]
+
+
+CommandResult = ActionStarted | NotAllowed | Problem | DoorAmbiguous | DoorUnknown
+
+
+class DoorDirectory:
+    """The workspace's locks, cached briefly so a burst of commands costs one Seam call."""
+
+    def __init__(
+        self, seam: SeamClient, *, ttl_seconds: float = 30.0, clock: Callable[[], float] = time.monotonic
+    ):
+        self._seam = seam
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._locks: list[Lock] | None = None
+        self._fetched_at = float("-inf")
+        self._refresh: asyncio.Task[list[Lock]] | None = None
+
+    async def locks(self, *, fresh: bool = False) -> list[Lock]:
+        if not fresh and self._locks is not None and self._clock() - self._fetched_at < self._ttl:
+            return self._locks
+        if self._refresh is None or self._refresh.done():
+            self._refresh = asyncio.create_task(self._fetch())
+        # Concurrent callers share one call to Seam.
+        return await asyncio.shield(self._refresh)
+
+    async def _fetch(self) -> list[Lock]:
+        started = self._clock()
+        locks = await self._seam.list_locks()
+        self._locks, self._fetched_at = locks, started
+        return locks
+
+
+class DoorService:
+    """Resolves doors, applies the policy and starts actions."""
+
+    def __init__(
+        self,
+        directory: DoorDirectory,
+        people: PeopleDirectory,
+        policy: Policy,
+        actions: DoorActions,
+    ) -> None:
+        self._directory = directory
+        self._people = people
+        self._policy = policy
+        self._actions = actions
+
+    async def lock(self, user_id: str, channel: str, text: str) -> CommandResult:
+        found = await self._find(text, with_reason=False)
+        if not isinstance(found, DoorFound):
+            return found
+        return await self._start(ActionKind.LOCK, found.lock, user_id, channel)
+
+    async def unlock(self, user_id: str, channel: str, text: str) -> CommandResult:
+        found = await self._find(text, with_reason=True)
+        if not isinstance(found, DoorFound):
+            return found
+        return await self._start(ActionKind.UNLOCK, found.lock, user_id, channel, reason=found.remainder)
+
+    async def overview(self, user_id: str) -> DoorOverview | Problem:
+        try:
+            locks, person = await asyncio.gather(
+                self._directory.locks(fresh=True), self._people.person(user_id)
+            )
+        except SeamError as exc:
+            return Problem(f"Could not list the doors: {exc.user_message}.")
+        except PeopleUnavailable:
+            return Problem(
+                "Could not look up your Slack profile to check what you may do; try again shortly."
+            )
+        statuses = []
+        for lock in sorted(locks, key=lambda lock: lock.name.casefold()):
+            rules = self._policy.rules_for(lock)
+            statuses.append(DoorStatus(lock, may_lock(rules, person), may_unlock_directly(rules, person)))
+        return DoorOverview(tuple(statuses))
+
+    async def _find(
+        self, text: str, *, with_reason: bool
+    ) -> DoorFound | DoorAmbiguous | DoorUnknown | Problem:
+        try:
+            locks = await self._directory.locks()
+            found = _match(text, locks, with_reason)
+            if isinstance(found, DoorUnknown):
+                # A door added since the last look: ask Seam once more before saying no.
+                found = _match(text, await self._directory.locks(fresh=True), with_reason)
+        except SeamError as exc:
+            return Problem(f"Could not look up the doors: {exc.user_message}.")
+        return found
+
+    async def _start(
+        self, kind: ActionKind, lock: Lock, user_id: str, channel: str, *, reason: str = ""
+    ) -> CommandResult:
+        try:
+            person = await self._people.person(user_id)
+        except PeopleUnavailable:
+            return Problem(
+                "Could not look up your Slack profile to check what you may do; try again shortly."
+            )
+        rules = self._policy.rules_for(lock)
+        if kind is ActionKind.LOCK and not may_lock(rules, person):
+            return NotAllowed(lock.name, f"You may not lock {lock.name}.")
+        if kind is ActionKind.UNLOCK and not may_unlock_directly(rules, person):
+            return NotAllowed(
+                lock.name,
+                f"You can't unlock {lock.name} directly: only workspace admins and owners can. "
+                "Ask one of them to unlock it for you.",
+            )
+        capable = lock.can_remotely_lock if kind is ActionKind.LOCK else lock.can_remotely_unlock
+        if capable is False:
+            return Problem(f"{lock.name} cannot be {kind.past} remotely.")
+        try:
+            thread = await self._actions.run(kind, lock, user_id, channel, reason=reason)
+        except CannotReport as exc:
+            return Problem(exc.user_message)
+        return ActionStarted(thread)
+
+
+def _match(text: str, locks: Sequence[Lock], with_reason: bool) -> DoorFound | DoorAmbiguous | DoorUnknown:
+    if not with_reason:
+        return match_door(text, locks)
+    found = match_door_and_reason(text, locks)
+    if isinstance(found, DoorFound) and len(found.remainder) > _REASON_LIMIT:
+        return DoorFound(found.lock, found.remainder[:_REASON_LIMIT])
+    return found

@@ -1,0 +1,85 @@
+"""Finding the door a person means from what they typed. Pure functions of the text and the locks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.seam import Lock
+
+__all__ = ["DoorAmbiguous", "DoorFound", "DoorMatch", "DoorUnknown", "match_door", "match_door_and_reason"]
+
+_QUOTES = {'"': '"', "“": "”", "'": "'", "‘": "’"}  # noqa: RUF001 - typographic quotes are what Slack sends
+
+
+@dataclass(frozen=True)
+class DoorFound:
+    lock: Lock
+    remainder: str = ""
+
+
+@dataclass(frozen=True)
+class DoorAmbiguous:
+    query: str
+    matches: tuple[Lock, ...]
+
+
+@dataclass(frozen=True)
+class DoorUnknown:
+    query: str
+    doors: tuple[Lock, ...]
+
+
+DoorMatch = DoorFound | DoorAmbiguous | DoorUnknown
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def match_door(query: str, locks: Sequence[Lock]) -> DoorMatch:
+    """The lock named exactly (case-insensitive), by device id, or by a unique name prefix."""
+    wanted = _normalise(query)
+    if not wanted:
+        return DoorUnknown(query, tuple(locks))
+    exact = [
+        lock
+        for lock in locks
+        if wanted == lock.device_id.casefold() or wanted in {_normalise(name) for name in lock.names}
+    ]
+    if len(exact) == 1:
+        return DoorFound(exact[0])
+    if exact:
+        return DoorAmbiguous(query, tuple(exact))
+    prefixed = [lock for lock in locks if any(_normalise(name).startswith(wanted) for name in lock.names)]
+    if len(prefixed) == 1:
+        return DoorFound(prefixed[0])
+    if prefixed:
+        return DoorAmbiguous(query, tuple(prefixed))
+    return DoorUnknown(query, tuple(locks))
+
+
+def match_door_and_reason(text: str, locks: Sequence[Lock]) -> DoorMatch:
+    """A door at the start of `text`, the rest being a free-text reason.
+
+    A quoted name is taken as the door. Otherwise the longest run of leading words that names a
+    door wins, so `front door courier at reception` is Front Door with the reason
+    `courier at reception`.
+    """
+    text = text.strip()
+    closing = _QUOTES.get(text[:1])
+    if closing is not None:
+        end = text.find(closing, 1)
+        if end > 0:
+            found = match_door(text[1:end], locks)
+            if isinstance(found, DoorFound):
+                return DoorFound(found.lock, text[end + 1 :].strip())
+            return found
+    words = text.split()
+    for count in range(len(words), 0, -1):
+        found = match_door(" ".join(words[:count]), locks)
+        if isinstance(found, DoorFound):
+            return DoorFound(found.lock, " ".join(words[count:]))
+        if isinstance(found, DoorAmbiguous):
+            return found
+    return DoorUnknown(text, tuple(locks))

@@ -1,0 +1,45 @@
+"""Logging that never prints a secret."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from pydantic import SecretStr
+
+from bot.config import Settings
+
+__all__ = ["SecretRedactor", "configure_logging"]
+
+
+class SecretRedactor(logging.Filter):
+    """Replaces any configured secret that reaches a log line, whoever logged it."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self._secrets = [secret for secret in secrets if len(secret) >= 6]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(secret in message for secret in self._secrets):
+            for secret in self._secrets:
+                message = message.replace(secret, "[redacted]")
+            record.msg, record.args = message, None
+        return True
+
+
+def _secrets(settings: Settings) -> list[str]:
+    values = (getattr(settings, name) for name in type(settings).model_fields)
+    return [value.get_secret_value() for value in values if isinstance(value, SecretStr)]
+
+
+def configure_logging(settings: Settings) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(SecretRedactor(_secrets(settings)))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level)
+    # These log request headers (tokens) or every request at DEBUG/INFO.
+    for noisy in ("slack_sdk", "httpx", "httpcore", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -1,0 +1,321 @@
+"""A small async client for the Seam API: locks and their action attempts.
+
+It knows nothing of Slack. Every failure becomes a `SeamError` whose `user_message` a person
+can read. Reads are retried on transient failures; writes (lock, unlock) are retried only when
+Seam certainly did not act on them, so a door is never moved twice by accident.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any, Literal, TypeVar
+
+import httpx
+import stamina
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+__all__ = [
+    "ActionAttempt",
+    "AttemptError",
+    "Lock",
+    "SeamClient",
+    "SeamDeviceNotFound",
+    "SeamError",
+    "SeamInvalidInput",
+    "SeamProtocolError",
+    "SeamRateLimited",
+    "SeamServerError",
+    "SeamTimeout",
+    "SeamUnauthorized",
+    "SeamUnreachable",
+]
+
+log = logging.getLogger(__name__)
+
+# Longest Retry-After lockbot waits out inside one call; beyond it the caller hears "busy".
+_MAX_RETRY_AFTER_SECONDS = 5.0
+
+
+class SeamError(Exception):
+    """A call to Seam failed. `user_message` says why in plain words."""
+
+    user_message = "Seam returned an error"
+
+    def __init__(self, detail: str = "", *, status: int | None = None, error_type: str | None = None) -> None:
+        super().__init__(detail or self.user_message)
+        self.detail = detail
+        self.status = status
+        self.error_type = error_type
+
+
+class SeamInvalidInput(SeamError):
+    user_message = "Seam did not accept the request"
+
+
+class SeamUnauthorized(SeamError):
+    user_message = "Seam refused lockbot's API key (an admin needs to check SEAM_API_KEY)"
+
+
+class SeamDeviceNotFound(SeamError):
+    user_message = "Seam does not know this lock any more (it may have been removed)"
+
+
+class SeamRateLimited(SeamError):
+    user_message = "Seam is busy right now (rate limited); try again in a minute"
+
+    def __init__(self, detail: str = "", *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        self.retry_after = retry_after
+
+
+class SeamServerError(SeamError):
+    user_message = "Seam is having trouble right now; try again shortly"
+
+
+class SeamTimeout(SeamError):
+    user_message = "Seam did not answer in time"
+
+
+class SeamUnreachable(SeamError):
+    user_message = "lockbot could not reach Seam"
+
+
+class SeamProtocolError(SeamError):
+    user_message = "Seam sent an answer lockbot does not understand"
+
+
+class ActionType(StrEnum):
+    LOCK_DOOR = "LOCK_DOOR"
+    UNLOCK_DOOR = "UNLOCK_DOOR"
+
+
+class _SeamModel(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class AttemptError(_SeamModel):
+    type: str = "unknown"
+    message: str = ""
+
+
+class ActionAttempt(_SeamModel):
+    """Seam's record of one lock or unlock in the physical world."""
+
+    action_attempt_id: str
+    action_type: str
+    status: Literal["pending", "success", "error"]
+    result: dict[str, Any] | None = None
+    error: AttemptError | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status != "pending"
+
+    @property
+    def confirmed_by_device(self) -> bool:
+        """False only when Seam says outright that the device did not confirm."""
+        return (self.result or {}).get("was_confirmed_by_device") is not False
+
+
+class _LockProperties(_SeamModel):
+    name: str | None = None
+    locked: bool | None = None
+    online: bool | None = None
+
+
+class Lock(_SeamModel):
+    """A smart lock as Seam lists it."""
+
+    device_id: str
+    display_name: str | None = None
+    properties: _LockProperties = _LockProperties()
+    can_remotely_lock: bool | None = None
+    can_remotely_unlock: bool | None = None
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.properties.name or self.device_id
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every name a person may know this lock by."""
+        return tuple(dict.fromkeys(n for n in (self.display_name, self.properties.name) if n))
+
+    @property
+    def locked(self) -> bool | None:
+        return self.properties.locked
+
+    @property
+    def online(self) -> bool | None:
+        return self.properties.online
+
+
+@dataclass(frozen=True)
+class _CallPolicy:
+    """How one call may be retried."""
+
+    idempotent: bool
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+_READ = _CallPolicy(idempotent=True)
+_WRITE = _CallPolicy(idempotent=False)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _error_from_response(response: httpx.Response) -> SeamError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    error = body.get("error") if isinstance(body, Mapping) else None
+    error_type = str(error.get("type")) if isinstance(error, Mapping) and error.get("type") else None
+    # Seam's message only; its bodies may also carry a server stack trace, which is never kept.
+    message = str(error.get("message", "")) if isinstance(error, Mapping) else ""
+    status = response.status_code
+    kwargs: dict[str, Any] = {"status": status, "error_type": error_type}
+    if status == 429:
+        return SeamRateLimited(message, retry_after=_retry_after(response), **kwargs)
+    if status >= 500:
+        return SeamServerError(message or f"HTTP {status}", **kwargs)
+    if status in (401, 403):
+        return SeamUnauthorized(message, **kwargs)
+    if status == 404 or (error_type or "").endswith("_not_found"):
+        if error_type in (None, "device_not_found", "not_found"):
+            return SeamDeviceNotFound(message, **kwargs)
+        return SeamError(message or (error_type or ""), **kwargs)
+    if status == 400 or error_type == "invalid_input":
+        return SeamInvalidInput(message, **kwargs)
+    return SeamError(message or f"HTTP {status}", **kwargs)
+
+
+class SeamClient:
+    """Seam's locks and action attempts over one pooled `httpx.AsyncClient`."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        endpoint: str,
+        timeout: float = 10.0,
+        read_attempts: int = 3,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=endpoint.rstrip("/"),
+            headers={"Authorization": f"Bearer {api_key}", "User-Agent": "lockbot"},
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+            transport=transport,
+        )
+        self._timeout = timeout
+        self._read_attempts = read_attempts
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def list_locks(self) -> list[Lock]:
+        """Every lock of the workspace, following pagination."""
+        locks: list[Lock] = []
+        body: dict[str, Any] = {}
+        while True:
+            page = await self._call("/locks/list", body, _READ)
+            locks.extend(self._parse_many(Lock, page.get("locks", page.get("devices")), "locks"))
+            cursor = (page.get("pagination") or {}).get("next_page_cursor")
+            if not cursor or not (page.get("pagination") or {}).get("has_next_page", True):
+                return locks
+            body = {"page_cursor": cursor}
+
+    async def lock_door(self, device_id: str) -> ActionAttempt:
+        """Ask Seam to lock; returns the (often still pending) action attempt."""
+        page = await self._call("/locks/lock_door", {"device_id": device_id}, _WRITE)
+        return self._parse_one(ActionAttempt, page.get("action_attempt"), "action_attempt")
+
+    async def unlock_door(self, device_id: str) -> ActionAttempt:
+        """Ask Seam to unlock; returns the (often still pending) action attempt."""
+        page = await self._call("/locks/unlock_door", {"device_id": device_id}, _WRITE)
+        return self._parse_one(ActionAttempt, page.get("action_attempt"), "action_attempt")
+
+    async def get_action_attempt(self, action_attempt_id: str) -> ActionAttempt:
+        page = await self._call("/action_attempts/get", {"action_attempt_id": action_attempt_id}, _READ)
+        return self._parse_one(ActionAttempt, page.get("action_attempt"), "action_attempt")
+
+    async def list_action_attempts(self, action_attempt_ids: Sequence[str]) -> list[ActionAttempt]:
+        """Several attempts in one call; ids Seam does not know are simply absent."""
+        page = await self._call(
+            "/action_attempts/list", {"action_attempt_ids": list(action_attempt_ids)}, _READ
+        )
+        return self._parse_many(ActionAttempt, page.get("action_attempts"), "action_attempts")
+
+    async def _call(self, path: str, body: Mapping[str, Any], policy: _CallPolicy) -> dict[str, Any]:
+        attempts = self._read_attempts if policy.idempotent else 2
+
+        def retry_hook(exc: Exception) -> bool | float | timedelta:
+            if isinstance(exc, SeamRateLimited):
+                # Not acted on, so a retry is safe even for a write.
+                wait = exc.retry_after if exc.retry_after is not None else 1.0
+                return wait if wait <= _MAX_RETRY_AFTER_SECONDS else False
+            if isinstance(exc, SeamUnreachable):
+                # The connection never opened: Seam did nothing.
+                return True
+            return policy.idempotent and isinstance(exc, SeamServerError | SeamTimeout)
+
+        async for attempt in stamina.retry_context(
+            on=retry_hook,
+            attempts=attempts,
+            timeout=self._timeout * 3,
+            wait_initial=0.1,
+            wait_max=2.0,
+            wait_jitter=0.1,
+        ):
+            with attempt:
+                return await self._send(path, body)
+        raise AssertionError("unreachable: stamina re-raises the last failure")  # pragma: no cover
+
+    async def _send(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            response = await self._http.post(path, json=dict(body))
+        except httpx.ConnectError as exc:
+            raise SeamUnreachable(f"{path}: {type(exc).__name__}") from None
+        except httpx.ConnectTimeout:
+            raise SeamUnreachable(f"{path}: connect timeout") from None
+        except httpx.TimeoutException:
+            raise SeamTimeout(f"{path}: no answer within {self._timeout:g} s") from None
+        except httpx.TransportError as exc:
+            raise SeamUnreachable(f"{path}: {type(exc).__name__}") from None
+        if response.is_error:
+            error = _error_from_response(response)
+            log.warning("seam %s -> %s %s", path, response.status_code, error.error_type or "")
+            raise error
+        try:
+            page = response.json()
+        except ValueError:
+            raise SeamProtocolError(f"{path}: body is not JSON") from None
+        if not isinstance(page, dict):
+            raise SeamProtocolError(f"{path}: body is not an object")
+        return page
+
+    @staticmethod
+    def _parse_one(model: type[_Model], raw: Any, what: str) -> _Model:
+        try:
+            return model.model_validate(raw)
+        except ValidationError:
+            raise SeamProtocolError(f"unexpected {what} in Seam's answer") from None
+
+    @staticmethod
+    def _parse_many(model: type[_Model], raw: Any, what: str) -> list[_Model]:
+        if not isinstance(raw, list):
+            raise SeamProtocolError(f"Seam's answer has no {what} list")
+        return [SeamClient._parse_one(model, item, what) for item in raw]

@@ -1,0 +1,134 @@
+"""Slash command listeners: acknowledge, parse, hand to a service, render. Nothing more."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+
+from bot.door_service import (
+    ActionStarted,
+    CommandResult,
+    DoorOverview,
+    DoorService,
+    NotAllowed,
+    Problem,
+)
+from bot.doors import DoorAmbiguous, DoorUnknown
+from bot.slack.blocks import (
+    SlackMessage,
+    render_ambiguous_door,
+    render_door_overview,
+    render_notice,
+    render_unknown_door,
+    render_usage,
+)
+
+__all__ = ["DoorCommands", "render_command_result"]
+
+log = logging.getLogger(__name__)
+
+DOORS_NOT_CONFIGURED = render_notice(
+    "Doors are not set up in this workspace: lockbot has no Seam API key (SEAM_API_KEY). "
+    "Ask the person who runs lockbot."
+)
+SOMETHING_WENT_WRONG = render_notice(
+    "Something went wrong on lockbot's side. Check this channel for the outcome before trying again."
+)
+
+Listener = Callable[..., Awaitable[None]]
+
+
+def _wants_usage(text: str) -> bool:
+    return text.strip().casefold() in ("", "help", "-h", "--help", "?")
+
+
+def render_command_result(result: CommandResult) -> SlackMessage | None:
+    """The ephemeral answer to the person who typed the command, if any."""
+    if isinstance(result, ActionStarted):
+        return None  # the action's own messages say everything
+    if isinstance(result, DoorUnknown):
+        return render_unknown_door(result)
+    if isinstance(result, DoorAmbiguous):
+        return render_ambiguous_door(result)
+    if isinstance(result, NotAllowed):
+        return render_notice(result.why)
+    return render_notice(result.message)
+
+
+def _answering_errors(listener: Listener) -> Listener:
+    """After the ack, an unexpected error is logged and the user told plainly, never shown a trace."""
+
+    @functools.wraps(listener)
+    async def guarded(*, respond: AsyncRespond, **kwargs: Any) -> None:
+        try:
+            await listener(respond=respond, **kwargs)
+        except Exception:
+            log.exception("%s failed", listener.__name__)
+            try:
+                await respond(response_type="ephemeral", **SOMETHING_WENT_WRONG.as_kwargs())
+            except Exception:
+                log.exception("could not tell the user about the failure")
+
+    return guarded
+
+
+class DoorCommands:
+    """/lock, /unlock and /doors."""
+
+    def __init__(self, service: DoorService | None) -> None:
+        self._service = service
+
+    def register(self, app: AsyncApp) -> None:
+        app.command("/lock")(_answering_errors(self.lock))
+        app.command("/unlock")(_answering_errors(self.unlock))
+        app.command("/doors")(_answering_errors(self.doors))
+
+    async def lock(self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+        text = str(command.get("text") or "")
+        if _wants_usage(text):
+            await ack(**render_usage("/lock").as_kwargs())
+            return
+        await ack()
+        if self._service is None:
+            await respond(response_type="ephemeral", **DOORS_NOT_CONFIGURED.as_kwargs())
+            return
+        result = await self._service.lock(command["user_id"], command["channel_id"], text)
+        await self._answer(respond, result)
+
+    async def unlock(self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+        text = str(command.get("text") or "")
+        if _wants_usage(text):
+            await ack(**render_usage("/unlock").as_kwargs())
+            return
+        await ack()
+        if self._service is None:
+            await respond(response_type="ephemeral", **DOORS_NOT_CONFIGURED.as_kwargs())
+            return
+        result = await self._service.unlock(command["user_id"], command["channel_id"], text)
+        await self._answer(respond, result)
+
+    async def doors(self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+        text = str(command.get("text") or "")
+        if text.strip().casefold() in ("help", "-h", "--help", "?"):
+            await ack(**render_usage("/doors").as_kwargs())
+            return
+        await ack()
+        if self._service is None:
+            await respond(response_type="ephemeral", **DOORS_NOT_CONFIGURED.as_kwargs())
+            return
+        overview = await self._service.overview(command["user_id"])
+        if isinstance(overview, DoorOverview):
+            message = render_door_overview(overview)
+        else:
+            message = render_notice(overview.message)
+        await respond(response_type="ephemeral", **message.as_kwargs())
+
+    @staticmethod
+    async def _answer(respond: AsyncRespond, result: CommandResult | Problem) -> None:
+        message = render_command_result(result)
+        if message is not None:
+            await respond(response_type="ephemeral", **message.as_kwargs())

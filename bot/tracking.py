@@ -1,0 +1,210 @@
+"""Following Seam action attempts to their end, many at once.
+
+One loop asks Seam about every pending attempt in a single `/action_attempts/list` call whenever
+any of them is due (see `bot.polling`), so a burst of actions costs a handful of calls in all,
+and each attempt is seen soon after it ends. Past its deadline an attempt is "not confirmed".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from bot.polling import DurationEstimates, next_poll_offset
+from bot.seam import ActionAttempt, SeamClient, SeamError, SeamInvalidInput, SeamServerError
+
+__all__ = ["AttemptOutcome", "AttemptTracker", "OutcomeKind"]
+
+log = logging.getLogger(__name__)
+
+# The fewest seconds between two calls to Seam from this loop.
+_MIN_GAP = 0.1
+# How many attempts one list call asks about.
+_BATCH_SIZE = 100
+
+
+class OutcomeKind(StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    NOT_CONFIRMED = "not_confirmed"
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    kind: OutcomeKind
+    attempt: ActionAttempt | None = None
+    problem: str | None = None  # why it could not be confirmed, when known
+
+
+OnFinished = Callable[[AttemptOutcome], Awaitable[None]]
+
+
+@dataclass
+class _Followed:
+    attempt_id: str
+    device_id: str
+    action_type: str
+    started: float
+    deadline: float
+    on_finished: OnFinished
+    polls: list[float] = field(default_factory=list)
+    last_problem: str | None = None
+
+    def due_at(self, estimates: DurationEstimates) -> float:
+        elapsed = self.polls[-1] if self.polls else 0.0
+        expected = estimates.expected(self.device_id, self.action_type)
+        return self.started + next_poll_offset(elapsed, expected, self.deadline - self.started)
+
+
+class AttemptTracker:
+    """Follows action attempts until Seam says success or error, or their deadline passes."""
+
+    def __init__(
+        self,
+        seam: SeamClient,
+        *,
+        deadline_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._seam = seam
+        self._deadline_seconds = deadline_seconds
+        self._clock = clock
+        self._estimates = DurationEstimates()
+        self._followed: dict[str, _Followed] = {}
+        self._changed = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._callbacks: set[asyncio.Task[None]] = set()
+        self._batch_supported = True
+        self._last_call = float("-inf")
+
+    @property
+    def following(self) -> int:
+        return len(self._followed)
+
+    def follow(
+        self,
+        attempt: ActionAttempt,
+        device_id: str,
+        on_finished: OnFinished,
+        *,
+        started: float | None = None,
+    ) -> None:
+        """Call `on_finished` once, when the attempt ends or its deadline passes."""
+        now = self._clock()
+        begun = now if started is None else started
+        self._followed[attempt.action_attempt_id] = _Followed(
+            attempt_id=attempt.action_attempt_id,
+            device_id=device_id,
+            action_type=attempt.action_type,
+            started=begun,
+            deadline=begun + self._deadline_seconds,
+            on_finished=on_finished,
+        )
+        if self._loop_task is None or self._loop_task.done():
+            self._loop_task = asyncio.create_task(self._run(), name="attempt-tracker")
+        self._changed.set()
+
+    async def aclose(self) -> None:
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        if self._callbacks:
+            await asyncio.gather(*self._callbacks, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            if not self._followed:
+                self._changed.clear()
+                await self._changed.wait()
+                continue
+            now = self._clock()
+            due = min(followed.due_at(self._estimates) for followed in self._followed.values())
+            wake = max(due, self._last_call + _MIN_GAP)
+            if wake > now:
+                self._changed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), wake - now)
+                continue
+            try:
+                await self._poll_all()
+            except Exception:
+                log.exception("polling Seam for action attempts failed")
+
+    async def _poll_all(self) -> None:
+        self._last_call = self._clock()
+        followed = list(self._followed.values())
+        for start in range(0, len(followed), _BATCH_SIZE):
+            batch = followed[start : start + _BATCH_SIZE]
+            try:
+                seen = await self._fetch([item.attempt_id for item in batch])
+            except SeamError as exc:
+                log.warning("could not ask Seam about %d attempts: %s", len(batch), exc)
+                for item in batch:
+                    item.last_problem = exc.user_message
+                    self._note_poll(item, None)
+                continue
+            for item in batch:
+                self._note_poll(item, seen.get(item.attempt_id))
+
+    async def _fetch(self, attempt_ids: list[str]) -> dict[str, ActionAttempt]:
+        if self._batch_supported:
+            try:
+                attempts = await self._seam.list_action_attempts(attempt_ids)
+            except (SeamInvalidInput, SeamServerError) as exc:
+                if exc.status not in (400, 404, 501):
+                    raise
+                log.info("Seam does not list action attempts here; asking one by one")
+                self._batch_supported = False
+            else:
+                found = {attempt.action_attempt_id: attempt for attempt in attempts}
+                missing = [attempt_id for attempt_id in attempt_ids if attempt_id not in found]
+                if not missing:
+                    return found
+                return found | await self._fetch_each(missing)
+        return await self._fetch_each(attempt_ids)
+
+    async def _fetch_each(self, attempt_ids: list[str]) -> dict[str, ActionAttempt]:
+        results = await asyncio.gather(
+            *(self._seam.get_action_attempt(attempt_id) for attempt_id in attempt_ids),
+            return_exceptions=True,
+        )
+        found: dict[str, ActionAttempt] = {}
+        for attempt_id, result in zip(attempt_ids, results, strict=True):
+            if isinstance(result, ActionAttempt):
+                found[attempt_id] = result
+            elif isinstance(result, SeamError):
+                followed = self._followed.get(attempt_id)
+                if followed is not None:
+                    followed.last_problem = result.user_message
+            elif isinstance(result, BaseException):
+                raise result
+        return found
+
+    def _note_poll(self, item: _Followed, attempt: ActionAttempt | None) -> None:
+        now = self._clock()
+        item.polls.append(now - item.started)
+        if attempt is not None and attempt.finished:
+            pending_at = item.polls[-2] if len(item.polls) > 1 else 0.0
+            self._estimates.record(item.device_id, item.action_type, pending_at, item.polls[-1])
+            kind = OutcomeKind.SUCCEEDED if attempt.status == "success" else OutcomeKind.FAILED
+            self._finish(item, AttemptOutcome(kind, attempt))
+        elif now >= item.deadline:
+            self._finish(item, AttemptOutcome(OutcomeKind.NOT_CONFIRMED, attempt, item.last_problem))
+
+    def _finish(self, item: _Followed, outcome: AttemptOutcome) -> None:
+        del self._followed[item.attempt_id]
+        task = asyncio.create_task(self._deliver(item, outcome), name=f"finish-{item.attempt_id}")
+        self._callbacks.add(task)
+        task.add_done_callback(self._callbacks.discard)
+
+    async def _deliver(self, item: _Followed, outcome: AttemptOutcome) -> None:
+        try:
+            await item.on_finished(outcome)
+        except Exception:
+            log.exception("reporting the end of action attempt %s failed", item.attempt_id)

@@ -1,0 +1,143 @@
+"""Fixtures: the fake Slack Web API, Seam's own fake, and lockbot running as a real process."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.botprocess import BOT_TOKEN, BotProcess, new_response_id
+from tests.fakes.seam_fake import SeamFake
+from tests.fakes.slack_api import FakeSlack, Message, Response
+
+ADMIN = "U0ADMIN001"
+OWNER = "U0OWNER001"
+MEMBER = "U0MEMBER01"
+LOCKS = ["Front Door", "Back Door", "Garage Door", "Garden Gate"]
+
+FINAL_STATUS_PREFIXES = ("Done:", "Failed:", "Not confirmed:")
+
+_channels = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def slack() -> Iterator[FakeSlack]:
+    fake = FakeSlack(BOT_TOKEN).start()
+    fake.add_user(ADMIN, is_admin=True)
+    fake.add_user(OWNER, is_owner=True)
+    fake.add_user(MEMBER)
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_slack_faults(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "slack" in request.fixturenames:
+        fake: FakeSlack = request.getfixturevalue("slack")
+        fake._faults.clear()
+        fake.channels_without_bot.clear()
+
+
+@pytest.fixture(scope="module")
+def seam() -> Iterator[SeamFake]:
+    fake = SeamFake(locks=LOCKS, action_delay_ms=300).start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def channel() -> str:
+    """A channel of the test's own, so its messages are only its own."""
+    return f"C{next(_channels):08d}"
+
+
+@dataclass
+class CommandSent:
+    response: httpx.Response
+    response_id: str
+    channel: str
+    sent_at: float
+
+
+class Workspace:
+    """A Slack workspace with lockbot installed: send commands, read what lockbot posted."""
+
+    def __init__(self, bot: BotProcess, slack: FakeSlack, seam: SeamFake | None) -> None:
+        self.bot, self.slack, self.seam = bot, slack, seam
+
+    def command(
+        self, command: str, text: str = "", *, user: str = MEMBER, channel: str = "C0GENERAL"
+    ) -> CommandSent:
+        response_id = new_response_id()
+        body = self.bot.command_body(
+            command, text, user=user, channel=channel, response_url=self.slack.response_url(response_id)
+        )
+        sent_at = time.time()
+        response = self.bot.post_signed(body)
+        return CommandSent(response, response_id, channel, sent_at)
+
+    def ephemeral(self, sent: CommandSent, timeout: float = 10.0) -> Response:
+        """The answer lockbot sent to the command's response_url."""
+        responses = self.slack.wait_for(
+            lambda: self.slack.responses_for(sent.response_id), timeout, "an ephemeral reply"
+        )
+        return responses[0]
+
+    def action(self, sent: CommandSent, timeout: float = 10.0) -> tuple[Message, Message]:
+        """The parent message of the action the command started, and its status message."""
+
+        def posted() -> tuple[Message, Message] | None:
+            for parent in self.slack.channel_messages(sent.channel):
+                replies = self.slack.replies(sent.channel, parent.ts)
+                if parent.posted_at >= sent.sent_at and replies:
+                    return parent, replies[0]
+            return None
+
+        return self.slack.wait_for(posted, timeout, "an action's parent and status messages")
+
+    def finished_action(self, sent: CommandSent, timeout: float = 15.0) -> tuple[Message, Message]:
+        """The action's messages once the status message shows a final outcome."""
+        parent, _status = self.action(sent, timeout)
+
+        def final() -> tuple[Message, Message] | None:
+            replies = self.slack.replies(sent.channel, parent.ts)
+            latest = replies[-1]
+            if latest.text.startswith(FINAL_STATUS_PREFIXES) and len(parent.history) > 1:
+                return parent, latest
+            return None
+
+        return self.slack.wait_for(final, timeout, "the action's final outcome")
+
+
+def bot_env(slack: FakeSlack, seam: SeamFake | None, tmp: Path, **extra: str) -> dict[str, str]:
+    env = {
+        "SLACK_API_URL": slack.api_url,
+        "DATABASE_URL": f"sqlite:///{tmp / 'lockbot.db'}",
+        "LOCKBOT_ACTION_TIMEOUT": "3",
+        "LOCKBOT_SEAM_TIMEOUT": "1",
+        "LOG_LEVEL": "INFO",
+    }
+    if seam is not None:
+        env |= {"SEAM_API_KEY": seam.api_key, "SEAM_ENDPOINT": seam.url}
+    return env | extra
+
+
+@pytest.fixture(scope="module")
+def bot(slack: FakeSlack, seam: SeamFake, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotProcess]:
+    tmp = tmp_path_factory.mktemp("bot")
+    process = BotProcess(bot_env(slack, seam, tmp), cwd=tmp).start()
+    yield process
+    process.close()
+
+
+@pytest.fixture
+def workspace(bot: BotProcess, slack: FakeSlack, seam: SeamFake) -> Iterator[Workspace]:
+    seam.reset()
+    seam.configure(action_delay_ms=300, confirmed_by_device=True)
+    return Workspace(bot, slack, seam)

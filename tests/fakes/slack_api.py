@@ -1,0 +1,366 @@
+"""A fake Slack Web API on 127.0.0.1 that behaves like Slack where lockbot depends on it.
+
+It issues real-looking `ts` values, keeps threads, answers `message_not_found` for edits of
+messages it does not have, checks the bot token, and can be told to fail a method (an error
+code, or a 429 with Retry-After). It also serves `response_url`s and records what they receive.
+Every call is recorded; tests wait on a condition with a deadline (`wait_for`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+T = TypeVar("T")
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    at: float
+    ok: bool = True
+    error: str | None = None
+
+
+@dataclass
+class Message:
+    channel: str
+    ts: str
+    text: str
+    blocks: list[dict[str, Any]]
+    thread_ts: str | None
+    user: str
+    posted_at: float = 0.0
+    history: list[str] = field(default_factory=list)  # the text as posted, then after each chat.update
+    edited_at: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Fault:
+    method: str
+    error: str | None = None
+    status: int = 200
+    retry_after: int | None = None
+    times: int = 1
+
+
+@dataclass
+class Response:
+    """What a response_url received."""
+
+    response_id: str
+    body: dict[str, Any]
+    at: float
+
+    @property
+    def text(self) -> str:
+        return str(self.body.get("text", ""))
+
+
+class FakeSlack:
+    BOT_USER_ID = "UBOT0000001"
+    TEAM_ID = "T0000TEST"
+
+    def __init__(self, bot_token: str) -> None:
+        self.bot_token = bot_token
+        self.users: dict[str, dict[str, Any]] = {}
+        self.usergroups: dict[str, list[str]] = {}
+        self.channels_without_bot: set[str] = set()
+        self.calls: list[Call] = []
+        self.messages: dict[tuple[str, str], Message] = {}
+        self.responses: list[Response] = []
+        self._faults: list[Fault] = []
+        self._last_ts = 0.0
+        self._changed = threading.Condition()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self.port = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> FakeSlack:
+        started = threading.Event()
+
+        def run() -> None:
+            self._loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(self._loop)
+            self._loop.run_until_complete(self._serve())
+            started.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=run, name="fake-slack", daemon=True)
+        self._thread.start()
+        if not started.wait(10):
+            raise RuntimeError("fake Slack did not start")
+        return self
+
+    async def _serve(self) -> None:
+        app = web.Application()
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)
+        app.router.add_post("/response/{response_id}", self._response_url)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+
+    def stop(self) -> None:
+        if self._loop is None or self._runner is None:
+            return
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(10)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    def response_url(self, response_id: str) -> str:
+        return f"http://127.0.0.1:{self.port}/response/{response_id}"
+
+    # -- test controls -----------------------------------------------------------------------
+
+    def add_user(
+        self, user_id: str, *, is_admin: bool = False, is_owner: bool = False, tz: str = "Europe/London"
+    ) -> None:
+        self.users[user_id] = {
+            "id": user_id,
+            "team_id": self.TEAM_ID,
+            "name": user_id.lower(),
+            "is_admin": is_admin,
+            "is_owner": is_owner,
+            "is_primary_owner": False,
+            "is_bot": False,
+            "tz": tz,
+            "tz_offset": 0,
+        }
+
+    def fail(
+        self,
+        method: str,
+        *,
+        error: str | None = None,
+        status: int = 200,
+        retry_after: int | None = None,
+        times: int = 1,
+    ) -> None:
+        """The next `times` calls of `method` fail: with `error`, or with HTTP `status` (429: Retry-After)."""
+        with self._changed:
+            self._faults.append(Fault(method, error, status, retry_after, times))
+
+    def delete_message(self, channel: str, ts: str) -> None:
+        with self._changed:
+            del self.messages[(channel, ts)]
+
+    def reset(self) -> None:
+        with self._changed:
+            self.calls.clear()
+            self.messages.clear()
+            self.responses.clear()
+            self._faults.clear()
+            self.channels_without_bot.clear()
+
+    # -- reading state -----------------------------------------------------------------------
+
+    def wait_for(
+        self, condition: Callable[[], T | None], timeout: float = 10.0, what: str = "condition"
+    ) -> T:
+        """The first truthy value of `condition()`, re-checked whenever the fake's state changes."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                value = condition()
+                if value:
+                    return value
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+                self._changed.wait(remaining)
+
+    def calls_of(self, method: str) -> list[Call]:
+        with self._changed:
+            return [call for call in self.calls if call.method == method]
+
+    def channel_messages(self, channel: str) -> list[Message]:
+        """Top-level messages of a channel, oldest first."""
+        with self._changed:
+            return sorted(
+                (m for m in self.messages.values() if m.channel == channel and m.thread_ts is None),
+                key=lambda m: m.ts,
+            )
+
+    def replies(self, channel: str, parent_ts: str) -> list[Message]:
+        with self._changed:
+            return sorted(
+                (m for m in self.messages.values() if m.channel == channel and m.thread_ts == parent_ts),
+                key=lambda m: m.ts,
+            )
+
+    def responses_for(self, response_id: str) -> list[Response]:
+        with self._changed:
+            return [r for r in self.responses if r.response_id == response_id]
+
+    # -- the API -------------------------------------------------------------------------------
+
+    def _next_ts(self) -> str:
+        now = max(time.time(), self._last_ts + 0.000001)
+        self._last_ts = now
+        return f"{now:.6f}"
+
+    async def _params(self, request: web.Request) -> dict[str, Any]:
+        params: dict[str, Any] = dict(request.query)
+        body = await request.read()
+        if body:
+            if request.content_type == "application/json":
+                params.update(json.loads(body))
+            else:
+                params.update(parse_qsl(body.decode()))
+        for key in ("blocks", "attachments"):
+            if isinstance(params.get(key), str):
+                params[key] = json.loads(params[key])
+        return params
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = await self._params(request)
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ") or params.get("token")
+        with self._changed:
+            call = Call(method, params, time.time())
+            self.calls.append(call)
+            fault = next((f for f in self._faults if f.method == method and f.times > 0), None)
+            if fault is not None:
+                fault.times -= 1
+            try:
+                if token != self.bot_token:
+                    status, body, headers = 200, {"ok": False, "error": "invalid_auth"}, {}
+                elif fault is not None and fault.status == 429:
+                    status, body = 429, {"ok": False, "error": "ratelimited"}
+                    headers = {"Retry-After": str(fault.retry_after or 1)}
+                elif fault is not None and fault.status >= 500:
+                    status, body, headers = fault.status, {"ok": False, "error": "fatal_error"}, {}
+                elif fault is not None:
+                    status, body, headers = 200, {"ok": False, "error": fault.error or "fatal_error"}, {}
+                else:
+                    handler = getattr(self, "_m_" + method.replace(".", "_"), None)
+                    body = handler(params) if handler else {"ok": False, "error": "unknown_method"}
+                    status, headers = 200, {}
+                call.ok, call.error = bool(body.get("ok")), body.get("error")
+            finally:
+                self._changed.notify_all()
+        return web.json_response(body, status=status, headers=headers)
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        with self._changed:
+            self.responses.append(Response(request.match_info["response_id"], body, time.time()))
+            self._changed.notify_all()
+        return web.Response(text="ok")
+
+    def _m_auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "url": "https://lockbot-test.slack.com/",
+            "team": "lockbot test",
+            "user": "lockbot",
+            "team_id": self.TEAM_ID,
+            "user_id": self.BOT_USER_ID,
+            "bot_id": "B0000TEST",
+        }
+
+    def _m_chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = str(params.get("channel") or "")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if channel in self.channels_without_bot:
+            return {"ok": False, "error": "not_in_channel"}
+        if not params.get("text") and not params.get("blocks"):
+            return {"ok": False, "error": "no_text"}
+        if channel.startswith("U"):  # posting to a user id opens the DM with them
+            channel = "D" + channel[1:]
+        thread_ts = params.get("thread_ts") or None
+        if thread_ts is not None:
+            parent = self.messages.get((channel, str(thread_ts)))
+            if parent is None:
+                return {"ok": False, "error": "thread_not_found"}
+            # A reply to a reply belongs to the same thread, as in Slack.
+            thread_ts = parent.thread_ts or parent.ts
+        ts = self._next_ts()
+        message = Message(
+            channel=channel,
+            ts=ts,
+            text=str(params.get("text") or ""),
+            blocks=list(params.get("blocks") or []),
+            thread_ts=thread_ts,
+            user=self.BOT_USER_ID,
+            posted_at=time.time(),
+            history=[str(params.get("text") or "")],
+        )
+        self.messages[(channel, ts)] = message
+        return {"ok": True, "channel": channel, "ts": ts, "message": self._as_json(message)}
+
+    def _m_chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = str(params.get("channel") or ""), str(params.get("ts") or "")
+        message = self.messages.get((channel, ts))
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        if message.user != self.BOT_USER_ID:
+            return {"ok": False, "error": "cant_update_message"}
+        if not params.get("text") and not params.get("blocks"):
+            return {"ok": False, "error": "no_text"}
+        message.text = str(params.get("text") or "")
+        message.history.append(message.text)
+        message.edited_at.append(time.time())
+        if "blocks" in params:
+            message.blocks = list(params.get("blocks") or [])
+        return {
+            "ok": True,
+            "channel": channel,
+            "ts": ts,
+            "text": message.text,
+            "message": self._as_json(message),
+        }
+
+    def _m_chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "message_ts": self._next_ts()}
+
+    def _m_users_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        user = self.users.get(str(params.get("user") or ""))
+        if user is None:
+            return {"ok": False, "error": "user_not_found"}
+        return {"ok": True, "user": user}
+
+    def _m_usergroups_users_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        group = self.usergroups.get(str(params.get("usergroup") or ""))
+        if group is None:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": group}
+
+    def _m_conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        users = str(params.get("users") or "")
+        if not users:
+            return {"ok": False, "error": "users_list_not_supplied"}
+        return {"ok": True, "channel": {"id": "D" + users.split(",", maxsplit=1)[0][1:]}}
+
+    @staticmethod
+    def _as_json(message: Message) -> dict[str, Any]:
+        reply = {"thread_ts": message.thread_ts} if message.thread_ts else {}
+        return {
+            "type": "message",
+            "user": message.user,
+            "text": message.text,
+            "ts": message.ts,
+            "blocks": message.blocks,
+            **reply,
+        }
