@@ -8,6 +8,8 @@ that; for a lock it has not seen yet it asks quickly at first, then backs off.
 from __future__ import annotations
 
 import bisect
+from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 __all__ = ["COLD_OFFSETS", "DurationEstimates", "next_poll_offset"]
@@ -18,12 +20,10 @@ COLD_OFFSETS: tuple[float, ...] = (0.4, 1.0, 1.6, 2.4, 3.4, 4.8, 6.6, 9.0, 12.0,
 # After an expected answer time E, ask at E + each of these.
 _LEARNED_FOLLOW_UPS: tuple[float, ...] = (0.05, 0.2, 0.5)
 
-# How far one sample moves the estimate.
-_SMOOTHING = 0.5
-
-
-def _blend(previous: float | None, sample: float) -> float:
-    return sample if previous is None else previous + _SMOOTHING * (sample - previous)
+# How many recent attempts per lock the estimate remembers.
+_REMEMBERED = 5
+# How far an estimate that proved right or high is lowered, to notice a lock getting faster.
+_STEP_DOWN = 0.05
 
 
 def _offsets(expected: float | None) -> list[float]:
@@ -51,23 +51,34 @@ def next_poll_offset(elapsed: float, expected: float | None, deadline: float) ->
 
 @dataclass
 class DurationEstimates:
-    """How long attempts took, per lock and action, with an estimate across all locks as fallback.
+    """How long attempts take, per lock and action, with all locks of an action as fallback.
 
-    A finished attempt is only known to have ended between the last time Seam said "pending"
-    (`pending_at`) and the time it said otherwise (`finished_at`).
+    An attempt is only known to have ended after the last time Seam still said "pending". The
+    latest such moment among the last few attempts is just short of how long the lock takes,
+    so asking right after it finds the outcome with one or two questions.
     """
 
-    _by_key: dict[tuple[str, str], float] = field(default_factory=dict)
-    _by_action: dict[str, float] = field(default_factory=dict)
+    _by_key: dict[tuple[str, str], deque[float]] = field(default_factory=dict)
+    _by_action: dict[str, deque[float]] = field(default_factory=dict)
 
     def expected(self, device_id: str, action_type: str) -> float | None:
-        return self._by_key.get((device_id, action_type), self._by_action.get(action_type))
+        recent = self._by_key.get((device_id, action_type)) or self._by_action.get(action_type)
+        return max(recent) if recent else None
 
-    def record(self, device_id: str, action_type: str, pending_at: float, finished_at: float) -> None:
-        window = finished_at - pending_at
-        # A narrow window pins the time down. A wide one ending at the first question may mean
-        # the lock answered much earlier: lean early, so the next schedule finds out.
-        sample = (pending_at + finished_at) / 2 if window <= 0.3 else max(pending_at, finished_at - 0.15)
-        key = (device_id, action_type)
-        self._by_key[key] = _blend(self._by_key.get(key), sample)
-        self._by_action[action_type] = _blend(self._by_action.get(action_type), sample)
+    def record(self, device_id: str, action_type: str, polls: Sequence[float]) -> None:
+        """An attempt ended; `polls` are the seconds after its start at which Seam was asked.
+
+        Every answer but the last was "pending". When the first question after the expected
+        time already found it done, the estimate was right, or high: keep it, a step lower.
+        """
+        expected = self.expected(device_id, action_type)
+        pending_at = polls[-2] if len(polls) > 1 else 0.0
+        first_learned_question = (
+            expected is not None and polls[-1] <= expected + _LEARNED_FOLLOW_UPS[0] + 1e-9
+        )
+        sample = max(pending_at, expected - _STEP_DOWN) if first_learned_question and expected else pending_at
+        for recent in (
+            self._by_key.setdefault((device_id, action_type), deque(maxlen=_REMEMBERED)),
+            self._by_action.setdefault(action_type, deque(maxlen=_REMEMBERED)),
+        ):
+            recent.append(sample)

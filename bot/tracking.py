@@ -190,8 +190,7 @@ class AttemptTracker:
         now = self._clock()
         item.polls.append(now - item.started)
         if attempt is not None and attempt.finished:
-            pending_at = item.polls[-2] if len(item.polls) > 1 else 0.0
-            self._estimates.record(item.device_id, item.action_type, pending_at, item.polls[-1])
+            self._estimates.record(item.device_id, item.action_type, item.polls)
             kind = OutcomeKind.SUCCEEDED if attempt.status == "success" else OutcomeKind.FAILED
             self._finish(item, AttemptOutcome(kind, attempt))
         elif now >= item.deadline:

@@ -1,0 +1,137 @@
+"""The attempt tracker and door actions alone, with an in-memory Seam and reporter."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from bot.actions import ActionKind, ActionPhase, ActionThread, ActionView, DoorActions
+from bot.seam import ActionAttempt, Lock, SeamInvalidInput, SeamServerError
+from bot.tracking import AttemptOutcome, AttemptTracker, OutcomeKind
+
+
+def attempt(attempt_id: str, status: str = "pending", **extra: Any) -> ActionAttempt:
+    return ActionAttempt(action_attempt_id=attempt_id, action_type="LOCK_DOOR", status=status, **extra)  # type: ignore[arg-type]
+
+
+class MemorySeam:
+    """Attempts that finish after a number of questions; optionally without /action_attempts/list."""
+
+    def __init__(self, finish_after: dict[str, int], *, batch: bool = True, failures: int = 0) -> None:
+        self.finish_after = finish_after
+        self.asked: dict[str, int] = dict.fromkeys(finish_after, 0)
+        self.list_calls = 0
+        self.get_calls = 0
+        self.batch = batch
+        self.failures = failures
+        self.lock_result = attempt("new")
+
+    def _answer(self, attempt_id: str) -> ActionAttempt:
+        self.asked[attempt_id] += 1
+        done = self.asked[attempt_id] >= self.finish_after[attempt_id]
+        return attempt(attempt_id, "success" if done else "pending", result={} if done else None)
+
+    async def list_action_attempts(self, ids: Sequence[str]) -> list[ActionAttempt]:
+        self.list_calls += 1
+        if not self.batch:
+            raise SeamInvalidInput("no such route", status=404)
+        if self.failures:
+            self.failures -= 1
+            raise SeamServerError("down", status=503)
+        return [self._answer(i) for i in ids if i in self.finish_after and self.finish_after[i] >= 0]
+
+    async def get_action_attempt(self, attempt_id: str) -> ActionAttempt:
+        self.get_calls += 1
+        return self._answer(attempt_id)
+
+    async def lock_door(self, device_id: str) -> ActionAttempt:
+        return self.lock_result
+
+
+def follow_all(seam: MemorySeam, ids: list[str], deadline: float = 5.0) -> dict[str, AttemptOutcome]:
+    async def go() -> dict[str, AttemptOutcome]:
+        tracker = AttemptTracker(seam, deadline_seconds=deadline)  # type: ignore[arg-type]
+        outcomes: dict[str, AttemptOutcome] = {}
+        done = asyncio.Event()
+
+        def recorder(attempt_id: str) -> Any:
+            async def record(outcome: AttemptOutcome) -> None:
+                outcomes[attempt_id] = outcome
+                if len(outcomes) == len(ids):
+                    done.set()
+
+            return record
+
+        for attempt_id in ids:
+            tracker.follow(attempt(attempt_id), "lock_1", recorder(attempt_id))
+        await asyncio.wait_for(done.wait(), deadline + 5)
+        await tracker.aclose()
+        return outcomes
+
+    return asyncio.run(go())
+
+
+def test_many_attempts_are_followed_with_one_call_per_round() -> None:
+    seam = MemorySeam({f"a{i}": 2 for i in range(50)})
+
+    outcomes = follow_all(seam, list(seam.finish_after))
+
+    assert {o.kind for o in outcomes.values()} == {OutcomeKind.SUCCEEDED}
+    assert seam.list_calls == 2  # 50 attempts, two questions each, two calls in all
+
+
+def test_without_batch_listing_attempts_are_asked_one_by_one() -> None:
+    seam = MemorySeam({"a": 1, "b": 1}, batch=False)
+
+    outcomes = follow_all(seam, ["a", "b"])
+
+    assert outcomes["a"].kind is OutcomeKind.SUCCEEDED
+    assert seam.get_calls == 2
+
+
+def test_seam_failures_while_polling_are_ridden_out() -> None:
+    seam = MemorySeam({"a": 1}, failures=2)
+
+    outcomes = follow_all(seam, ["a"])
+
+    assert outcomes["a"].kind is OutcomeKind.SUCCEEDED
+    assert seam.list_calls == 3
+
+
+def test_an_attempt_still_pending_at_the_deadline_is_not_confirmed() -> None:
+    seam = MemorySeam({"slow": 10_000})
+
+    outcomes = follow_all(seam, ["slow"], deadline=1.2)
+
+    assert outcomes["slow"].kind is OutcomeKind.NOT_CONFIRMED
+
+
+class MemoryReporter:
+    def __init__(self) -> None:
+        self.shown: list[ActionView] = []
+
+    async def open(self, channel: str, view: ActionView) -> ActionThread:
+        self.shown.append(view)
+        return ActionThread(channel, "1.0", "1.1")
+
+    async def show(self, thread: ActionThread, view: ActionView) -> ActionThread:
+        self.shown.append(view)
+        return thread
+
+
+def test_an_attempt_already_finished_in_seams_answer_is_final_at_once() -> None:
+    seam = MemorySeam({})
+    seam.lock_result = attempt("done", "success", result={"was_confirmed_by_device": False})
+    reporter = MemoryReporter()
+
+    async def go() -> None:
+        tracker = AttemptTracker(seam, deadline_seconds=5)  # type: ignore[arg-type]
+        actions = DoorActions(seam, tracker, reporter, timeout_seconds=5)  # type: ignore[arg-type]
+        await actions.run(ActionKind.LOCK, Lock(device_id="lock_1", display_name="Front Door"), "U1", "C1")
+        assert tracker.following == 0
+
+    asyncio.run(go())
+    assert [v.phase for v in reporter.shown] == [ActionPhase.WORKING, ActionPhase.SUCCEEDED]
+    assert reporter.shown[-1].confirmed_by_device is False
+    assert seam.list_calls == 0
