@@ -79,6 +79,8 @@ def _answering_errors(listener: Listener) -> Listener:
 class DoorCommands:
     """/lock, /unlock and /doors."""
 
+    COMMANDS = ("/lock", "/unlock", "/doors")
+
     def __init__(self, service: DoorService | None) -> None:
         self._service = service
 

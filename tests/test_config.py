@@ -1,0 +1,140 @@
+"""Settings: read from the environment and .env; every problem named at once; secrets never shown."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_settings
+from tests.botprocess import ROOT
+
+VALID = {
+    "SLACK_BOT_TOKEN": "xoxb-valid-token-123",
+    "SLACK_SIGNING_SECRET": "signing-secret-value",
+}
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    """A clean environment in an empty directory (so no stray .env is read)."""
+    for name in list(os.environ):
+        if name.startswith(
+            ("SLACK_", "SEAM_", "OVERBOOKED_", "LOCKBOT_", "DATABASE_URL", "PORT", "LOG_LEVEL")
+        ):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    return monkeypatch
+
+
+def test_defaults_follow_the_spec(env: pytest.MonkeyPatch) -> None:
+    for name, value in VALID.items():
+        env.setenv(name, value)
+
+    settings = load_settings()
+
+    assert settings.slack_api_url == "https://slack.com/api/"
+    assert settings.seam_endpoint == "https://connect.getseam.com"
+    assert settings.overbooked_endpoint == "https://api.overbooked.io"
+    assert settings.database_url == "sqlite:///lockbot.db"
+    assert settings.port == 3000
+    assert settings.socket_mode is False
+    assert settings.doors_enabled is False
+    assert settings.seam_webhook_secret is None
+
+
+def test_every_bad_setting_is_named_in_one_message(env: pytest.MonkeyPatch) -> None:
+    env.setenv("PORT", "eighty")
+    env.setenv("SEAM_ENDPOINT", "connect.getseam.com")
+    env.setenv("DATABASE_URL", "mysql://db/lockbot")
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+
+    message = str(raised.value)
+    for name in (
+        "SLACK_BOT_TOKEN is required",
+        "SLACK_SIGNING_SECRET",
+        "PORT",
+        "SEAM_ENDPOINT",
+        "DATABASE_URL",
+    ):
+        assert name in message
+    assert "\n" not in message
+
+
+def test_secret_values_never_appear_in_the_message(env: pytest.MonkeyPatch) -> None:
+    env.setenv("SLACK_BOT_TOKEN", "xoxp-a-user-token-not-a-bot-token")
+    env.setenv("SLACK_SIGNING_SECRET", "sig-secret-value")
+    env.setenv("SEAM_WEBHOOK_SECRET", "nothex-webhook-secret")
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+
+    message = str(raised.value)
+    assert "SLACK_BOT_TOKEN must be a bot token starting with xoxb-" in message
+    assert "SEAM_WEBHOOK_SECRET must be a Svix secret starting with whsec_" in message
+    for secret in ("xoxp-a-user-token-not-a-bot-token", "nothex-webhook-secret", "sig-secret-value"):
+        assert secret not in message
+
+
+def test_socket_mode_needs_no_signing_secret(env: pytest.MonkeyPatch) -> None:
+    env.setenv("SLACK_BOT_TOKEN", "xoxb-valid")
+    env.setenv("SLACK_APP_TOKEN", "xapp-1-valid")
+
+    settings = load_settings()
+
+    assert settings.socket_mode is True
+    assert settings.slack_signing_secret is None
+
+
+def test_dotenv_is_read(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(
+        "SLACK_BOT_TOKEN=xoxb-from-dotenv\nSLACK_SIGNING_SECRET=from-dotenv\nSEAM_API_KEY=seam_key\nPORT=8080\n"
+    )
+
+    settings = load_settings()
+
+    assert settings.slack_bot_token.get_secret_value() == "xoxb-from-dotenv"
+    assert settings.port == 8080
+    assert settings.doors_enabled is True
+    assert "seam_key" not in repr(settings)
+
+
+def test_empty_values_count_as_unset(env: pytest.MonkeyPatch) -> None:
+    for name, value in VALID.items():
+        env.setenv(name, value)
+    env.setenv("SLACK_APP_TOKEN", "")
+    env.setenv("SEAM_API_KEY", "")
+
+    settings = load_settings()
+
+    assert settings.socket_mode is False
+    assert settings.doors_enabled is False
+
+
+def test_the_bot_refuses_to_start_with_one_clear_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SEAM_", "LOCKBOT_", "PORT"))}
+    env |= {"PYTHONPATH": str(ROOT), "SLACK_SIGNING_SECRET": "top-secret-signing", "PORT": "-1"}
+
+    finished = subprocess.run(
+        [sys.executable, "-m", "bot"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert finished.returncode == 2
+    lines = finished.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("lockbot cannot start: ")
+    assert "SLACK_BOT_TOKEN is required" in lines[0]
+    assert "PORT" in lines[0]
+    assert "Traceback" not in finished.stderr
+    assert "top-secret-signing" not in finished.stderr

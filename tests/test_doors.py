@@ -1,0 +1,85 @@
+"""Door names: exact (any case), unique prefix, device id; ambiguous and unknown names."""
+
+from __future__ import annotations
+
+from bot.doors import DoorAmbiguous, DoorFound, DoorUnknown, match_door, match_door_and_reason
+from bot.seam import Lock
+
+LOCKS = [
+    Lock(device_id="lock_1", display_name="Front Door"),
+    Lock(device_id="lock_2", display_name="Back Door"),
+    Lock(device_id="lock_3", display_name="Garage Door"),
+    Lock(device_id="lock_4", display_name="Garden Gate"),
+    Lock(device_id="lock_5", display_name="Lab"),
+    Lock(device_id="lock_6", display_name="Lab Annex"),
+]
+
+
+def found(result: object) -> str:
+    assert isinstance(result, DoorFound), result
+    return result.lock.name
+
+
+def test_exact_name_in_any_case_and_spacing() -> None:
+    assert found(match_door("front door", LOCKS)) == "Front Door"
+    assert found(match_door("  FRONT   DOOR ", LOCKS)) == "Front Door"
+
+
+def test_unique_prefix() -> None:
+    assert found(match_door("ba", LOCKS)) == "Back Door"
+    assert found(match_door("garde", LOCKS)) == "Garden Gate"
+
+
+def test_device_id() -> None:
+    assert found(match_door("lock_3", LOCKS)) == "Garage Door"
+
+
+def test_exact_name_beats_being_a_prefix_of_another() -> None:
+    assert found(match_door("lab", LOCKS)) == "Lab"
+
+
+def test_ambiguous_prefix_lists_only_the_matches() -> None:
+    result = match_door("gar", LOCKS)
+    assert isinstance(result, DoorAmbiguous)
+    assert {lock.name for lock in result.matches} == {"Garage Door", "Garden Gate"}
+
+
+def test_two_locks_with_the_same_name_are_ambiguous_never_a_guess() -> None:
+    twins = [Lock(device_id="a", display_name="Door"), Lock(device_id="b", display_name="door")]
+    assert isinstance(match_door("door", twins), DoorAmbiguous)
+
+
+def test_unknown_and_empty_names_list_every_door() -> None:
+    for query in ("cellar", "", "door"):
+        result = match_door(query, LOCKS)
+        assert isinstance(result, DoorUnknown)
+        assert len(result.doors) == len(LOCKS)
+
+
+def test_reason_after_the_longest_door_name() -> None:
+    result = match_door_and_reason("front door courier at reception", LOCKS)
+    assert isinstance(result, DoorFound)
+    assert (result.lock.name, result.remainder) == ("Front Door", "courier at reception")
+
+
+def test_reason_after_a_prefix() -> None:
+    result = match_door_and_reason("back parcel", LOCKS)
+    assert isinstance(result, DoorFound)
+    assert (result.lock.name, result.remainder) == ("Back Door", "parcel")
+
+
+def test_quoted_door_name() -> None:
+    result = match_door_and_reason('"Lab" annex delivery', LOCKS)
+    assert isinstance(result, DoorFound)
+    assert (result.lock.name, result.remainder) == ("Lab", "annex delivery")
+    slack_quotes = match_door_and_reason("“garage door” car", LOCKS)
+    assert isinstance(slack_quotes, DoorFound)
+    assert (slack_quotes.lock.name, slack_quotes.remainder) == ("Garage Door", "car")
+
+
+def test_ambiguous_start_with_reason() -> None:
+    assert isinstance(match_door_and_reason("gar please", LOCKS), DoorAmbiguous)
+
+
+def test_unknown_with_reason() -> None:
+    assert isinstance(match_door_and_reason("cellar wine", LOCKS), DoorUnknown)

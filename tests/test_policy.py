@@ -1,0 +1,37 @@
+"""Who may do what: pure decisions."""
+
+from __future__ import annotations
+
+from bot.policy import EVERYONE, DoorRules, Person, Policy, may_approve, may_lock, may_unlock_directly
+from bot.seam import Lock
+
+ADMIN = Person("U1", is_admin=True)
+OWNER = Person("U2", is_owner=True)
+MEMBER = Person("U3", groups=frozenset({"S0SECURITY"}))
+
+
+def test_without_a_policy_everyone_locks_and_only_admins_and_owners_unlock_and_approve() -> None:
+    rules = Policy().defaults
+    assert all(may_lock(rules, person) for person in (ADMIN, OWNER, MEMBER))
+    assert may_unlock_directly(rules, ADMIN)
+    assert may_unlock_directly(rules, OWNER)
+    assert not may_unlock_directly(rules, MEMBER)
+    assert may_approve(rules, ADMIN)
+    assert not may_approve(rules, MEMBER)
+
+
+def test_listed_users_groups_and_everyone() -> None:
+    assert may_unlock_directly(DoorRules(direct_unlock=frozenset({"U3"})), MEMBER)
+    assert may_unlock_directly(DoorRules(direct_unlock=frozenset({"S0SECURITY"})), MEMBER)
+    assert may_unlock_directly(DoorRules(direct_unlock=frozenset({EVERYONE})), MEMBER)
+    assert not may_unlock_directly(
+        DoorRules(direct_unlock=frozenset()), ADMIN
+    )  # an explicit empty list: nobody
+
+
+def test_door_rules_by_name_or_device_id_override_the_defaults() -> None:
+    secure = DoorRules(direct_unlock=frozenset())
+    policy = Policy(doors={"server room": secure, "lock_9": secure})
+    assert policy.rules_for(Lock(device_id="x", display_name="Server Room")) is secure
+    assert policy.rules_for(Lock(device_id="lock_9", display_name="Other")) is secure
+    assert policy.rules_for(Lock(device_id="y", display_name="Front Door")) is policy.defaults

@@ -1,0 +1,197 @@
+"""The Seam client alone: typed errors for every failure, safe retries. httpx's MockTransport as Seam."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from bot.seam import (
+    SeamClient,
+    SeamDeviceNotFound,
+    SeamError,
+    SeamInvalidInput,
+    SeamProtocolError,
+    SeamRateLimited,
+    SeamServerError,
+    SeamTimeout,
+    SeamUnauthorized,
+    SeamUnreachable,
+)
+
+PENDING = {
+    "action_attempt": {
+        "action_attempt_id": "aa1",
+        "action_type": "LOCK_DOOR",
+        "status": "pending",
+        "result": None,
+        "error": None,
+    }
+}
+
+
+class Recorder:
+    def __init__(self, *answers: Callable[[httpx.Request], httpx.Response]) -> None:
+        self.answers = list(answers)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return self.answers[min(len(self.requests), len(self.answers)) - 1](request)
+
+
+def answer(
+    status: int, body: object, headers: dict[str, str] | None = None
+) -> Callable[[httpx.Request], httpx.Response]:
+    return lambda request: httpx.Response(status, json=body, headers=headers)
+
+
+def error(status: int, error_type: str, message: str = "msg") -> Callable[[httpx.Request], httpx.Response]:
+    return answer(
+        status, {"error": {"type": error_type, "message": message, "stack": "Error: at secret/path.js:1"}}
+    )
+
+
+def raising(exc: Exception) -> Callable[[httpx.Request], httpx.Response]:
+    def fail(request: httpx.Request) -> httpx.Response:
+        raise exc
+
+    return fail
+
+
+def run(recorder: Recorder, call: Callable[[SeamClient], object]) -> object:
+    async def go() -> object:
+        client = SeamClient(
+            api_key="seam_key",
+            endpoint="http://seam.test",
+            transport=httpx.MockTransport(recorder),
+            timeout=1,
+        )
+        try:
+            return await call(client)  # type: ignore[misc]
+        finally:
+            await client.aclose()
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        (error(400, "invalid_input"), SeamInvalidInput),
+        (error(401, "unauthorized"), SeamUnauthorized),
+        (error(404, "device_not_found"), SeamDeviceNotFound),
+        (error(429, "rate_limited"), SeamRateLimited),
+        (error(500, "internal_server_error"), SeamServerError),
+        (answer(502, "<html>bad gateway</html>"), SeamServerError),
+        (raising(httpx.ReadTimeout("slow")), SeamTimeout),
+        (raising(httpx.ConnectError("refused")), SeamUnreachable),
+        (answer(200, ["not", "an", "object"]), SeamProtocolError),
+        (answer(200, {"action_attempt": {"status": "weird"}}), SeamProtocolError),
+    ],
+)
+def test_each_failure_is_a_typed_error_with_plain_words(
+    response: Callable[[httpx.Request], httpx.Response], expected: type[SeamError]
+) -> None:
+    with pytest.raises(expected) as raised:
+        run(Recorder(response), lambda client: client.lock_door("lock_1"))
+    assert raised.value.user_message
+    assert "stack" not in str(raised.value)
+    assert "secret/path" not in str(raised.value)
+
+
+def test_lock_sends_the_device_and_the_key() -> None:
+    recorder = Recorder(answer(200, PENDING))
+    attempt = run(recorder, lambda client: client.lock_door("lock_1"))
+    assert attempt.status == "pending"
+    request = recorder.requests[0]
+    assert request.url.path == "/locks/lock_door"
+    assert json.loads(request.content) == {"device_id": "lock_1"}
+    assert request.headers["authorization"] == "Bearer seam_key"
+
+
+@pytest.mark.parametrize(
+    "first",
+    [error(500, "internal_server_error"), raising(httpx.ReadTimeout("slow")), error(404, "device_not_found")],
+)
+def test_a_write_seam_may_have_acted_on_is_never_retried(
+    first: Callable[[httpx.Request], httpx.Response],
+) -> None:
+    recorder = Recorder(first, answer(200, PENDING))
+    with pytest.raises(SeamError):
+        run(recorder, lambda client: client.unlock_door("lock_1"))
+    assert len(recorder.requests) == 1
+
+
+@pytest.mark.parametrize("first", [error(429, "rate_limited"), raising(httpx.ConnectError("refused"))])
+def test_a_write_seam_did_not_act_on_is_retried_once(
+    first: Callable[[httpx.Request], httpx.Response],
+) -> None:
+    recorder = Recorder(first, answer(200, PENDING))
+    run(recorder, lambda client: client.unlock_door("lock_1"))
+    assert len(recorder.requests) == 2
+
+
+def test_retry_after_beyond_a_few_seconds_is_not_waited_out() -> None:
+    recorder = Recorder(
+        answer(429, {"error": {"type": "rate_limited"}}, {"Retry-After": "120"}), answer(200, PENDING)
+    )
+    with pytest.raises(SeamRateLimited) as raised:
+        run(recorder, lambda client: client.lock_door("lock_1"))
+    assert raised.value.retry_after == 120
+    assert len(recorder.requests) == 1
+
+
+def test_reads_are_retried_on_transient_failures() -> None:
+    locks = {
+        "locks": [
+            {
+                "device_id": "lock_1",
+                "display_name": "Front Door",
+                "properties": {"locked": True, "online": True},
+            }
+        ]
+    }
+    recorder = Recorder(error(503, "unavailable"), raising(httpx.ReadTimeout("slow")), answer(200, locks))
+    found = run(recorder, lambda client: client.list_locks())
+    assert [lock.name for lock in found] == ["Front Door"]  # type: ignore[attr-defined]
+    assert len(recorder.requests) == 3
+
+
+def test_list_locks_follows_pagination() -> None:
+    def page(request: httpx.Request) -> httpx.Response:
+        cursor = json.loads(request.content).get("page_cursor")
+        if cursor is None:
+            return httpx.Response(
+                200,
+                json={
+                    "locks": [{"device_id": "a"}],
+                    "pagination": {"has_next_page": True, "next_page_cursor": "p2"},
+                },
+            )
+        return httpx.Response(
+            200,
+            json={
+                "locks": [{"device_id": "b"}],
+                "pagination": {"has_next_page": False, "next_page_cursor": None},
+            },
+        )
+
+    found = run(Recorder(page), lambda client: client.list_locks())
+    assert [lock.device_id for lock in found] == ["a", "b"]  # type: ignore[attr-defined]
+
+
+def test_confirmed_by_device() -> None:
+    success = {
+        "action_attempt": {
+            "action_attempt_id": "a",
+            "action_type": "UNLOCK_DOOR",
+            "status": "success",
+            "result": {"was_confirmed_by_device": False},
+        }
+    }
+    attempt = run(Recorder(answer(200, success)), lambda client: client.get_action_attempt("a"))
+    assert attempt.confirmed_by_device is False
