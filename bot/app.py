@@ -76,14 +76,24 @@ def _slack_client(settings: Settings) -> AsyncWebClient:
     )
 
 
+class _IgnoreBoltTokenFromEnvironment(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN itself and warns that the client's token wins; it is the same token."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
 def build_lockbot(settings: Settings) -> Lockbot:
     slack = _slack_client(settings)
+    bolt_logger = logging.getLogger("slack_bolt")
+    if not any(isinstance(known, _IgnoreBoltTokenFromEnvironment) for known in bolt_logger.filters):
+        bolt_logger.addFilter(_IgnoreBoltTokenFromEnvironment())
     signing_secret = settings.slack_signing_secret
     bolt = AsyncApp(
         client=slack,
         signing_secret=signing_secret.get_secret_value() if signing_secret else "",
         request_verification_enabled=not settings.socket_mode,
-        logger=logging.getLogger("slack_bolt"),
+        logger=bolt_logger,
     )
 
     @bolt.error

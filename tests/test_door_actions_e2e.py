@@ -203,3 +203,14 @@ def test_many_concurrent_actions_each_get_their_own_thread(workspace: Workspace)
     # One batched question covers every pending attempt: far fewer polls than actions.
     polls = calls.get("/action_attempts/list", 0) + calls.get("/action_attempts/get", 0)
     assert polls < 24
+
+
+def test_a_profile_slack_cannot_give_is_a_plain_answer_and_no_action(
+    workspace: Workspace, channel: str
+) -> None:
+    sent = workspace.command("/unlock", "front door", user="U0GHOST01", channel=channel)
+
+    reply = workspace.ephemeral(sent)
+    assert reply.text == "Could not look up your Slack profile to check what you may do; try again shortly."
+    assert workspace.slack.channel_messages(channel) == []
+    assert unlock_calls(workspace) == 0

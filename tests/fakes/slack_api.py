@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 T = TypeVar("T")
 
@@ -70,8 +70,11 @@ class FakeSlack:
     BOT_USER_ID = "UBOT0000001"
     TEAM_ID = "T0000TEST"
 
-    def __init__(self, bot_token: str) -> None:
+    def __init__(self, bot_token: str, app_token: str = "xapp-1-A0000TEST-socket-token") -> None:
         self.bot_token = bot_token
+        self.app_token = app_token
+        self.socket_clients: list[web.WebSocketResponse] = []
+        self.socket_acks: list[dict[str, Any]] = []
         self.users: dict[str, dict[str, Any]] = {}
         self.usergroups: dict[str, list[str]] = {}
         self.channels_without_bot: set[str] = set()
@@ -109,6 +112,7 @@ class FakeSlack:
         app.router.add_post("/api/{method}", self._api)
         app.router.add_get("/api/{method}", self._api)
         app.router.add_post("/response/{response_id}", self._response_url)
+        app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -212,6 +216,34 @@ class FakeSlack:
         with self._changed:
             return [r for r in self.responses if r.response_id == response_id]
 
+    # -- Socket Mode ---------------------------------------------------------------------------
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        with self._changed:
+            self.socket_clients.append(socket)
+            self._changed.notify_all()
+        await socket.send_json(
+            {"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0000TEST"}}
+        )
+        async for frame in socket:
+            if frame.type == WSMsgType.TEXT:
+                with self._changed:
+                    self.socket_acks.append(json.loads(frame.data))
+                    self._changed.notify_all()
+        with self._changed:
+            self.socket_clients.remove(socket)
+        return socket
+
+    def push_envelope(self, envelope: dict[str, Any]) -> None:
+        """Send an envelope to the connected Socket Mode client, as Slack does."""
+        assert self._loop is not None
+        socket = self.wait_for(
+            lambda: self.socket_clients[-1] if self.socket_clients else None, what="a socket client"
+        )
+        asyncio.run_coroutine_threadsafe(socket.send_json(envelope), self._loop).result(10)
+
     # -- the API -------------------------------------------------------------------------------
 
     def _next_ts(self) -> str:
@@ -243,7 +275,15 @@ class FakeSlack:
             if fault is not None:
                 fault.times -= 1
             try:
-                if token != self.bot_token:
+                if method == "apps.connections.open":
+                    valid = token == self.app_token
+                    body = (
+                        {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
+                        if valid
+                        else {"ok": False, "error": "invalid_auth"}
+                    )
+                    status, headers = 200, {}
+                elif token != self.bot_token:
                     status, body, headers = 200, {"ok": False, "error": "invalid_auth"}, {}
                 elif fault is not None and fault.status == 429:
                     status, body = 429, {"ok": False, "error": "ratelimited"}
