@@ -1,26 +1,35 @@
-"""`python -m bot`: start lockbot (HTTP, or Socket Mode when SLACK_APP_TOKEN is set)."""
+"""`python -m bot`: start lockbot (HTTP, or Socket Mode when SLACK_APP_TOKEN is set).
+
+`python -m bot audit --since DATE` writes the audit log as CSV to standard output.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
+import csv
 import logging
 import signal
 import sys
+from datetime import UTC, date, datetime
+from typing import TextIO
 
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-from bot.app import build_lockbot
-from bot.config import ConfigError, Settings, load_settings
+from bot.app import open_lockbot
+from bot.config import ConfigError, Settings, load_database_settings, load_settings
 from bot.logs import configure_logging
+from bot.store import Store
 
 log = logging.getLogger("bot")
 
+AUDIT_COLUMNS = ("at", "actor", "event", "door", "device_id", "outcome", "attempt_id", "request_id", "detail")
+
 
 async def serve(settings: Settings) -> None:
-    lockbot = build_lockbot(settings)
+    lockbot = await open_lockbot(settings)
     runner = web.AppRunner(lockbot.web_application(), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.lockbot_host, settings.port)
@@ -28,6 +37,7 @@ async def serve(settings: Settings) -> None:
     addresses = [f"{host}:{port}" for host, port, *_ in (runner.addresses or [])]
     mode = "socket mode" if settings.socket_mode else "HTTP mode"
     log.info("lockbot listening on %s (%s)", ", ".join(addresses), mode)
+    await lockbot.start_background_work()
 
     socket_handler = None
     if settings.slack_app_token is not None:
@@ -49,19 +59,49 @@ async def serve(settings: Settings) -> None:
     await lockbot.aclose()
 
 
+def _day(text: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-01 or 2026-11-01T09:00") from None
+    if isinstance(parsed, date) and parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+async def export_audit(database_url: str, since: datetime, until: datetime | None, out: TextIO) -> int:
+    store = await Store.open(database_url)
+    try:
+        entries = await store.audit_entries(since=since, until=until)
+    finally:
+        await store.close()
+    writer = csv.writer(out)
+    writer.writerow(AUDIT_COLUMNS)
+    for entry in entries:
+        values = [getattr(entry, column) for column in AUDIT_COLUMNS]
+        writer.writerow([value.isoformat() if isinstance(value, datetime) else (value or "") for value in values])
+    return len(entries)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="lockbot: doors and slots from Slack")
-    parser.add_argument(
-        "command", nargs="?", default="serve", choices=["serve"], help="what to do (default: serve)"
-    )
-    parser.parse_args(argv)
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("serve", help="start lockbot (the default)")
+    audit = commands.add_parser("audit", help="write the audit log as CSV to standard output")
+    audit.add_argument("--since", type=_day, required=True, help="first day (or time) to include, UTC")
+    audit.add_argument("--until", type=_day, default=None, help="first day (or time) not to include, UTC")
+    args = parser.parse_args(argv)
     try:
+        if args.command == "audit":
+            database = load_database_settings()
+            asyncio.run(export_audit(database.database_url, args.since, args.until, sys.stdout))
+            return 0
         settings = load_settings()
+        configure_logging(settings)
+        asyncio.run(serve(settings))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    configure_logging(settings)
-    asyncio.run(serve(settings))
     return 0
 
 

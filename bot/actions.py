@@ -1,18 +1,25 @@
-"""Door actions: one lock or unlock, from the request to its shown outcome.
+"""Door actions: one lock or unlock, from the request to its shown and audited outcome.
 
-An action is reported through an `ActionReporter` (the Slack edge: a parent message and a status
-message in its thread) as it goes working -> pending -> succeeded / failed / not confirmed.
+An action is stored before anything is done, and its state moves queued -> requesting ->
+pending -> succeeded / failed / not confirmed. It is shown through an `ActionReporter` (the
+Slack edge: a parent message and a status message in its thread). After a restart `resume`
+finishes what was in flight; an action that may already have reached Seam is never sent again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
-from bot.seam import ActionAttempt, Lock, SeamClient, SeamError, SeamTimeout
+from bot.records import ActionRecord, ActionState, AuditEntry, UnlockRequest, new_id
+from bot.seam import ActionAttempt, ActionType, Lock, SeamClient, SeamError, SeamTimeout
+from bot.store import Store
 from bot.tracking import AttemptOutcome, AttemptTracker, OutcomeKind
 
 __all__ = [
@@ -28,6 +35,13 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# An approved action that was never sent and is older than this is not sent after a restart.
+_STALE_QUEUED = timedelta(minutes=2)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
 
 class ActionKind(StrEnum):
     LOCK = "lock"
@@ -41,6 +55,10 @@ class ActionKind(StrEnum):
     def gerund(self) -> str:
         return "locking" if self is ActionKind.LOCK else "unlocking"
 
+    @property
+    def action_type(self) -> str:
+        return ActionType.LOCK_DOOR if self is ActionKind.LOCK else ActionType.UNLOCK_DOOR
+
 
 class ActionPhase(StrEnum):
     WORKING = "working"
@@ -52,6 +70,21 @@ class ActionPhase(StrEnum):
     @property
     def final(self) -> bool:
         return self in (ActionPhase.SUCCEEDED, ActionPhase.FAILED, ActionPhase.NOT_CONFIRMED)
+
+
+_PHASE_OF_STATE = {
+    ActionState.QUEUED: ActionPhase.WORKING,
+    ActionState.REQUESTING: ActionPhase.WORKING,
+    ActionState.PENDING: ActionPhase.PENDING,
+    ActionState.SUCCEEDED: ActionPhase.SUCCEEDED,
+    ActionState.FAILED: ActionPhase.FAILED,
+    ActionState.NOT_CONFIRMED: ActionPhase.NOT_CONFIRMED,
+}
+_STATE_OF_FINAL_PHASE = {
+    ActionPhase.SUCCEEDED: ActionState.SUCCEEDED,
+    ActionPhase.FAILED: ActionState.FAILED,
+    ActionPhase.NOT_CONFIRMED: ActionState.NOT_CONFIRMED,
+}
 
 
 @dataclass(frozen=True)
@@ -67,6 +100,7 @@ class ActionView:
     timeout_seconds: float | None = None
     attempt_id: str | None = None
     reason: str | None = None
+    request: UnlockRequest | None = None  # the approved request this action carries out
 
 
 @dataclass(frozen=True)
@@ -89,6 +123,9 @@ class CannotReport(Exception):
 class ActionReporter(Protocol):
     async def open(self, channel: str, view: ActionView) -> ActionThread:
         """Post the parent and status messages; raise CannotReport if that is impossible."""
+
+    async def open_in_thread(self, channel: str, parent_ts: str, view: ActionView) -> ActionThread:
+        """Show the action under an existing parent (an approved request); raise CannotReport."""
 
     async def show(self, thread: ActionThread, view: ActionView) -> ActionThread:
         """Show the view; never raise. Returns the thread, whose status message may have moved."""
@@ -125,73 +162,200 @@ def _describe_request_failure(kind: ActionKind, error: SeamError) -> str:
 
 @dataclass
 class _Running:
+    record: ActionRecord
     view: ActionView
-    thread: ActionThread
+    thread: ActionThread | None
     lock: asyncio.Lock
 
 
+FinalListener = Callable[[ActionRecord, ActionView], Awaitable[None]]
+
+
 class DoorActions:
-    """Runs lock and unlock actions and keeps their messages up to date."""
+    """Runs lock and unlock actions, keeps their messages and records up to date, audits them."""
 
     def __init__(
         self,
         seam: SeamClient,
         tracker: AttemptTracker,
         reporter: ActionReporter,
+        store: Store,
         *,
         timeout_seconds: float,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._seam = seam
         self._tracker = tracker
         self._reporter = reporter
+        self._store = store
         self._timeout_seconds = timeout_seconds
+        self._clock = clock
+        self._final_listeners: list[FinalListener] = []
+        self._background: set[asyncio.Task[Any]] = set()
+
+    def on_final(self, listener: FinalListener) -> None:
+        """Call `listener` after an action's outcome is stored and shown."""
+        self._final_listeners.append(listener)
 
     async def run(
-        self, kind: ActionKind, lock: Lock, requested_by: str, channel: str, *, reason: str | None = None
+        self, kind: ActionKind, lock: Lock, requested_by: str, channel: str, *, reason: str = ""
     ) -> ActionThread:
         """Announce the action, ask Seam, and follow it to its end in the background.
 
         Raises CannotReport, before touching the door, when the action cannot be announced.
         """
-        view = ActionView(kind, lock.name, requested_by, ActionPhase.WORKING, reason=reason or None)
-        thread = await self._reporter.open(channel, view)
-        running = _Running(view, thread, asyncio.Lock())
+        now = self._clock()
+        record = ActionRecord(
+            id=new_id(),
+            kind=str(kind),
+            device_id=lock.device_id,
+            door=lock.name,
+            requested_by=requested_by,
+            reason=reason,
+            channel=channel,
+            state=ActionState.QUEUED,
+            created_at=now,
+            updated_at=now,
+        )
+        await self._store.add_action(record)
+        running = _Running(record, _view_of(record, None), None, asyncio.Lock())
         try:
-            if kind is ActionKind.LOCK:
-                attempt = await self._seam.lock_door(lock.device_id)
-            else:
-                attempt = await self._seam.unlock_door(lock.device_id)
-        except SeamError as exc:
-            log.warning("%s %s failed at Seam: %s", kind, lock.device_id, exc)
-            await self._show(running, ActionPhase.FAILED, problem=_describe_request_failure(kind, exc))
-            return running.thread
-        log.info("%s %s: attempt %s %s", kind, lock.device_id, attempt.action_attempt_id, attempt.status)
-        if attempt.finished:
-            await self._finish(running, AttemptOutcome(_outcome_kind(attempt), attempt))
-            return running.thread
-        await self._show(running, ActionPhase.PENDING, attempt_id=attempt.action_attempt_id)
-
-        async def on_finished(outcome: AttemptOutcome) -> None:
-            await self._finish(running, outcome)
-
-        self._tracker.follow(attempt, lock.device_id, on_finished)
+            thread = await self._reporter.open(channel, running.view)
+        except CannotReport as exc:
+            await self._finish_unannounced(running, exc.user_message)
+            raise
+        await self._placed(running, thread)
+        await self._send(running)
+        assert running.thread is not None
         return running.thread
 
-    async def _finish(self, running: _Running, outcome: AttemptOutcome) -> None:
+    def start_approved(self, record: ActionRecord, request: UnlockRequest) -> None:
+        """Carry out an approved request's stored action in the background."""
+        self._spawn(self._run_approved(record, request), f"approved-{record.id}")
+
+    async def _run_approved(self, record: ActionRecord, request: UnlockRequest) -> None:
+        running = _Running(record, _view_of(record, request), None, asyncio.Lock())
+        if request.message_ts is None:
+            await self._finish(running, ActionPhase.FAILED, problem="the request's message is missing")
+            return
+        try:
+            thread = await self._reporter.open_in_thread(request.channel, request.message_ts, running.view)
+        except CannotReport as exc:
+            await self._finish_unannounced(running, exc.user_message)
+            return
+        await self._placed(running, thread)
+        await self._send(running)
+
+    async def resume(self) -> int:
+        """After a restart: finish every action that was in flight. Returns how many."""
+        records = await self._store.unfinished_actions()
+        for record in records:
+            request = await self._store.request(record.request_id) if record.request_id else None
+            thread = (
+                ActionThread(record.channel, record.parent_ts, record.status_ts)
+                if record.parent_ts and record.status_ts
+                else None
+            )
+            running = _Running(record, _view_of(record, request), thread, asyncio.Lock())
+            self._spawn(self._resume_one(running, request), f"resume-{record.id}")
+        return len(records)
+
+    async def _resume_one(self, running: _Running, request: UnlockRequest | None) -> None:
+        record = running.record
+        log.info("resuming action %s (%s %s, %s)", record.id, record.kind, record.device_id, record.state)
+        if record.state is ActionState.PENDING and record.attempt_id:
+            self._follow(running, record.attempt_id, started_at=record.updated_at)
+        elif record.state is ActionState.QUEUED and self._clock() - record.created_at < _STALE_QUEUED:
+            if running.thread is None:
+                try:
+                    if request is not None and request.message_ts:
+                        thread = await self._reporter.open_in_thread(request.channel, request.message_ts, running.view)
+                    else:
+                        thread = await self._reporter.open(record.channel, running.view)
+                except CannotReport as exc:
+                    await self._finish_unannounced(running, exc.user_message)
+                    return
+                await self._placed(running, thread)
+            await self._send(running)
+        elif record.state is ActionState.QUEUED:
+            await self._finish(
+                running,
+                ActionPhase.FAILED,
+                problem="lockbot was restarted before sending it, and too long ago to send it now; ask again",
+            )
+        else:
+            await self._finish(
+                running,
+                ActionPhase.NOT_CONFIRMED,
+                problem="lockbot was restarted while asking Seam, so it cannot tell; check the door",
+            )
+
+    async def _placed(self, running: _Running, thread: ActionThread) -> None:
+        running.thread = thread
+        running.record = await self._store.update_action(
+            running.record, self._clock(), parent_ts=thread.parent_ts, status_ts=thread.status_ts
+        )
+
+    async def _send(self, running: _Running) -> None:
+        record = running.record
+        # Stored before the call: after a crash from here on, Seam may have acted, so never resend.
+        running.record = record = await self._store.update_action(record, self._clock(), state=ActionState.REQUESTING)
+        kind = ActionKind(record.kind)
+        try:
+            if kind is ActionKind.LOCK:
+                attempt = await self._seam.lock_door(record.device_id)
+            else:
+                attempt = await self._seam.unlock_door(record.device_id)
+        except SeamError as exc:
+            log.warning("%s %s failed at Seam: %s", kind, record.device_id, exc)
+            await self._finish(running, ActionPhase.FAILED, problem=_describe_request_failure(kind, exc))
+            return
+        log.info("%s %s: attempt %s %s", kind, record.device_id, attempt.action_attempt_id, attempt.status)
+        running.record = await self._store.update_action(
+            running.record, self._clock(), state=ActionState.PENDING, attempt_id=attempt.action_attempt_id
+        )
+        if attempt.finished:
+            await self._finish_with(running, AttemptOutcome(_outcome_kind(attempt), attempt))
+            return
+        await self._show(running, ActionPhase.PENDING, attempt_id=attempt.action_attempt_id)
+        self._follow(running, attempt.action_attempt_id)
+
+    def _follow(self, running: _Running, attempt_id: str, *, started_at: datetime | None = None) -> None:
+        async def on_finished(outcome: AttemptOutcome) -> None:
+            await self._finish_with(running, outcome)
+
+        started = None
+        if started_at is not None:
+            started = time.monotonic() - max(0.0, (self._clock() - started_at).total_seconds())
+        pending = ActionAttempt(
+            action_attempt_id=attempt_id,
+            action_type=ActionKind(running.record.kind).action_type,
+            status="pending",
+        )
+        self._tracker.follow(pending, running.record.device_id, on_finished, started=started)
+
+    async def _finish_with(self, running: _Running, outcome: AttemptOutcome) -> None:
         attempt = outcome.attempt
         if outcome.kind is OutcomeKind.SUCCEEDED and attempt is not None:
-            await self._show(running, ActionPhase.SUCCEEDED, confirmed_by_device=attempt.confirmed_by_device)
+            await self._finish(running, ActionPhase.SUCCEEDED, confirmed_by_device=attempt.confirmed_by_device)
         elif outcome.kind is OutcomeKind.FAILED and attempt is not None:
-            await self._show(running, ActionPhase.FAILED, problem=describe_attempt_error(attempt))
+            await self._finish(running, ActionPhase.FAILED, problem=describe_attempt_error(attempt))
         else:
-            await self._show(
+            await self._finish(
                 running,
                 ActionPhase.NOT_CONFIRMED,
                 problem=outcome.problem,
                 timeout_seconds=self._timeout_seconds,
             )
 
-    async def _show(
+    async def _finish_unannounced(self, running: _Running, why: str) -> None:
+        """The action could not be shown, so it was never sent: record and audit that."""
+        running.record = await self._store.update_action(
+            running.record, self._clock(), state=ActionState.FAILED, problem=why
+        )
+        await self._audit(running.record, outcome="not_sent", detail=why)
+
+    async def _finish(
         self,
         running: _Running,
         phase: ActionPhase,
@@ -199,20 +363,85 @@ class DoorActions:
         problem: str | None = None,
         confirmed_by_device: bool = True,
         timeout_seconds: float | None = None,
-        attempt_id: str | None = None,
     ) -> None:
         async with running.lock:
             if running.view.phase.final:
                 return  # an outcome is never overwritten
+            running.record = await self._store.update_action(
+                running.record,
+                self._clock(),
+                state=_STATE_OF_FINAL_PHASE[phase],
+                problem=problem,
+                confirmed_by_device=confirmed_by_device,
+            )
             running.view = replace(
                 running.view,
                 phase=phase,
                 problem=problem,
                 confirmed_by_device=confirmed_by_device,
                 timeout_seconds=timeout_seconds,
-                attempt_id=attempt_id or running.view.attempt_id,
             )
+            await self._audit(running.record, outcome=str(phase), detail=problem)
+            if running.thread is not None:
+                running.thread = await self._reporter.show(running.thread, running.view)
+        for listener in self._final_listeners:
+            try:
+                await listener(running.record, running.view)
+            except Exception:
+                log.exception("after the outcome of action %s", running.record.id)
+
+    async def _show(self, running: _Running, phase: ActionPhase, *, attempt_id: str | None = None) -> None:
+        async with running.lock:
+            if running.view.phase.final or running.thread is None:
+                return
+            running.view = replace(running.view, phase=phase, attempt_id=attempt_id or running.view.attempt_id)
             running.thread = await self._reporter.show(running.thread, running.view)
+
+    async def _audit(self, record: ActionRecord, *, outcome: str, detail: str | None) -> None:
+        approved = f"approved by {record.approved_by}" if record.approved_by else None
+        await self._store.audit(
+            AuditEntry(
+                at=self._clock(),
+                actor=record.requested_by,
+                event=record.kind,
+                outcome=outcome,
+                door=record.door,
+                device_id=record.device_id,
+                attempt_id=record.attempt_id,
+                request_id=record.request_id,
+                detail="; ".join(part for part in (approved, record.reason or None, detail) if part) or None,
+            )
+        )
+
+    def _spawn(self, work: Awaitable[None], name: str) -> None:
+        async def guarded() -> None:
+            try:
+                await work
+            except Exception:
+                log.exception("%s failed", name)
+
+        task = asyncio.create_task(guarded(), name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def aclose(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+
+
+def _view_of(record: ActionRecord, request: UnlockRequest | None) -> ActionView:
+    return ActionView(
+        kind=ActionKind(record.kind),
+        door=record.door,
+        requested_by=record.requested_by,
+        phase=_PHASE_OF_STATE[record.state],
+        problem=record.problem,
+        confirmed_by_device=record.confirmed_by_device is not False,
+        attempt_id=record.attempt_id,
+        reason=record.reason or None,
+        request=request,
+    )
 
 
 def _outcome_kind(attempt: ActionAttempt) -> OutcomeKind:

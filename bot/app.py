@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -16,16 +18,19 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions import DoorActions
-from bot.config import Settings
+from bot.config import Settings, load_policy, policy_path
 from bot.door_service import DoorDirectory, DoorService
 from bot.policy import Policy
 from bot.seam import SeamClient
+from bot.slack.buttons import RequestButtons
 from bot.slack.commands import DoorCommands
 from bot.slack.people import SlackPeople
-from bot.slack.reporter import SlackActionReporter
+from bot.slack.reporter import SlackActionReporter, SlackRequestMessenger
+from bot.store import Store
 from bot.tracking import AttemptTracker
+from bot.unlock_requests import UnlockRequests
 
-__all__ = ["Lockbot", "build_lockbot"]
+__all__ = ["Lockbot", "build_lockbot", "open_lockbot"]
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +42,12 @@ class Lockbot:
     settings: Settings
     bolt: AsyncApp
     slack: AsyncWebClient
-    seam: SeamClient | None
-    tracker: AttemptTracker | None
+    store: Store
+    seam: SeamClient | None = None
+    tracker: AttemptTracker | None = None
+    actions: DoorActions | None = None
+    requests: UnlockRequests | None = None
+    _background: list[asyncio.Task[None]] = field(default_factory=list)
 
     def web_application(self) -> web.Application:
         """The HTTP routes: Slack's requests (HTTP mode only) and the health check."""
@@ -47,6 +56,15 @@ class Lockbot:
             application.router.add_post("/slack/events", self._slack_events)
         application.router.add_get("/healthz", self._healthz)
         return application
+
+    async def start_background_work(self) -> None:
+        """Finish what was in flight before a restart, and expire requests as they come due."""
+        if self.actions is not None:
+            resumed = await self.actions.resume()
+            if resumed:
+                log.info("resuming %d actions that were in flight", resumed)
+        if self.requests is not None:
+            self._background.append(asyncio.create_task(self.requests.run_expiry(), name="request-expiry"))
 
     async def _slack_events(self, request: web.Request) -> web.Response:
         bolt_response = await self.bolt.async_dispatch(await to_bolt_request(request))
@@ -58,10 +76,17 @@ class Lockbot:
         )
 
     async def aclose(self) -> None:
+        for task in self._background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.actions is not None:
+            await self.actions.aclose()
         if self.tracker is not None:
             await self.tracker.aclose()
         if self.seam is not None:
             await self.seam.aclose()
+        await self.store.close()
 
 
 def _slack_client(settings: Settings) -> AsyncWebClient:
@@ -83,8 +108,7 @@ class _IgnoreBoltTokenFromEnvironment(logging.Filter):
         return "`token` will be unused" not in record.getMessage()
 
 
-def build_lockbot(settings: Settings) -> Lockbot:
-    slack = _slack_client(settings)
+def _bolt_app(settings: Settings, slack: AsyncWebClient) -> AsyncApp:
     bolt_logger = logging.getLogger("slack_bolt")
     if not any(isinstance(known, _IgnoreBoltTokenFromEnvironment) for known in bolt_logger.filters):
         bolt_logger.addFilter(_IgnoreBoltTokenFromEnvironment())
@@ -100,23 +124,43 @@ def build_lockbot(settings: Settings) -> Lockbot:
     async def _log_unhandled(error: Exception) -> None:
         log.error("unhandled error in a Slack listener: %r", error)
 
-    policy = Policy()
-    people = SlackPeople(slack)
-    seam: SeamClient | None = None
-    tracker: AttemptTracker | None = None
+    return bolt
+
+
+def build_lockbot(settings: Settings, store: Store, policy: Policy) -> Lockbot:
+    """Wire every part; nothing runs until the web application or Socket Mode starts."""
+    slack = _slack_client(settings)
+    bolt = _bolt_app(settings, slack)
+    lockbot = Lockbot(settings=settings, bolt=bolt, slack=slack, store=store)
     door_service: DoorService | None = None
     if settings.seam_api_key is not None:
-        seam = SeamClient(
+        people = SlackPeople(slack, policy.groups())
+        lockbot.seam = seam = SeamClient(
             api_key=settings.seam_api_key.get_secret_value(),
             endpoint=settings.seam_endpoint,
             timeout=settings.lockbot_seam_timeout,
         )
-        tracker = AttemptTracker(seam, deadline_seconds=settings.lockbot_action_timeout)
-        actions = DoorActions(
-            seam, tracker, SlackActionReporter(slack), timeout_seconds=settings.lockbot_action_timeout
+        lockbot.tracker = tracker = AttemptTracker(seam, deadline_seconds=settings.lockbot_action_timeout)
+        lockbot.actions = actions = DoorActions(
+            seam, tracker, SlackActionReporter(slack), store, timeout_seconds=settings.lockbot_action_timeout
         )
-        door_service = DoorService(DoorDirectory(seam), people, policy, actions)
+        lockbot.requests = requests = UnlockRequests(store, policy, people, actions, SlackRequestMessenger(slack))
+        door_service = DoorService(DoorDirectory(seam), people, policy, actions, requests, store)
+        RequestButtons(requests).register(bolt)
     else:
         log.warning("SEAM_API_KEY is not set: door commands will say doors are not configured")
     DoorCommands(door_service).register(bolt)
-    return Lockbot(settings=settings, bolt=bolt, slack=slack, seam=seam, tracker=tracker)
+    return lockbot
+
+
+async def open_lockbot(settings: Settings) -> Lockbot:
+    """Read the policy, open the database (applying migrations) and build lockbot.
+
+    Raises ConfigError for a bad policy file.
+    """
+    path = policy_path(settings)
+    policy = load_policy(path) if path is not None else Policy()
+    if path is not None:
+        log.info("policy from %s", path)
+    store = await Store.open(settings.database_url)
+    return build_lockbot(settings, store, policy)

@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
+import re
+import tomllib
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ConfigError", "Settings", "load_settings"]
+from bot.policy import EVERYONE, DoorRules, Policy
+
+__all__ = [
+    "ConfigError",
+    "DatabaseSettings",
+    "Settings",
+    "load_database_settings",
+    "load_policy",
+    "load_settings",
+    "parse_duration",
+    "policy_path",
+]
 
 
 class ConfigError(Exception):
@@ -23,8 +46,8 @@ def _check_http_url(value: str, name: str) -> str:
     return value
 
 
-class Settings(BaseSettings):
-    """Everything lockbot reads from its environment. Nothing else reads the environment."""
+class DatabaseSettings(BaseSettings):
+    """The database alone: all that the operator commands (`python -m bot audit`) need."""
 
     model_config = SettingsConfigDict(
         env_file=".env",
@@ -33,6 +56,20 @@ class Settings(BaseSettings):
         extra="ignore",
         case_sensitive=False,
     )
+
+    database_url: str = "sqlite:///lockbot.db"
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_scheme(cls, value: str) -> str:
+        scheme = value.split(":", 1)[0].split("+", 1)[0]
+        if scheme not in ("sqlite", "postgresql", "postgres"):
+            raise ValueError(f"must start with sqlite:/// or postgresql://, got a {scheme!r} URL")
+        return value
+
+
+class Settings(DatabaseSettings):
+    """Everything lockbot reads from its environment. Nothing else reads the environment."""
 
     slack_bot_token: SecretStr
     # Defined before the signing secret: its validator needs to know the mode.
@@ -47,7 +84,6 @@ class Settings(BaseSettings):
     overbooked_api_key: SecretStr | None = None
     overbooked_endpoint: str = "https://api.overbooked.io"
 
-    database_url: str = "sqlite:///lockbot.db"
     lockbot_policy: Path | None = None
     port: int = Field(default=3000, ge=0, le=65535)
     lockbot_host: str = "0.0.0.0"  # noqa: S104 - a web dyno must listen on every interface
@@ -97,14 +133,6 @@ class Settings(BaseSettings):
         # slack_sdk joins method names onto the base URL as-is.
         return value if value.endswith("/") else value + "/"
 
-    @field_validator("database_url")
-    @classmethod
-    def _database_url_scheme(cls, value: str) -> str:
-        scheme = value.split(":", 1)[0].split("+", 1)[0]
-        if scheme not in ("sqlite", "postgresql", "postgres"):
-            raise ValueError(f"must start with sqlite:/// or postgresql://, got a {scheme!r} URL")
-        return value
-
     @field_validator("log_level")
     @classmethod
     def _known_log_level(cls, value: str) -> str:
@@ -138,8 +166,169 @@ def _describe(error: dict[str, Any]) -> str:
 
 def load_settings(**overrides: Any) -> Settings:
     """Read the settings, or raise ConfigError naming every bad one (never their values)."""
+    return _load(Settings, overrides)
+
+
+def load_database_settings() -> DatabaseSettings:
+    return _load(DatabaseSettings, {})
+
+
+_S = TypeVar("_S", bound=BaseSettings)
+
+
+def _load(kind: type[_S], overrides: dict[str, Any]) -> _S:
     try:
-        return Settings(**overrides)
+        return kind(**overrides)
     except ValidationError as exc:
         problems = [_describe(dict(error)) for error in exc.errors(include_input=False)]
         raise ConfigError("lockbot cannot start: " + "; ".join(problems)) from None
+
+
+# -- the policy file -------------------------------------------------------------------------
+
+_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_GROUP = re.compile(r"^S[A-Z0-9]{2,}$")
+_CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+_DURATION = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$")
+_MAX_REQUEST_TTL = timedelta(days=7)
+
+
+def parse_duration(text: str) -> timedelta:
+    """`15m`, `2h`, `1h30m`, `90s` as a positive timedelta."""
+    found = _DURATION.match(text.strip().lower())
+    if not text.strip() or found is None or not any(found.groupdict().values()):
+        raise ValueError(f"{text!r} is not a duration like 15m, 2h, 1h30m or 90s")
+    parts = {unit: int(value or 0) for unit, value in found.groupdict().items()}
+    duration = timedelta(hours=parts["h"], minutes=parts["m"], seconds=parts["s"])
+    if duration <= timedelta(0):
+        raise ValueError(f"{text!r} is not a positive duration")
+    return duration
+
+
+def _member_id(value: str) -> str:
+    if value == EVERYONE or _USER.match(value) or _GROUP.match(value):
+        return value
+    raise ValueError(f'{value!r} is not a Slack user id (U…, W…), user group id (S…) or "*"')
+
+
+def _channel_id(value: str) -> str:
+    if _CHANNEL.match(value):
+        return value
+    raise ValueError(f"{value!r} is not a Slack channel id (C…, G…)")
+
+
+MemberId = Annotated[str, AfterValidator(_member_id)]
+ChannelId = Annotated[str, AfterValidator(_channel_id)]
+
+
+class _RulesFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    direct_unlock: list[MemberId] | None = None
+    approvers: list[MemberId] | None = None
+    approval_channel: ChannelId | None = None
+    notify_channel: ChannelId | None = None
+    request_ttl: str | None = None
+
+    @field_validator("request_ttl")
+    @classmethod
+    def _ttl_is_a_duration(cls, value: str | None) -> str | None:
+        if value is not None and parse_duration(value) > _MAX_REQUEST_TTL:
+            raise ValueError(f"{value!r} is longer than 7 days")
+        return value
+
+    def over(self, base: DoorRules) -> DoorRules:
+        """These rules, with `base` for every key left out."""
+        given = self.model_dump(exclude_unset=True)
+        return DoorRules(
+            direct_unlock=frozenset(given["direct_unlock"]) if "direct_unlock" in given else base.direct_unlock,
+            approvers=frozenset(given["approvers"]) if "approvers" in given else base.approvers,
+            approval_channel=given.get("approval_channel", base.approval_channel),
+            notify_channel=given.get("notify_channel", base.notify_channel),
+            request_ttl=parse_duration(given["request_ttl"]) if "request_ttl" in given else base.request_ttl,
+        )
+
+
+class _PolicyFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    defaults: _RulesFile = _RulesFile()
+    doors: dict[str, _RulesFile] = {}
+
+
+def _line_of(source: str, location: tuple[str | int, ...]) -> int | None:
+    """The line of `source` a validation error's location points at, as well as TOML allows."""
+    lines = source.splitlines()
+    table: tuple[str, ...] = ()
+    wanted_table = (
+        tuple(str(part) for part in location[:2])
+        if location[:1] == ("doors",)
+        else tuple(str(part) for part in location[:1])
+    )
+    key = str(location[len(wanted_table)]) if len(location) > len(wanted_table) else None
+    table_line = None
+    for number, line in enumerate(lines, start=1):
+        stripped = line.strip()
+        header = re.match(r"^\[([^\[\]]+)\]", stripped)
+        if header:
+            table = tuple(
+                part.strip().strip('"').strip("'") for part in re.findall(r'"[^"]*"|\'[^\']*\'|[^.]+', header.group(1))
+            )
+            if table == wanted_table:
+                table_line = number
+            continue
+        if table == wanted_table and key is not None and re.match(rf"^\"?{re.escape(key)}\"?\s*=", stripped):
+            return number
+    if table_line is None and len(location) == 1:
+        # An unknown top-level table: find its header.
+        for number, line in enumerate(lines, start=1):
+            if re.match(rf"^\[\s*\"?{re.escape(str(location[0]))}", line.strip()):
+                return number
+    return table_line
+
+
+def _toml_problem(path: Path, source: str, message: str) -> str:
+    """`path line N: reason` from tomllib's `reason (at line N, column M)`."""
+    found = re.match(r"^(?P<reason>.*) \(at line (?P<line>\d+), column \d+\)$", message)
+    if found:
+        return f"{path} line {found['line']}: {found['reason']}"
+    if message.endswith("(at end of document)"):
+        return f"{path} line {max(1, len(source.splitlines()))}: {message.removesuffix(' (at end of document)')}"
+    return f"{path}: {message}"
+
+
+def load_policy(path: Path) -> Policy:
+    """Read and check the policy file; raise ConfigError naming the file, line and reason."""
+    try:
+        source = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"lockbot cannot start: cannot read the policy file {path}: {exc.strerror}") from None
+    try:
+        raw = tomllib.loads(source)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"lockbot cannot start: {_toml_problem(path, source, str(exc))}") from None
+    try:
+        parsed = _PolicyFile.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_input=False):
+            location = tuple(error["loc"])
+            line = _line_of(source, location)
+            where = f"{path} line {line}" if line else str(path)
+            what = ".".join(str(part) for part in location)
+            reason = str(error["msg"]).removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                reason = f"unknown key {str(location[-1])!r}"
+            problems.append(f"{where}: {what}: {reason}")
+        raise ConfigError("lockbot cannot start: " + "; ".join(problems)) from None
+    defaults = parsed.defaults.over(DoorRules())
+    doors = {name.casefold(): rules.over(defaults) for name, rules in parsed.doors.items()}
+    return Policy(defaults=defaults, doors=doors)
+
+
+def policy_path(settings: Settings) -> Path | None:
+    """LOCKBOT_POLICY, else lockbot.toml where lockbot runs, if it exists."""
+    if settings.lockbot_policy is not None:
+        return settings.lockbot_policy
+    default = Path("lockbot.toml")
+    return default if default.exists() else None

@@ -7,55 +7,44 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from bot.actions import ActionKind, ActionThread, CannotReport, DoorActions
 from bot.doors import DoorAmbiguous, DoorFound, DoorUnknown, match_door, match_door_and_reason
-from bot.policy import Person, Policy, may_lock, may_unlock_directly
+from bot.policy import (
+    PeopleDirectory,
+    PeopleUnavailable,
+    Person,
+    Policy,
+    may_approve,
+    may_lock,
+    may_unlock_directly,
+)
+from bot.records import AuditEntry
+from bot.replies import NotAllowed, Problem
 from bot.seam import Lock, SeamClient, SeamError
+from bot.store import Store
+from bot.unlock_requests import RequestFiled, UnlockRequests
 
 __all__ = [
     "ActionStarted",
+    "AuditView",
     "CommandResult",
     "DoorDirectory",
     "DoorOverview",
     "DoorService",
     "DoorStatus",
-    "NotAllowed",
-    "PeopleDirectory",
-    "PeopleUnavailable",
-    "Problem",
 ]
 
 log = logging.getLogger(__name__)
 
 _REASON_LIMIT = 500
-
-
-class PeopleUnavailable(Exception):
-    """Facts about a Slack user could not be looked up."""
-
-
-class PeopleDirectory(Protocol):
-    async def person(self, user_id: str) -> Person: ...
+_AUDIT_LINES = 20
+_PROFILE_UNAVAILABLE = Problem("Could not look up your Slack profile to check what you may do; try again shortly.")
 
 
 @dataclass(frozen=True)
 class ActionStarted:
     thread: ActionThread
-
-
-@dataclass(frozen=True)
-class NotAllowed:
-    door: str
-    why: str
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Something outside the user's control went wrong; `message` says what, plainly."""
-
-    message: str
 
 
 @dataclass(frozen=True)
@@ -70,15 +59,19 @@ class DoorOverview:
     doors: tuple[DoorStatus, ...]
 
 
-CommandResult = ActionStarted | NotAllowed | Problem | DoorAmbiguous | DoorUnknown
+@dataclass(frozen=True)
+class AuditView:
+    entries: tuple[AuditEntry, ...]
+    door: str | None
+
+
+CommandResult = ActionStarted | RequestFiled | NotAllowed | Problem | DoorAmbiguous | DoorUnknown
 
 
 class DoorDirectory:
     """The workspace's locks, cached briefly so a burst of commands costs one Seam call."""
 
-    def __init__(
-        self, seam: SeamClient, *, ttl_seconds: float = 30.0, clock: Callable[[], float] = time.monotonic
-    ):
+    def __init__(self, seam: SeamClient, *, ttl_seconds: float = 30.0, clock: Callable[[], float] = time.monotonic):
         self._seam = seam
         self._ttl = ttl_seconds
         self._clock = clock
@@ -102,7 +95,7 @@ class DoorDirectory:
 
 
 class DoorService:
-    """Resolves doors, applies the policy and starts actions."""
+    """Resolves doors, applies the policy, starts actions and files unlock requests."""
 
     def __init__(
         self,
@@ -110,11 +103,15 @@ class DoorService:
         people: PeopleDirectory,
         policy: Policy,
         actions: DoorActions,
+        requests: UnlockRequests,
+        store: Store,
     ) -> None:
         self._directory = directory
         self._people = people
         self._policy = policy
         self._actions = actions
+        self._requests = requests
+        self._store = store
 
     async def lock(self, user_id: str, channel: str, text: str) -> CommandResult:
         found = await self._find(text, with_reason=False)
@@ -130,24 +127,42 @@ class DoorService:
 
     async def overview(self, user_id: str) -> DoorOverview | Problem:
         try:
-            locks, person = await asyncio.gather(
-                self._directory.locks(fresh=True), self._people.person(user_id)
-            )
+            locks, person = await asyncio.gather(self._directory.locks(fresh=True), self._people.person(user_id))
         except SeamError as exc:
             return Problem(f"Could not list the doors: {exc.user_message}.")
         except PeopleUnavailable:
-            return Problem(
-                "Could not look up your Slack profile to check what you may do; try again shortly."
-            )
+            return _PROFILE_UNAVAILABLE
         statuses = []
         for lock in sorted(locks, key=lambda lock: lock.name.casefold()):
             rules = self._policy.rules_for(lock)
             statuses.append(DoorStatus(lock, may_lock(rules, person), may_unlock_directly(rules, person)))
         return DoorOverview(tuple(statuses))
 
-    async def _find(
-        self, text: str, *, with_reason: bool
-    ) -> DoorFound | DoorAmbiguous | DoorUnknown | Problem:
+    async def audit_log(self, user_id: str, door_text: str) -> AuditView | Problem | DoorAmbiguous | DoorUnknown:
+        """The recent audit entries, for approvers only; of one door when `door_text` names one."""
+        try:
+            person = await self._people.person(user_id)
+        except PeopleUnavailable:
+            return _PROFILE_UNAVAILABLE
+        door: Lock | None = None
+        if door_text.strip():
+            found = await self._find(door_text, with_reason=False)
+            if not isinstance(found, DoorFound):
+                return found
+            door = found.lock
+        if not self._may_read_log(person, door):
+            return Problem("Only approvers can read the audit log.")
+        entries = await self._store.audit_entries(
+            door=door.name if door else None, newest_first=True, limit=_AUDIT_LINES
+        )
+        return AuditView(tuple(entries), door.name if door else None)
+
+    def _may_read_log(self, person: Person, door: Lock | None) -> bool:
+        if door is not None:
+            return may_approve(self._policy.rules_for(door), person)
+        return self._policy.approves_anything(person)
+
+    async def _find(self, text: str, *, with_reason: bool) -> DoorFound | DoorAmbiguous | DoorUnknown | Problem:
         try:
             locks = await self._directory.locks()
             found = _match(text, locks, with_reason)
@@ -164,21 +179,15 @@ class DoorService:
         try:
             person = await self._people.person(user_id)
         except PeopleUnavailable:
-            return Problem(
-                "Could not look up your Slack profile to check what you may do; try again shortly."
-            )
+            return _PROFILE_UNAVAILABLE
         rules = self._policy.rules_for(lock)
         if kind is ActionKind.LOCK and not may_lock(rules, person):
             return NotAllowed(lock.name, f"You may not lock {lock.name}.")
-        if kind is ActionKind.UNLOCK and not may_unlock_directly(rules, person):
-            return NotAllowed(
-                lock.name,
-                f"You can't unlock {lock.name} directly: only workspace admins and owners can. "
-                "Ask one of them to unlock it for you.",
-            )
         capable = lock.can_remotely_lock if kind is ActionKind.LOCK else lock.can_remotely_unlock
         if capable is False:
             return Problem(f"{lock.name} cannot be {kind.past} remotely.")
+        if kind is ActionKind.UNLOCK and not may_unlock_directly(rules, person):
+            return await self._requests.file(lock, user_id, channel, reason)
         try:
             thread = await self._actions.run(kind, lock, user_id, channel, reason=reason)
         except CannotReport as exc:

@@ -5,10 +5,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Protocol
 
 from bot.seam import Lock
 
-__all__ = ["EVERYONE", "DoorRules", "Person", "Policy", "may_approve", "may_lock", "may_unlock_directly"]
+__all__ = [
+    "EVERYONE",
+    "DoorRules",
+    "PeopleDirectory",
+    "PeopleUnavailable",
+    "Person",
+    "Policy",
+    "may_approve",
+    "may_lock",
+    "may_unlock_directly",
+]
 
 EVERYONE = "*"
 
@@ -25,6 +36,14 @@ class Person:
     @property
     def is_admin_or_owner(self) -> bool:
         return self.is_admin or self.is_owner
+
+
+class PeopleUnavailable(Exception):
+    """Facts about a Slack user could not be looked up."""
+
+
+class PeopleDirectory(Protocol):
+    async def person(self, user_id: str) -> Person: ...
 
 
 @dataclass(frozen=True)
@@ -46,11 +65,26 @@ class Policy:
     doors: Mapping[str, DoorRules] = field(default_factory=dict)
 
     def rules_for(self, lock: Lock) -> DoorRules:
-        for key in (lock.device_id, *lock.names):
+        return self.rules_for_door(lock.device_id, *lock.names)
+
+    def rules_for_door(self, device_id: str, *names: str) -> DoorRules:
+        for key in (device_id, *names):
             rules = self.doors.get(key.casefold())
             if rules is not None:
                 return rules
         return self.defaults
+
+    def groups(self) -> frozenset[str]:
+        """Every user group the policy names: their members must be looked up."""
+        named: set[str] = set()
+        for rules in (self.defaults, *self.doors.values()):
+            for entries in (rules.direct_unlock, rules.approvers):
+                named.update(entry for entry in entries or () if entry.startswith("S"))
+        return frozenset(named)
+
+    def approves_anything(self, person: Person) -> bool:
+        """Whether the person approves at least one door (or every door by default)."""
+        return any(may_approve(rules, person) for rules in (self.defaults, *self.doors.values()))
 
 
 def _listed(entries: frozenset[str] | None, person: Person) -> bool:

@@ -73,9 +73,7 @@ class DurationEstimates:
         """
         expected = self.expected(device_id, action_type)
         pending_at = polls[-2] if len(polls) > 1 else 0.0
-        first_learned_question = (
-            expected is not None and polls[-1] <= expected + _LEARNED_FOLLOW_UPS[0] + 1e-9
-        )
+        first_learned_question = expected is not None and polls[-1] <= expected + _LEARNED_FOLLOW_UPS[0] + 1e-9
         sample = max(pending_at, expected - _STEP_DOWN) if first_learned_question and expected else pending_at
         for recent in (
             self._by_key.setdefault((device_id, action_type), deque(maxlen=_REMEMBERED)),

@@ -254,9 +254,7 @@ class SeamClient:
 
     async def list_action_attempts(self, action_attempt_ids: Sequence[str]) -> list[ActionAttempt]:
         """Several attempts in one call; ids Seam does not know are simply absent."""
-        page = await self._call(
-            "/action_attempts/list", {"action_attempt_ids": list(action_attempt_ids)}, _READ
-        )
+        page = await self._call("/action_attempts/list", {"action_attempt_ids": list(action_attempt_ids)}, _READ)
         return self._parse_many(ActionAttempt, page.get("action_attempts"), "action_attempts")
 
     async def _call(self, path: str, body: Mapping[str, Any], policy: _CallPolicy) -> dict[str, Any]:

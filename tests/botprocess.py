@@ -25,9 +25,7 @@ SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 _response_ids = itertools.count(1)
 
 
-def signed_headers(
-    body: str, *, secret: str = SIGNING_SECRET, timestamp: int | None = None
-) -> dict[str, str]:
+def signed_headers(body: str, *, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:
     stamp = str(int(time.time()) if timestamp is None else timestamp)
     signature = SignatureVerifier(secret).generate_signature(timestamp=stamp, body=body)
     return {
@@ -42,11 +40,7 @@ class BotProcess:
 
     def __init__(self, env: Mapping[str, str], *, cwd: Path) -> None:
         self.env = {
-            **{
-                k: v
-                for k, v in os.environ.items()
-                if not k.startswith(("SLACK_", "SEAM_", "OVERBOOKED_", "LOCKBOT_"))
-            },
+            **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SEAM_", "OVERBOOKED_", "LOCKBOT_"))},
             "SLACK_BOT_TOKEN": BOT_TOKEN,
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
             "LOCKBOT_HOST": "127.0.0.1",
@@ -72,7 +66,7 @@ class BotProcess:
             text=True,
         )
         threading.Thread(target=self._read_logs, args=(self._process,), daemon=True).start()
-        if not self._listening.wait(timeout):
+        if not self._listening.wait(timeout) or self._process.poll() is not None:
             self.stop()
             raise RuntimeError("lockbot did not start:\n" + "\n".join(self.logs[-30:]))
         response = self.http.get(f"{self.url}/healthz")
@@ -87,6 +81,8 @@ class BotProcess:
             if found:
                 self.url = f"http://{found.group(1)}:{found.group(2)}"
                 self._listening.set()
+        process.wait()
+        self._listening.set()  # it ended: stop waiting for it to listen
 
     def stop(self) -> int | None:
         if self._process is None:

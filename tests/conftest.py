@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -71,9 +73,7 @@ class Workspace:
     def __init__(self, bot: BotProcess, slack: FakeSlack, seam: SeamFake | None) -> None:
         self.bot, self.slack, self.seam = bot, slack, seam
 
-    def command(
-        self, command: str, text: str = "", *, user: str = MEMBER, channel: str = "C0GENERAL"
-    ) -> CommandSent:
+    def command(self, command: str, text: str = "", *, user: str = MEMBER, channel: str = "C0GENERAL") -> CommandSent:
         response_id = new_response_id()
         body = self.bot.command_body(
             command, text, user=user, channel=channel, response_url=self.slack.response_url(response_id)
@@ -81,6 +81,46 @@ class Workspace:
         sent_at = time.time()
         response = self.bot.post_signed(body)
         return CommandSent(response, response_id, channel, sent_at)
+
+    def click(self, action_id: str, request_id: str, *, user: str, channel: str, message_ts: str) -> CommandSent:
+        """Click a button on a message, as Slack sends it: a signed block_actions payload."""
+        response_id = new_response_id()
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user, "username": user.lower(), "team_id": "T0000TEST"},
+            "api_app_id": "A0000TEST",
+            "token": "legacy-verification-token",
+            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel, "is_ephemeral": False},
+            "trigger_id": f"{time.time():.0f}.trigger",
+            "team": {"id": "T0000TEST", "domain": "lockbot-test"},
+            "channel": {"id": channel, "name": "approvals"},
+            "message": {"type": "message", "ts": message_ts, "text": ""},
+            "response_url": self.slack.response_url(response_id),
+            "actions": [
+                {
+                    "action_id": action_id,
+                    "block_id": "unlock_request",
+                    "value": request_id,
+                    "type": "button",
+                    "action_ts": f"{time.time():.6f}",
+                }
+            ],
+        }
+        body = urlencode({"payload": json.dumps(payload)})
+        sent_at = time.time()
+        return CommandSent(self.bot.post_signed(body), response_id, channel, sent_at)
+
+    def request_message(self, channel: str, timeout: float = 10.0) -> Message:
+        """The newest unlock request message in a channel."""
+
+        def posted() -> Message | None:
+            requests = [m for m in self.slack.channel_messages(channel) if "asks to unlock" in m.history[0]]
+            return requests[-1] if requests else None
+
+        return self.slack.wait_for(posted, timeout, "an unlock request message")
+
+    def direct_messages(self, user: str) -> list[Message]:
+        return self.slack.channel_messages("D" + user[1:])
 
     def ephemeral(self, sent: CommandSent, timeout: float = 10.0) -> Response:
         """The answer lockbot sent to the command's response_url."""
@@ -141,3 +181,13 @@ def workspace(bot: BotProcess, slack: FakeSlack, seam: SeamFake) -> Iterator[Wor
     seam.reset()
     seam.configure(action_delay_ms=300, confirmed_by_device=True)
     return Workspace(bot, slack, seam)
+
+
+def buttons(message: Message) -> dict[str, str]:
+    """action_id -> value of the buttons a message shows now."""
+    return {
+        element["action_id"]: element["value"]
+        for block in message.blocks
+        if block.get("type") == "actions"
+        for element in block["elements"]
+    }

@@ -109,8 +109,7 @@ def test_usage() -> None:
 
 def test_a_long_door_list_fits_slack_limits() -> None:
     doors = tuple(
-        DoorStatus(Lock(device_id=f"d{i}", display_name=f"Door number {i:03d}"), True, False)
-        for i in range(300)
+        DoorStatus(Lock(device_id=f"d{i}", display_name=f"Door number {i:03d}"), True, False) for i in range(300)
     )
     message = render_door_overview(DoorOverview(doors))
     assert len(message.blocks) <= 50

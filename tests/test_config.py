@@ -22,9 +22,7 @@ VALID = {
 def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
     """A clean environment in an empty directory (so no stray .env is read)."""
     for name in list(os.environ):
-        if name.startswith(
-            ("SLACK_", "SEAM_", "OVERBOOKED_", "LOCKBOT_", "DATABASE_URL", "PORT", "LOG_LEVEL")
-        ):
+        if name.startswith(("SLACK_", "SEAM_", "OVERBOOKED_", "LOCKBOT_", "DATABASE_URL", "PORT", "LOG_LEVEL")):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
     return monkeypatch

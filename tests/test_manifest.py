@@ -10,7 +10,7 @@ from urllib.parse import urlencode, urlsplit
 import yaml
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from bot.app import build_lockbot
+from bot.app import open_lockbot
 from bot.config import Settings
 from bot.slack.commands import DoorCommands
 from tests.botprocess import BOT_TOKEN, SIGNING_SECRET, signed_headers
@@ -25,24 +25,21 @@ def manifest() -> dict[str, Any]:
     return loaded
 
 
-def answer_to(command: str, slack: FakeSlack) -> tuple[int, str]:
+def answer_to(command: str, slack: FakeSlack, tmp_path: Path) -> tuple[int, str]:
     """How an app built from settings answers a signed `<command> help`, dispatched in-process."""
     settings = Settings(
         slack_bot_token=BOT_TOKEN,  # type: ignore[arg-type]
         slack_api_url=slack.api_url,
         slack_signing_secret=SIGNING_SECRET,  # type: ignore[arg-type]
         seam_api_key="k",  # type: ignore[arg-type]
+        database_url=f"sqlite:///{tmp_path / 'lockbot.db'}",
         _env_file=None,  # type: ignore[call-arg]
     )
-    lockbot = build_lockbot(settings)
-    body = urlencode(
-        {"command": command, "text": "help", "user_id": "U1", "channel_id": "C1", "team_id": "T1"}
-    )
+    body = urlencode({"command": command, "text": "help", "user_id": "U1", "channel_id": "C1", "team_id": "T1"})
 
     async def dispatch() -> tuple[int, str]:
-        response = await lockbot.bolt.async_dispatch(
-            AsyncBoltRequest(body=body, headers=signed_headers(body))
-        )
+        lockbot = await open_lockbot(settings)
+        response = await lockbot.bolt.async_dispatch(AsyncBoltRequest(body=body, headers=signed_headers(body)))
         await lockbot.aclose()
         return response.status, response.body
 
@@ -66,17 +63,17 @@ def test_every_slash_command_goes_to_the_events_route() -> None:
     assert urlsplit(manifest()["settings"]["interactivity"]["request_url"]).path == "/slack/events"
 
 
-def test_the_app_answers_every_command_in_the_manifest(slack: FakeSlack) -> None:
+def test_the_app_answers_every_command_in_the_manifest(slack: FakeSlack, tmp_path: Path) -> None:
     in_manifest = {command["command"] for command in manifest()["features"]["slash_commands"]}
     assert in_manifest == set(DoorCommands.COMMANDS)
     for command in in_manifest:
-        status, body = answer_to(command, slack)
+        status, body = answer_to(command, slack, tmp_path)
         assert status == 200, command
         assert f"Usage: `{command}" in body
 
 
-def test_a_command_missing_from_the_app_would_be_caught(slack: FakeSlack) -> None:
-    status, _ = answer_to("/not-a-lockbot-command", slack)
+def test_a_command_missing_from_the_app_would_be_caught(slack: FakeSlack, tmp_path: Path) -> None:
+    status, _ = answer_to("/not-a-lockbot-command", slack, tmp_path)
     assert status == 404
 
 

@@ -24,9 +24,7 @@ def test_listed_users_groups_and_everyone() -> None:
     assert may_unlock_directly(DoorRules(direct_unlock=frozenset({"U3"})), MEMBER)
     assert may_unlock_directly(DoorRules(direct_unlock=frozenset({"S0SECURITY"})), MEMBER)
     assert may_unlock_directly(DoorRules(direct_unlock=frozenset({EVERYONE})), MEMBER)
-    assert not may_unlock_directly(
-        DoorRules(direct_unlock=frozenset()), ADMIN
-    )  # an explicit empty list: nobody
+    assert not may_unlock_directly(DoorRules(direct_unlock=frozenset()), ADMIN)  # an explicit empty list: nobody
 
 
 def test_door_rules_by_name_or_device_id_override_the_defaults() -> None:

@@ -50,9 +50,7 @@ def answer(
 
 
 def error(status: int, error_type: str, message: str = "msg") -> Callable[[httpx.Request], httpx.Response]:
-    return answer(
-        status, {"error": {"type": error_type, "message": message, "stack": "Error: at secret/path.js:1"}}
-    )
+    return answer(status, {"error": {"type": error_type, "message": message, "stack": "Error: at secret/path.js:1"}})
 
 
 def raising(exc: Exception) -> Callable[[httpx.Request], httpx.Response]:
@@ -136,9 +134,7 @@ def test_a_write_seam_did_not_act_on_is_retried_once(
 
 
 def test_retry_after_beyond_a_few_seconds_is_not_waited_out() -> None:
-    recorder = Recorder(
-        answer(429, {"error": {"type": "rate_limited"}}, {"Retry-After": "120"}), answer(200, PENDING)
-    )
+    recorder = Recorder(answer(429, {"error": {"type": "rate_limited"}}, {"Retry-After": "120"}), answer(200, PENDING))
     with pytest.raises(SeamRateLimited) as raised:
         run(recorder, lambda client: client.lock_door("lock_1"))
     assert raised.value.retry_after == 120

@@ -38,9 +38,7 @@ def test_unauthorized_names_the_api_key(workspace: Workspace, channel: str) -> N
     assert workspace.seam is not None
     workspace.seam.fail("/locks/unlock_door", status=401)
 
-    _, status = workspace.finished_action(
-        workspace.command("/unlock", "back door", user=ADMIN, channel=channel)
-    )
+    _, status = workspace.finished_action(workspace.command("/unlock", "back door", user=ADMIN, channel=channel))
 
     assert "Could not unlock Back Door: Seam refused lockbot's API key" in status.text
     assert workspace.seam.calls()["/locks/unlock_door"] == 1
@@ -59,9 +57,7 @@ def test_device_removed_from_seam_is_device_not_found(workspace: Workspace, chan
     )
 
 
-def test_rate_limited_write_with_long_retry_after_is_not_waited_out(
-    workspace: Workspace, channel: str
-) -> None:
+def test_rate_limited_write_with_long_retry_after_is_not_waited_out(workspace: Workspace, channel: str) -> None:
     assert workspace.seam is not None
     before = len(workspace.seam.attempts())
     workspace.seam.fail("/locks/lock_door", status=429, retry_after=60)
@@ -73,9 +69,7 @@ def test_rate_limited_write_with_long_retry_after_is_not_waited_out(
     assert len(workspace.seam.attempts()) == before
 
 
-def test_rate_limited_write_is_retried_after_retry_after_and_runs_once(
-    workspace: Workspace, channel: str
-) -> None:
+def test_rate_limited_write_is_retried_after_retry_after_and_runs_once(workspace: Workspace, channel: str) -> None:
     assert workspace.seam is not None
     before = len(workspace.seam.attempts())
     workspace.seam.fail("/locks/lock_door", status=429, retry_after=1)
@@ -91,17 +85,13 @@ def test_server_error_on_a_write_is_reported_not_retried(workspace: Workspace, c
     assert workspace.seam is not None
     workspace.seam.fail("/locks/unlock_door", status=503)
 
-    _, status = workspace.finished_action(
-        workspace.command("/unlock", "front door", user=ADMIN, channel=channel)
-    )
+    _, status = workspace.finished_action(workspace.command("/unlock", "front door", user=ADMIN, channel=channel))
 
     assert "Could not unlock Front Door: Seam is having trouble right now" in status.text
     assert workspace.seam.calls()["/locks/unlock_door"] == 1
 
 
-def test_timeout_on_a_write_says_the_outcome_is_unknown_and_never_retries(
-    workspace: Workspace, channel: str
-) -> None:
+def test_timeout_on_a_write_says_the_outcome_is_unknown_and_never_retries(workspace: Workspace, channel: str) -> None:
     assert workspace.seam is not None
     workspace.seam.fail("/locks/lock_door", delay_ms=2500)  # the bot gives Seam 1 s
 
@@ -169,9 +159,7 @@ def test_connection_refused_is_reported_plainly(slack: FakeSlack, tmp_path: Path
     assert "Traceback" not in lock.text + doors.text
 
 
-def test_wrong_api_key_is_reported_plainly(
-    slack: FakeSlack, seam: SeamFake, tmp_path: Path, channel: str
-) -> None:
+def test_wrong_api_key_is_reported_plainly(slack: FakeSlack, seam: SeamFake, tmp_path: Path, channel: str) -> None:
     env = bot_env(slack, seam, tmp_path) | {"SEAM_API_KEY": "seam_wrong_key"}
     bot = BotProcess(env, cwd=tmp_path).start()
     try:

@@ -102,9 +102,7 @@ def test_failing_chat_update_falls_back_to_a_new_status_message(workspace: Works
         15,
         "the outcome in the thread",
     )
-    workspace.slack.wait_for(
-        lambda: parent.text.startswith("Front Door locked."), what="the parent's outcome"
-    )
+    workspace.slack.wait_for(lambda: parent.text.startswith("Front Door locked."), what="the parent's outcome")
 
 
 def test_rate_limited_chat_update_is_retried_after_retry_after(workspace: Workspace, channel: str) -> None:

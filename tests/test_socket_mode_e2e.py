@@ -14,9 +14,7 @@ from tests.fakes.slack_api import FakeSlack
 
 
 @pytest.fixture(scope="module")
-def socket_bot(
-    slack: FakeSlack, seam: SeamFake, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[BotProcess]:
+def socket_bot(slack: FakeSlack, seam: SeamFake, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotProcess]:
     tmp = tmp_path_factory.mktemp("socket")
     env = bot_env(slack, seam, tmp) | {"SLACK_APP_TOKEN": slack.app_token, "SLACK_SIGNING_SECRET": ""}
     process = BotProcess(env, cwd=tmp).start()
@@ -24,9 +22,7 @@ def socket_bot(
     process.close()
 
 
-def slash_command(
-    command: str, text: str, channel: str, response_id: str, slack: FakeSlack
-) -> dict[str, object]:
+def slash_command(command: str, text: str, channel: str, response_id: str, slack: FakeSlack) -> dict[str, object]:
     return {
         "envelope_id": str(uuid.uuid4()),
         "type": "slash_commands",

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from bot.actions import ActionKind, ActionPhase, ActionThread, ActionView, DoorActions
 from bot.seam import ActionAttempt, Lock, SeamInvalidInput, SeamServerError
+from bot.store import Store
 from bot.tracking import AttemptOutcome, AttemptTracker, OutcomeKind
 
 
@@ -115,21 +117,30 @@ class MemoryReporter:
         self.shown.append(view)
         return ActionThread(channel, "1.0", "1.1")
 
+    async def open_in_thread(self, channel: str, parent_ts: str, view: ActionView) -> ActionThread:
+        self.shown.append(view)
+        return ActionThread(channel, parent_ts, "1.1")
+
     async def show(self, thread: ActionThread, view: ActionView) -> ActionThread:
         self.shown.append(view)
         return thread
 
 
-def test_an_attempt_already_finished_in_seams_answer_is_final_at_once() -> None:
+def test_an_attempt_already_finished_in_seams_answer_is_final_at_once(tmp_path: Path) -> None:
     seam = MemorySeam({})
     seam.lock_result = attempt("done", "success", result={"was_confirmed_by_device": False})
     reporter = MemoryReporter()
 
     async def go() -> None:
+        store = await Store.open(f"sqlite:///{tmp_path / 'lockbot.db'}")
         tracker = AttemptTracker(seam, deadline_seconds=5)  # type: ignore[arg-type]
-        actions = DoorActions(seam, tracker, reporter, timeout_seconds=5)  # type: ignore[arg-type]
+        actions = DoorActions(seam, tracker, reporter, store, timeout_seconds=5)  # type: ignore[arg-type]
         await actions.run(ActionKind.LOCK, Lock(device_id="lock_1", display_name="Front Door"), "U1", "C1")
         assert tracker.following == 0
+        [entry] = await store.audit_entries()
+        assert (entry.event, entry.outcome, entry.attempt_id) == ("lock", "succeeded", "done")
+        assert await store.unfinished_actions() == []
+        await store.close()
 
     asyncio.run(go())
     assert [v.phase for v in reporter.shown] == [ActionPhase.WORKING, ActionPhase.SUCCEEDED]

@@ -7,24 +7,45 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from bot.actions import ActionKind, ActionPhase, ActionView
-from bot.door_service import DoorOverview
+from bot.door_service import AuditView, DoorOverview
 from bot.doors import DoorAmbiguous, DoorUnknown
+from bot.policy import EVERYONE
+from bot.records import AuditEntry, RequestState, UnlockRequest
 from bot.seam import Lock
+from bot.unlock_requests import (
+    AlreadyDecided,
+    Decided,
+    Decision,
+    DecisionRefused,
+    DecisionResult,
+    RequestFiled,
+    RequestGone,
+)
 
 __all__ = [
+    "APPROVE",
+    "CANCEL",
+    "DENY",
     "SlackMessage",
     "escape",
     "outcome_sentence",
     "render_action_parent",
     "render_action_status",
     "render_ambiguous_door",
+    "render_audit",
+    "render_decision_reply",
     "render_door_overview",
     "render_notice",
+    "render_request",
+    "render_request_filed",
+    "render_requester_message",
     "render_unknown_door",
     "render_usage",
+    "slack_date",
 ]
 
 Block = dict[str, Any]
@@ -101,6 +122,8 @@ def _requested(view: ActionView) -> str:
 
 def render_action_parent(view: ActionView) -> SlackMessage:
     """The channel message: what was asked, then the final outcome."""
+    if view.request is not None:
+        return render_request(view.request, None, view)
     sentence = outcome_sentence(view)
     context = _requested(view)
     return SlackMessage(
@@ -138,10 +161,14 @@ _USAGE = {
     "/lock": ("/lock <door>", "Locks a door. Name it as in `/doors`, by a unique prefix, or by device id."),
     "/unlock": (
         "/unlock <door> [reason]",
-        "Unlocks a door if you may unlock it directly. Put a door name with spaces in quotes if the "
-        'reason could be read as part of it: `/unlock "Back Door" parcel`.',
+        "Unlocks a door if you may unlock it directly; otherwise asks its approvers. Put a door name in "
+        'quotes if the reason could be read as part of it: `/unlock "Back Door" parcel`.',
     ),
-    "/doors": ("/doors", "Lists the doors: locked or unlocked, online or offline, and what you may do."),
+    "/doors": (
+        "/doors [log [door]]",
+        "Lists the doors: locked or unlocked, online or offline, and what you may do. "
+        "`/doors log` shows approvers the recent audit log, of one door if you name it.",
+    ),
 }
 
 
@@ -152,9 +179,7 @@ def render_usage(command: str) -> SlackMessage:
 
 
 def _door_names(locks: Sequence[Lock]) -> str:
-    return ", ".join(
-        f"*{escape(lock.name)}*" for lock in sorted(locks, key=lambda lock: lock.name.casefold())
-    )
+    return ", ".join(f"*{escape(lock.name)}*" for lock in sorted(locks, key=lambda lock: lock.name.casefold()))
 
 
 def render_unknown_door(unknown: DoorUnknown) -> SlackMessage:
@@ -210,3 +235,188 @@ def _chunks(lines: Sequence[str], limit: int = 2900) -> list[str]:
         else:
             chunks.append(line[:limit])
     return chunks
+
+
+# -- unlock requests ---------------------------------------------------------------------------
+
+APPROVE, DENY, CANCEL = "unlock_approve", "unlock_deny", "unlock_cancel"
+
+
+def slack_date(moment: datetime) -> str:
+    """A time every reader sees in their own time zone (Slack date formatting), UTC as fallback."""
+    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def _plain_date(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def approvers_text(approvers: frozenset[str] | None) -> str:
+    """Who may decide, as mentions."""
+    if approvers is None:
+        return "a workspace admin or owner"
+    if EVERYONE in approvers:
+        return "anyone"
+    if not approvers:
+        return "nobody (the policy names no approvers for this door)"
+    mentions = [f"<!subteam^{entry}>" if entry.startswith("S") else f"<@{entry}>" for entry in sorted(approvers)]
+    return ", ".join(mentions)
+
+
+def _button(action_id: str, label: str, request_id: str, style: str | None = None) -> Block:
+    button: Block = {
+        "type": "button",
+        "action_id": action_id,
+        "text": {"type": "plain_text", "text": label},
+        "value": request_id,
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+def _decision_line(request: UnlockRequest) -> tuple[str, str] | None:
+    """(mrkdwn, plain) saying how the request was decided, if it was."""
+    when = request.decided_at
+    if request.state is RequestState.APPROVED and when:
+        return f":white_check_mark: Approved by <@{request.decided_by}> {slack_date(when)}", (
+            f"Approved by <@{request.decided_by}> at {_plain_date(when)}"
+        )
+    if request.state is RequestState.DENIED and when:
+        note = f": {escape(request.note)}" if request.note else ""
+        return f":no_entry: Denied by <@{request.decided_by}> {slack_date(when)}{note}", (
+            f"Denied by <@{request.decided_by}> at {_plain_date(when)}{note}"
+        )
+    if request.state is RequestState.CANCELLED:
+        return (
+            f":heavy_multiplication_x: Cancelled by <@{request.requester}>",
+            f"Cancelled by <@{request.requester}>",
+        )
+    if request.state is RequestState.EXPIRED:
+        return (
+            f":hourglass: Expired {slack_date(request.expires_at)}: nobody decided in time",
+            f"Expired at {_plain_date(request.expires_at)}: nobody decided in time",
+        )
+    return None
+
+
+def render_request(
+    request: UnlockRequest, approvers: frozenset[str] | None, outcome: ActionView | None = None
+) -> SlackMessage:
+    """The request message: who asks for which door and why; buttons while it is pending."""
+    door = escape(request.door)
+    ask = f":key: <@{request.requester}> asks to unlock *{door}*"
+    lines = [ask]
+    plain = [f"<@{request.requester}> asks to unlock {request.door}"]
+    if request.reason:
+        lines.append(f"Reason: {escape(request.reason)}")
+        plain.append(f"Reason: {escape(request.reason)}")
+    blocks: list[Block] = [_section("\n".join(lines))]
+    decided = _decision_line(request)
+    if decided is None:
+        who = approvers_text(approvers)
+        context = (
+            f"Approvers: {who} · expires {slack_date(request.expires_at)} · only <@{request.requester}> can cancel"
+        )
+        plain.append(f"Approvers: {who}. Expires at {_plain_date(request.expires_at)}.")
+        blocks.append(_context(context))
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "unlock_request",
+                "elements": [
+                    _button(APPROVE, "Approve", request.id, "primary"),
+                    _button(DENY, "Deny", request.id, "danger"),
+                    _button(CANCEL, "Cancel request", request.id),
+                ],
+            }
+        )
+    else:
+        blocks.append(_context(decided[0]))
+        plain.append(decided[1] + ".")
+    if outcome is not None and request.state is RequestState.APPROVED:
+        sentence = outcome_sentence(outcome)
+        blocks.append(_section(f"{_icon(outcome)} {sentence}"))
+        plain.append(_plain(sentence))
+    return SlackMessage(text=" ".join(plain), blocks=blocks)
+
+
+def render_request_filed(filed: RequestFiled) -> SlackMessage:
+    """The requester's ephemeral confirmation."""
+    request = filed.request
+    return render_notice(
+        f"You may not unlock *{escape(request.door)}* directly, so I've asked {approvers_text(filed.approvers)} "
+        f"in <#{request.channel}>. Your request expires {slack_date(request.expires_at)}; "
+        "I'll message you when it is decided."
+    )
+
+
+def render_requester_message(request: UnlockRequest, outcome: ActionView | None) -> SlackMessage:
+    """The direct message telling the requester what became of the request."""
+    door = f"*{escape(request.door)}*"
+    if request.state is RequestState.APPROVED and outcome is not None:
+        markdown = f"Your request to unlock {door} was approved by <@{request.decided_by}>. {outcome_sentence(outcome)}"
+    elif request.state is RequestState.DENIED:
+        note = f": {escape(request.note)}" if request.note else "."
+        markdown = f"Your request to unlock {door} was denied by <@{request.decided_by}>{note}"
+    elif request.state is RequestState.EXPIRED:
+        markdown = f"Your request to unlock {door} expired: nobody decided in time. You can ask again with /unlock."
+    elif request.state is RequestState.CANCELLED:
+        markdown = f"Your request to unlock {door} was cancelled."
+    else:
+        markdown = f"Your request to unlock {door} is waiting for approval."
+    return render_notice(markdown)
+
+
+_DONE_BY = {
+    RequestState.APPROVED: "approved",
+    RequestState.DENIED: "denied",
+}
+
+
+def render_decision_reply(result: DecisionResult, clicker: str) -> SlackMessage:
+    """The ephemeral answer to whoever clicked a request's button."""
+    if isinstance(result, RequestGone):
+        return render_notice("This request no longer exists.")
+    if isinstance(result, DecisionRefused):
+        return render_notice(result.why)
+    request = result.request
+    door = f"*{escape(request.door)}*"
+    if isinstance(result, Decided):
+        if result.decision is Decision.APPROVE:
+            return render_notice(f"You approved <@{request.requester}>'s request: unlocking {door} now.")
+        if result.decision is Decision.DENY:
+            return render_notice(f"You denied <@{request.requester}>'s request to unlock {door}. They've been told.")
+        return render_notice(f"You cancelled your request to unlock {door}.")
+    assert isinstance(result, AlreadyDecided)
+    decided = _decision_line(request)
+    what = decided[1] if decided else "It was already decided"
+    if request.state in _DONE_BY and request.decided_by == clicker:
+        what = f"You already {_DONE_BY[request.state]} it"
+    return render_notice(f"Nothing changed: this request to unlock {door} is already closed. {what}.")
+
+
+def _audit_line(entry: AuditEntry, *, plain: bool) -> str:
+    actor = f"<@{entry.actor}>" if entry.actor.startswith(("U", "W")) else entry.actor
+    parts = [_plain_date(entry.at) if plain else slack_date(entry.at), actor, entry.event]
+    if entry.door:
+        parts.append(entry.door if plain else f"*{escape(entry.door)}*")
+    parts.append(entry.outcome.replace("_", " "))
+    if entry.attempt_id:
+        parts.append(f"attempt {entry.attempt_id}" if plain else f"attempt `{escape(entry.attempt_id)}`")
+    if entry.detail:
+        parts.append(escape(entry.detail))
+    return " · ".join(parts)
+
+
+def render_audit(view: AuditView) -> SlackMessage:
+    title = f"*Audit log: {escape(view.door)}*" if view.door else "*Audit log*"
+    if not view.entries:
+        return render_notice(f"{title}\nNothing recorded yet.")
+    lines = [_audit_line(entry, plain=False) for entry in view.entries]
+    plain = [_audit_line(entry, plain=True) for entry in view.entries]
+    return SlackMessage(
+        text="\n".join([f"{_plain(title)} (newest first)", *plain]),
+        blocks=[_section(f"{title} (newest first)"), *(_section(chunk) for chunk in _chunks(lines))],
+    )

@@ -9,25 +9,22 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.door_service import (
-    ActionStarted,
-    CommandResult,
-    DoorOverview,
-    DoorService,
-    NotAllowed,
-    Problem,
-)
+from bot.door_service import ActionStarted, AuditView, CommandResult, DoorOverview, DoorService
 from bot.doors import DoorAmbiguous, DoorUnknown
+from bot.replies import NotAllowed
 from bot.slack.blocks import (
     SlackMessage,
     render_ambiguous_door,
+    render_audit,
     render_door_overview,
     render_notice,
+    render_request_filed,
     render_unknown_door,
     render_usage,
 )
+from bot.unlock_requests import RequestFiled
 
-__all__ = ["DoorCommands", "render_command_result"]
+__all__ = ["DoorCommands", "answering_errors", "render_command_result"]
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +51,14 @@ def render_command_result(result: CommandResult) -> SlackMessage | None:
         return render_unknown_door(result)
     if isinstance(result, DoorAmbiguous):
         return render_ambiguous_door(result)
+    if isinstance(result, RequestFiled):
+        return render_request_filed(result)
     if isinstance(result, NotAllowed):
         return render_notice(result.why)
     return render_notice(result.message)
 
 
-def _answering_errors(listener: Listener) -> Listener:
+def answering_errors(listener: Listener) -> Listener:
     """After the ack, an unexpected error is logged and the user told plainly, never shown a trace."""
 
     @functools.wraps(listener)
@@ -85,9 +84,9 @@ class DoorCommands:
         self._service = service
 
     def register(self, app: AsyncApp) -> None:
-        app.command("/lock")(_answering_errors(self.lock))
-        app.command("/unlock")(_answering_errors(self.unlock))
-        app.command("/doors")(_answering_errors(self.doors))
+        app.command("/lock")(answering_errors(self.lock))
+        app.command("/unlock")(answering_errors(self.unlock))
+        app.command("/doors")(answering_errors(self.doors))
 
     async def lock(self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
         text = str(command.get("text") or "")
@@ -122,6 +121,14 @@ class DoorCommands:
         if self._service is None:
             await respond(response_type="ephemeral", **DOORS_NOT_CONFIGURED.as_kwargs())
             return
+        words = text.split(maxsplit=1)
+        if words and words[0].casefold() == "log":
+            logged = await self._service.audit_log(command["user_id"], words[1] if len(words) > 1 else "")
+            if isinstance(logged, AuditView):
+                await respond(response_type="ephemeral", **render_audit(logged).as_kwargs())
+            else:
+                await self._answer(respond, logged)
+            return
         overview = await self._service.overview(command["user_id"])
         if isinstance(overview, DoorOverview):
             message = render_door_overview(overview)
@@ -130,7 +137,7 @@ class DoorCommands:
         await respond(response_type="ephemeral", **message.as_kwargs())
 
     @staticmethod
-    async def _answer(respond: AsyncRespond, result: CommandResult | Problem) -> None:
+    async def _answer(respond: AsyncRespond, result: CommandResult) -> None:
         message = render_command_result(result)
         if message is not None:
             await respond(response_type="ephemeral", **message.as_kwargs())

@@ -1,15 +1,15 @@
-"""Facts about Slack users for policy decisions, looked up with users.info and cached briefly."""
+"""Facts about Slack users for policy decisions: users.info and usergroups.users.list, cached briefly."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from async_lru import alru_cache
 from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.door_service import PeopleUnavailable
-from bot.policy import Person
+from bot.policy import PeopleUnavailable, Person
 
 __all__ = ["SlackPeople"]
 
@@ -17,24 +17,33 @@ log = logging.getLogger(__name__)
 
 
 class SlackPeople:
-    """Implements `bot.door_service.PeopleDirectory`."""
+    """Implements `bot.policy.PeopleDirectory`: admin/owner status and membership of the policy's groups."""
 
-    def __init__(self, client: AsyncWebClient, *, ttl_seconds: float = 60.0) -> None:
+    def __init__(self, client: AsyncWebClient, groups: frozenset[str], *, ttl_seconds: float = 60.0) -> None:
         self._client = client
-        self._cached_person = alru_cache(maxsize=4096, ttl=ttl_seconds)(self._lookup)
+        self._groups = sorted(groups)
+        self._cached_user = alru_cache(maxsize=4096, ttl=ttl_seconds)(self._user)
+        self._cached_members = alru_cache(maxsize=256, ttl=ttl_seconds)(self._members)
 
     async def person(self, user_id: str) -> Person:
-        return await self._cached_person(user_id)
+        is_admin, is_owner = await self._cached_user(user_id)
+        members = await asyncio.gather(*(self._cached_members(group) for group in self._groups))
+        groups = frozenset(group for group, users in zip(self._groups, members, strict=True) if user_id in users)
+        return Person(user_id=user_id, is_admin=is_admin, is_owner=is_owner, groups=groups)
 
-    async def _lookup(self, user_id: str) -> Person:
+    async def _user(self, user_id: str) -> tuple[bool, bool]:
         try:
             response = await self._client.users_info(user=user_id)
         except SlackClientError as exc:
             log.warning("users.info %s failed: %s", user_id, exc)
             raise PeopleUnavailable(user_id) from None
         user = response.get("user") or {}
-        return Person(
-            user_id=user_id,
-            is_admin=bool(user.get("is_admin")),
-            is_owner=bool(user.get("is_owner") or user.get("is_primary_owner")),
-        )
+        return bool(user.get("is_admin")), bool(user.get("is_owner") or user.get("is_primary_owner"))
+
+    async def _members(self, group: str) -> frozenset[str]:
+        try:
+            response = await self._client.usergroups_users_list(usergroup=group)
+        except SlackClientError as exc:
+            log.warning("usergroups.users.list %s failed: %s", group, exc)
+            raise PeopleUnavailable(group) from None
+        return frozenset(str(user) for user in response.get("users") or [])

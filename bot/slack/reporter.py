@@ -1,4 +1,4 @@
-"""Shows actions in Slack: a parent message in the channel and a status message in its thread."""
+"""Shows actions and requests in Slack: messages posted, edited in place, and direct messages."""
 
 from __future__ import annotations
 
@@ -10,9 +10,16 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions import ActionPhase, ActionThread, ActionView, CannotReport
-from bot.slack.blocks import SlackMessage, render_action_parent, render_action_status
+from bot.records import UnlockRequest
+from bot.slack.blocks import (
+    SlackMessage,
+    render_action_parent,
+    render_action_status,
+    render_request,
+    render_requester_message,
+)
 
-__all__ = ["SlackActionReporter"]
+__all__ = ["SlackActionReporter", "SlackRequestMessenger"]
 
 log = logging.getLogger(__name__)
 
@@ -31,30 +38,55 @@ def _error_code(exc: SlackClientError) -> str:
     return type(exc).__name__
 
 
-class SlackActionReporter:
-    """Implements `bot.actions.ActionReporter` with chat.postMessage and chat.update."""
+def _cannot_post(code: str) -> CannotReport:
+    return CannotReport(
+        _CANNOT_POST.get(code, f"I couldn't post in this channel (Slack said {code}), so I did nothing.")
+    )
+
+
+class _SlackMessages:
+    """Posting and editing, with Slack's failures turned into return values."""
 
     def __init__(self, client: AsyncWebClient) -> None:
         self._client = client
 
-    async def open(self, channel: str, view: ActionView) -> ActionThread:
+    async def _post(self, channel: str, message: SlackMessage, *, thread_ts: str | None = None) -> tuple[str, str]:
+        """(channel, ts) of the posted message; raises CannotReport."""
         try:
-            parent = await self._client.chat_postMessage(
-                channel=channel, **render_action_parent(view).as_kwargs()
-            )
-            parent_ts = str(parent["ts"])
-            status = await self._client.chat_postMessage(
-                channel=channel, thread_ts=parent_ts, **render_action_status(view).as_kwargs()
-            )
+            posted = await self._client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message.as_kwargs())
         except SlackClientError as exc:
             code = _error_code(exc)
-            log.warning("could not announce an action in %s: %s", channel, code)
-            raise CannotReport(
-                _CANNOT_POST.get(
-                    code, f"I couldn't post in this channel (Slack said {code}), so I did nothing."
-                )
-            ) from None
-        return ActionThread(channel=str(parent["channel"]), parent_ts=parent_ts, status_ts=str(status["ts"]))
+            log.warning("could not post in %s: %s", channel, code)
+            raise _cannot_post(code) from None
+        return str(posted["channel"]), str(posted["ts"])
+
+    async def _update(self, channel: str, ts: str, message: SlackMessage) -> bool:
+        try:
+            await self._client.chat_update(channel=channel, ts=ts, **message.as_kwargs())
+        except SlackClientError as exc:
+            log.warning("chat.update %s/%s failed: %s", channel, ts, _error_code(exc))
+            return False
+        return True
+
+    async def _direct_message(self, user_id: str, message: SlackMessage) -> None:
+        try:
+            await self._client.chat_postMessage(channel=user_id, **message.as_kwargs())
+        except SlackClientError as exc:
+            log.warning("could not message %s directly: %s", user_id, _error_code(exc))
+
+
+class SlackActionReporter(_SlackMessages):
+    """Implements `bot.actions.ActionReporter` with chat.postMessage and chat.update."""
+
+    async def open(self, channel: str, view: ActionView) -> ActionThread:
+        channel, parent_ts = await self._post(channel, render_action_parent(view))
+        _, status_ts = await self._post(channel, render_action_status(view), thread_ts=parent_ts)
+        return ActionThread(channel=channel, parent_ts=parent_ts, status_ts=status_ts)
+
+    async def open_in_thread(self, channel: str, parent_ts: str, view: ActionView) -> ActionThread:
+        channel, status_ts = await self._post(channel, render_action_status(view), thread_ts=parent_ts)
+        await self._update(channel, parent_ts, render_action_parent(view))
+        return ActionThread(channel=channel, parent_ts=parent_ts, status_ts=status_ts)
 
     async def show(self, thread: ActionThread, view: ActionView) -> ActionThread:
         status = render_action_status(view)
@@ -73,19 +105,23 @@ class SlackActionReporter:
         # The status message is gone or cannot be edited: say it again in the thread, then in the channel.
         for thread_ts in (thread.parent_ts, None):
             try:
-                posted = await self._client.chat_postMessage(
-                    channel=thread.channel, thread_ts=thread_ts, **message.as_kwargs()
-                )
-            except SlackClientError as exc:
-                log.warning("could not re-post status in %s: %s", thread.channel, _error_code(exc))
+                _, status_ts = await self._post(thread.channel, message, thread_ts=thread_ts)
+            except CannotReport:
                 continue
-            return replace(thread, status_ts=str(posted["ts"]))
+            return replace(thread, status_ts=status_ts)
         return thread
 
-    async def _update(self, channel: str, ts: str, message: SlackMessage) -> bool:
-        try:
-            await self._client.chat_update(channel=channel, ts=ts, **message.as_kwargs())
-        except SlackClientError as exc:
-            log.warning("chat.update %s/%s failed: %s", channel, ts, _error_code(exc))
-            return False
-        return True
+
+class SlackRequestMessenger(_SlackMessages):
+    """Implements `bot.unlock_requests.RequestMessenger`."""
+
+    async def post(self, request: UnlockRequest, approvers: frozenset[str] | None) -> str:
+        _, ts = await self._post(request.channel, render_request(request, approvers))
+        return ts
+
+    async def show(self, request: UnlockRequest) -> None:
+        if request.message_ts is not None:
+            await self._update(request.channel, request.message_ts, render_request(request, None))
+
+    async def tell_requester(self, request: UnlockRequest, outcome: ActionView | None) -> None:
+        await self._direct_message(request.requester, render_requester_message(request, outcome))

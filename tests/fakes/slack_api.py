@@ -178,9 +178,7 @@ class FakeSlack:
 
     # -- reading state -----------------------------------------------------------------------
 
-    def wait_for(
-        self, condition: Callable[[], T | None], timeout: float = 10.0, what: str = "condition"
-    ) -> T:
+    def wait_for(self, condition: Callable[[], T | None], timeout: float = 10.0, what: str = "condition") -> T:
         """The first truthy value of `condition()`, re-checked whenever the fake's state changes."""
         deadline = time.monotonic() + timeout
         with self._changed:
@@ -224,9 +222,7 @@ class FakeSlack:
         with self._changed:
             self.socket_clients.append(socket)
             self._changed.notify_all()
-        await socket.send_json(
-            {"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0000TEST"}}
-        )
+        await socket.send_json({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0000TEST"}})
         async for frame in socket:
             if frame.type == WSMsgType.TEXT:
                 with self._changed:
@@ -239,9 +235,7 @@ class FakeSlack:
     def push_envelope(self, envelope: dict[str, Any]) -> None:
         """Send an envelope to the connected Socket Mode client, as Slack does."""
         assert self._loop is not None
-        socket = self.wait_for(
-            lambda: self.socket_clients[-1] if self.socket_clients else None, what="a socket client"
-        )
+        socket = self.wait_for(lambda: self.socket_clients[-1] if self.socket_clients else None, what="a socket client")
         asyncio.run_coroutine_threadsafe(socket.send_json(envelope), self._loop).result(10)
 
     # -- the API -------------------------------------------------------------------------------

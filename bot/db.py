@@ -1,0 +1,183 @@
+"""lockbot's database: the tables, the engine, and migrations applied at start.
+
+SQLite (aiosqlite) is the embedded default; PostgreSQL (asyncpg) lets several instances share
+the work. The schema is owned by Alembic migrations in `bot/migrations`.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    event,
+    text,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "actions",
+    "async_database_url",
+    "audit_log",
+    "create_engine",
+    "metadata",
+    "migrate",
+    "unlock_requests",
+]
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+# Any constant: several instances starting at once take turns to migrate.
+_MIGRATION_LOCK_KEY = 7_314_120_009
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every database."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        value = value.astimezone(UTC)
+        # SQLite keeps text: store every value the same way so comparisons order correctly.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+unlock_requests = Table(
+    "unlock_requests",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("device_id", String(128), nullable=False),
+    Column("door", String(256), nullable=False),
+    Column("requester", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("origin_channel", String(32), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("message_ts", String(32), nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("decided_by", String(32), nullable=True),
+    Column("decided_at", UTCDateTime, nullable=True),
+    Column("note", Text, nullable=True),
+    Index("ix_unlock_requests_state_expires_at", "state", "expires_at"),
+)
+
+actions = Table(
+    "actions",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("device_id", String(128), nullable=False),
+    Column("door", String(256), nullable=False),
+    Column("requested_by", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("request_id", String(32), nullable=True),
+    Column("approved_by", String(32), nullable=True),
+    Column("channel", String(32), nullable=False),
+    Column("parent_ts", String(32), nullable=True),
+    Column("status_ts", String(32), nullable=True),
+    Column("phase", String(16), nullable=False),
+    Column("attempt_id", String(128), nullable=True),
+    Column("problem", Text, nullable=True),
+    Column("confirmed_by_device", Boolean, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_expires", UTCDateTime, nullable=True),
+    Index("ix_actions_phase", "phase"),
+    Index("ix_actions_attempt_id", "attempt_id"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(32), nullable=False),
+    Column("event", String(32), nullable=False),
+    Column("door", String(256), nullable=True),
+    Column("device_id", String(128), nullable=True),
+    Column("outcome", String(64), nullable=False),
+    Column("attempt_id", String(128), nullable=True),
+    Column("request_id", String(32), nullable=True),
+    Column("detail", Text, nullable=True),
+    Index("ix_audit_log_at", "at"),
+)
+
+
+def async_database_url(url: str) -> str:
+    """DATABASE_URL as given (sqlite:///…, postgresql://…) with the async driver named."""
+    scheme, _, rest = url.partition("://")
+    base = scheme.split("+", 1)[0]
+    if base == "sqlite":
+        return f"sqlite+aiosqlite://{rest}"
+    if base in ("postgresql", "postgres"):
+        return f"postgresql+asyncpg://{rest}"
+    raise ValueError(f"unsupported database {base!r}")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers and a writer work at once; busy_timeout waits for the lock instead of failing.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def create_engine(database_url: str) -> AsyncEngine:
+    url = async_database_url(database_url)
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, pool_pre_ping=False)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def _upgrade(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+async def migrate(engine: AsyncEngine) -> None:
+    """Bring the schema to the newest migration; safe to run from several instances at once."""
+    async with engine.begin() as connection:
+        await connection.run_sync(_upgrade)

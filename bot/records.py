@@ -1,0 +1,90 @@
+"""What lockbot remembers: unlock requests, actions, and the audit log. Plain values."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+__all__ = ["ActionRecord", "ActionState", "AuditEntry", "RequestState", "UnlockRequest", "new_id"]
+
+
+def new_id() -> str:
+    """An opaque, unguessable id (it travels in button values)."""
+    return secrets.token_hex(16)
+
+
+class RequestState(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    DENIED = "denied"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class UnlockRequest:
+    id: str
+    device_id: str
+    door: str
+    requester: str
+    reason: str
+    origin_channel: str
+    channel: str
+    state: RequestState
+    created_at: datetime
+    expires_at: datetime
+    message_ts: str | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    note: str | None = None
+
+
+class ActionState(StrEnum):
+    """Where an action is. `requesting` means Seam may have been asked: it is never sent again."""
+
+    QUEUED = "queued"
+    REQUESTING = "requesting"
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    NOT_CONFIRMED = "not_confirmed"
+
+    @property
+    def final(self) -> bool:
+        return self in (ActionState.SUCCEEDED, ActionState.FAILED, ActionState.NOT_CONFIRMED)
+
+
+@dataclass(frozen=True)
+class ActionRecord:
+    id: str
+    kind: str
+    device_id: str
+    door: str
+    requested_by: str
+    reason: str
+    channel: str
+    state: ActionState
+    created_at: datetime
+    updated_at: datetime
+    request_id: str | None = None
+    approved_by: str | None = None
+    parent_ts: str | None = None
+    status_ts: str | None = None
+    attempt_id: str | None = None
+    problem: str | None = None
+    confirmed_by_device: bool | None = None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: datetime
+    actor: str
+    event: str
+    outcome: str
+    door: str | None = None
+    device_id: str | None = None
+    attempt_id: str | None = None
+    request_id: str | None = None
+    detail: str | None = None

@@ -1,0 +1,225 @@
+"""Persistence behind one small interface. Every decision is one conditional write."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, fields, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.db import actions, audit_log, create_engine, migrate, unlock_requests
+from bot.records import ActionRecord, ActionState, AuditEntry, RequestState, UnlockRequest
+
+__all__ = ["Store"]
+
+_UNFINISHED = (ActionState.QUEUED, ActionState.REQUESTING, ActionState.PENDING)
+
+
+def _request(row: Row[Any]) -> UnlockRequest:
+    values = dict(row._mapping)
+    values["state"] = RequestState(values["state"])
+    return UnlockRequest(**values)
+
+
+def _action(row: Row[Any]) -> ActionRecord:
+    values = dict(row._mapping)
+    values["state"] = ActionState(values.pop("phase"))
+    values.pop("lease_owner", None)
+    values.pop("lease_expires", None)
+    return ActionRecord(**values)
+
+
+def _action_values(record: ActionRecord) -> dict[str, Any]:
+    values = asdict(record)
+    values["phase"] = str(values.pop("state"))
+    return values
+
+
+_ACTION_FIELDS = {field.name for field in fields(ActionRecord)}
+
+
+class Store:
+    """Unlock requests, actions and the audit log, on SQLite or PostgreSQL."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    @classmethod
+    async def open(cls, database_url: str) -> Store:
+        """Connect and apply any pending migrations."""
+        engine = create_engine(database_url)
+        await migrate(engine)
+        return cls(engine)
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+    # -- unlock requests -----------------------------------------------------------------------
+
+    async def add_request(self, request: UnlockRequest) -> None:
+        values = asdict(request)
+        values["state"] = str(request.state)
+        async with self._engine.begin() as connection:
+            await connection.execute(insert(unlock_requests).values(values))
+
+    async def request(self, request_id: str) -> UnlockRequest | None:
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(select(unlock_requests).where(unlock_requests.c.id == request_id))).first()
+        return _request(row) if row is not None else None
+
+    async def set_request_message(self, request_id: str, channel: str, message_ts: str) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(unlock_requests)
+                .where(unlock_requests.c.id == request_id)
+                .values(channel=channel, message_ts=message_ts)
+            )
+
+    async def set_request_note(self, request_id: str, note: str) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(unlock_requests).where(unlock_requests.c.id == request_id).values(note=note)
+            )
+
+    async def decide(
+        self,
+        request_id: str,
+        state: RequestState,
+        *,
+        by: str,
+        at: datetime,
+        note: str | None = None,
+        then_run: ActionRecord | None = None,
+    ) -> UnlockRequest | None:
+        """Move a pending, unexpired request to `state`; None if another decision came first.
+
+        An approval stores the action it starts in the same transaction, so an approved request
+        always has its action, even if lockbot dies the moment after.
+        """
+        async with self._engine.begin() as connection:
+            won = await connection.execute(
+                update(unlock_requests)
+                .where(
+                    unlock_requests.c.id == request_id,
+                    unlock_requests.c.state == str(RequestState.PENDING),
+                    unlock_requests.c.expires_at > at,
+                )
+                .values(state=str(state), decided_by=by, decided_at=at, note=note)
+            )
+            if won.rowcount != 1:
+                return None
+            if then_run is not None:
+                await connection.execute(insert(actions).values(_action_values(then_run)))
+            row = (await connection.execute(select(unlock_requests).where(unlock_requests.c.id == request_id))).one()
+        return _request(row)
+
+    async def expire_due(self, now: datetime) -> list[UnlockRequest]:
+        """Expire every pending request past its time; returns the ones this call expired."""
+        async with self._engine.connect() as connection:
+            due = (
+                (
+                    await connection.execute(
+                        select(unlock_requests.c.id).where(
+                            unlock_requests.c.state == str(RequestState.PENDING),
+                            unlock_requests.c.expires_at <= now,
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        expired = []
+        for request_id in due:
+            async with self._engine.begin() as connection:
+                won = await connection.execute(
+                    update(unlock_requests)
+                    .where(
+                        unlock_requests.c.id == request_id,
+                        unlock_requests.c.state == str(RequestState.PENDING),
+                    )
+                    .values(state=str(RequestState.EXPIRED), decided_at=now)
+                )
+                if won.rowcount == 1:
+                    row = (
+                        await connection.execute(select(unlock_requests).where(unlock_requests.c.id == request_id))
+                    ).one()
+                    expired.append(_request(row))
+        return expired
+
+    async def next_expiry(self) -> datetime | None:
+        async with self._engine.connect() as connection:
+            return (
+                await connection.execute(
+                    select(unlock_requests.c.expires_at)
+                    .where(unlock_requests.c.state == str(RequestState.PENDING))
+                    .order_by(unlock_requests.c.expires_at)
+                    .limit(1)
+                )
+            ).scalar()
+
+    # -- actions -------------------------------------------------------------------------------
+
+    async def add_action(self, record: ActionRecord) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(insert(actions).values(_action_values(record)))
+
+    async def update_action(self, record: ActionRecord, at: datetime, **changes: Any) -> ActionRecord:
+        """Store changes to an action; returns the updated record."""
+        unknown = set(changes) - _ACTION_FIELDS
+        if unknown:
+            raise TypeError(f"not action fields: {sorted(unknown)}")
+        updated = replace(record, updated_at=at, **changes)
+        values: Mapping[str, Any] = {
+            ("phase" if key == "state" else key): (str(value) if key == "state" else value)
+            for key, value in {**changes, "updated_at": at}.items()
+        }
+        async with self._engine.begin() as connection:
+            await connection.execute(update(actions).where(actions.c.id == record.id).values(**values))
+        return updated
+
+    async def action(self, action_id: str) -> ActionRecord | None:
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(select(actions).where(actions.c.id == action_id))).first()
+        return _action(row) if row is not None else None
+
+    async def unfinished_actions(self) -> list[ActionRecord]:
+        async with self._engine.connect() as connection:
+            rows = await connection.execute(
+                select(actions)
+                .where(actions.c.phase.in_([str(state) for state in _UNFINISHED]))
+                .order_by(actions.c.created_at)
+            )
+            return [_action(row) for row in rows]
+
+    # -- the audit log -------------------------------------------------------------------------
+
+    async def audit(self, entry: AuditEntry) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(insert(audit_log).values(asdict(entry)))
+
+    async def audit_entries(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        door: str | None = None,
+        newest_first: bool = False,
+        limit: int | None = None,
+    ) -> list[AuditEntry]:
+        query = select(audit_log)
+        if since is not None:
+            query = query.where(audit_log.c.at >= since)
+        if until is not None:
+            query = query.where(audit_log.c.at < until)
+        if door is not None:
+            query = query.where(audit_log.c.door == door)
+        order = (audit_log.c.at.desc(), audit_log.c.id.desc()) if newest_first else (audit_log.c.at, audit_log.c.id)
+        query = query.order_by(*order)
+        if limit is not None:
+            query = query.limit(limit)
+        async with self._engine.connect() as connection:
+            rows = await connection.execute(query)
+            return [AuditEntry(**{k: v for k, v in row._mapping.items() if k != "id"}) for row in rows]

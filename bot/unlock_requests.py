@@ -1,0 +1,254 @@
+"""Unlock requests: filed by people who may not unlock directly, decided by a door's approvers.
+
+The first decision wins by one conditional write, so double clicks, clicks on two instances, or
+clicks after expiry or cancellation change nothing. Expiry is durable: a request that expired
+while lockbot was down is expired at the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from bot.actions import ActionKind, ActionView, CannotReport, DoorActions, utcnow
+from bot.policy import DoorRules, PeopleDirectory, PeopleUnavailable, Policy, may_approve
+from bot.records import ActionRecord, ActionState, AuditEntry, RequestState, UnlockRequest, new_id
+from bot.replies import Problem
+from bot.seam import Lock
+from bot.store import Store
+
+__all__ = [
+    "AlreadyDecided",
+    "Decided",
+    "Decision",
+    "DecisionRefused",
+    "DecisionResult",
+    "RequestFiled",
+    "RequestGone",
+    "RequestMessenger",
+    "UnlockRequests",
+]
+
+log = logging.getLogger(__name__)
+
+# The longest the expiry loop sleeps without looking again.
+_EXPIRY_IDLE_SECONDS = 30.0
+
+
+class Decision(StrEnum):
+    APPROVE = "approve"
+    DENY = "deny"
+    CANCEL = "cancel"
+
+
+_STATE_OF = {
+    Decision.APPROVE: RequestState.APPROVED,
+    Decision.DENY: RequestState.DENIED,
+    Decision.CANCEL: RequestState.CANCELLED,
+}
+
+
+class RequestMessenger(Protocol):
+    """How requests are shown (the Slack edge)."""
+
+    async def post(self, request: UnlockRequest, approvers: frozenset[str] | None) -> str:
+        """Post the request with its buttons; returns the message ts. Raises CannotReport."""
+
+    async def show(self, request: UnlockRequest) -> None:
+        """Show a request's decision (denied, cancelled, expired) on its message; never raise."""
+
+    async def tell_requester(self, request: UnlockRequest, outcome: ActionView | None) -> None:
+        """Tell the requester (DM) what became of the request; never raise."""
+
+
+@dataclass(frozen=True)
+class RequestFiled:
+    request: UnlockRequest
+    approvers: frozenset[str] | None
+
+
+@dataclass(frozen=True)
+class Decided:
+    request: UnlockRequest
+    decision: Decision
+
+
+@dataclass(frozen=True)
+class AlreadyDecided:
+    request: UnlockRequest
+
+
+@dataclass(frozen=True)
+class DecisionRefused:
+    why: str
+
+
+@dataclass(frozen=True)
+class RequestGone:
+    pass
+
+
+DecisionResult = Decided | AlreadyDecided | DecisionRefused | RequestGone
+
+
+class UnlockRequests:
+    def __init__(
+        self,
+        store: Store,
+        policy: Policy,
+        people: PeopleDirectory,
+        actions: DoorActions,
+        messenger: RequestMessenger,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._store = store
+        self._policy = policy
+        self._people = people
+        self._actions = actions
+        self._messenger = messenger
+        self._clock = clock
+        self._expiry_changed = asyncio.Event()
+        actions.on_final(self._tell_requester_the_outcome)
+
+    def _rules(self, request: UnlockRequest) -> DoorRules:
+        return self._policy.rules_for_door(request.device_id, request.door)
+
+    async def file(self, lock: Lock, requester: str, origin_channel: str, reason: str) -> RequestFiled | Problem:
+        rules = self._policy.rules_for(lock)
+        now = self._clock()
+        request = UnlockRequest(
+            id=new_id(),
+            device_id=lock.device_id,
+            door=lock.name,
+            requester=requester,
+            reason=reason,
+            origin_channel=origin_channel,
+            channel=rules.approval_channel or origin_channel,
+            state=RequestState.PENDING,
+            created_at=now,
+            expires_at=now + rules.request_ttl,
+        )
+        await self._store.add_request(request)
+        try:
+            message_ts = await self._messenger.post(request, rules.approvers)
+        except CannotReport as exc:
+            await self._store.decide(request.id, RequestState.CANCELLED, by="lockbot", at=now, note=exc.user_message)
+            await self._audit(request, "request", "not_posted", actor=requester, detail=exc.user_message)
+            return Problem(f"Your unlock request could not be posted: {exc.user_message}")
+        await self._store.set_request_message(request.id, request.channel, message_ts)
+        request = UnlockRequest(**{**request.__dict__, "message_ts": message_ts})
+        await self._audit(request, "request", "pending", actor=requester, detail=reason or None)
+        self._expiry_changed.set()
+        return RequestFiled(request, rules.approvers)
+
+    async def decide(self, request_id: str, clicker: str, decision: Decision) -> DecisionResult:
+        request = await self._store.request(request_id)
+        if request is None:
+            return RequestGone()
+        now = self._clock()
+        if request.state is not RequestState.PENDING:
+            return AlreadyDecided(request)
+        if now >= request.expires_at:
+            await self.expire_due()
+            return AlreadyDecided(await self._store.request(request_id) or request)
+        refused = await self._refusal(request, clicker, decision)
+        if refused is not None:
+            return refused
+        then_run = None
+        if decision is Decision.APPROVE:
+            then_run = ActionRecord(
+                id=new_id(),
+                kind=str(ActionKind.UNLOCK),
+                device_id=request.device_id,
+                door=request.door,
+                requested_by=request.requester,
+                reason=request.reason,
+                channel=request.channel,
+                state=ActionState.QUEUED,
+                created_at=now,
+                updated_at=now,
+                request_id=request.id,
+                approved_by=clicker,
+                parent_ts=request.message_ts,
+            )
+        decided = await self._store.decide(request.id, _STATE_OF[decision], by=clicker, at=now, then_run=then_run)
+        if decided is None:
+            return AlreadyDecided(await self._store.request(request_id) or request)
+        await self._audit(decided, str(decision), str(decided.state), actor=clicker)
+        if then_run is not None:
+            self._actions.start_approved(then_run, decided)
+        else:
+            await self._messenger.show(decided)
+            if decision is Decision.DENY:
+                await self._messenger.tell_requester(decided, None)
+        return Decided(decided, decision)
+
+    async def _refusal(self, request: UnlockRequest, clicker: str, decision: Decision) -> DecisionRefused | None:
+        if decision is Decision.CANCEL:
+            if clicker != request.requester:
+                return DecisionRefused(f"Only <@{request.requester}> can cancel their request.")
+            return None
+        if clicker == request.requester:
+            if decision is Decision.APPROVE:
+                return DecisionRefused("You can't approve your own request.")
+            return DecisionRefused("To withdraw your own request, use Cancel.")
+        try:
+            person = await self._people.person(clicker)
+        except PeopleUnavailable:
+            return DecisionRefused("Could not look up your Slack profile to check you may decide; try again shortly.")
+        if not may_approve(self._rules(request), person):
+            return DecisionRefused(f"Only the approvers of {request.door} can approve or deny this request.")
+        return None
+
+    async def expire_due(self) -> list[UnlockRequest]:
+        """Expire every request past its time (once, whichever instance gets there first)."""
+        expired = await self._store.expire_due(self._clock())
+        for request in expired:
+            log.info("request %s for %s expired", request.id, request.door)
+            await self._audit(request, "expire", "expired", actor="lockbot")
+            await self._messenger.show(request)
+            await self._messenger.tell_requester(request, None)
+        return expired
+
+    async def run_expiry(self) -> None:
+        """Expire requests as their time comes, until cancelled."""
+        while True:
+            try:
+                await self.expire_due()
+                next_expiry = await self._store.next_expiry()
+            except Exception:
+                log.exception("expiring requests failed; trying again shortly")
+                next_expiry = None
+            wait = _EXPIRY_IDLE_SECONDS
+            if next_expiry is not None:
+                wait = min(wait, max(0.05, (next_expiry - self._clock()).total_seconds()))
+            self._expiry_changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._expiry_changed.wait(), wait)
+
+    async def _tell_requester_the_outcome(self, record: ActionRecord, view: ActionView) -> None:
+        if view.request is not None:
+            await self._messenger.tell_requester(view.request, view)
+
+    async def _audit(
+        self, request: UnlockRequest, event: str, outcome: str, *, actor: str, detail: str | None = None
+    ) -> None:
+        await self._store.audit(
+            AuditEntry(
+                at=self._clock(),
+                actor=actor,
+                event=event,
+                outcome=outcome,
+                door=request.door,
+                device_id=request.device_id,
+                request_id=request.id,
+                detail=detail,
+            )
+        )

@@ -1,0 +1,106 @@
+"""The policy file: TOML checked at start, defaults from SPEC, the file's keys overriding them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_policy, parse_duration
+from bot.policy import DoorRules
+from bot.seam import Lock
+
+SPEC_EXAMPLE = """
+[defaults]
+direct_unlock = ["S012AB3CD"]   # users (U…, W…) or user groups (S…) who unlock without asking; "*" = everyone
+approvers = ["U024BE7LH"]       # who may approve or deny unlock requests
+approval_channel = "C0123456"   # where requests go; default: the channel the command came from
+notify_channel = "C0654321"     # where outcomes and door events are announced; default: none
+request_ttl = "15m"             # an undecided request expires after this
+
+[doors."Server Room"]           # a Seam lock's name or device id; its keys override [defaults]
+direct_unlock = []
+approvers = ["S0SECURITY"]
+approval_channel = "C0SECURE"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "lockbot.toml"
+    path.write_text(text)
+    return path
+
+
+def test_the_example_of_the_spec(tmp_path: Path) -> None:
+    policy = load_policy(write(tmp_path, SPEC_EXAMPLE))
+
+    assert policy.defaults == DoorRules(
+        direct_unlock=frozenset({"S012AB3CD"}),
+        approvers=frozenset({"U024BE7LH"}),
+        approval_channel="C0123456",
+        notify_channel="C0654321",
+        request_ttl=timedelta(minutes=15),
+    )
+    server_room = policy.rules_for(Lock(device_id="x", display_name="server room"))
+    assert server_room == DoorRules(
+        direct_unlock=frozenset(),
+        approvers=frozenset({"S0SECURITY"}),
+        approval_channel="C0SECURE",
+        notify_channel="C0654321",  # left out: from [defaults]
+        request_ttl=timedelta(minutes=15),
+    )
+    assert policy.groups() == frozenset({"S012AB3CD", "S0SECURITY"})
+
+
+def test_keys_left_out_keep_the_spec_defaults(tmp_path: Path) -> None:
+    policy = load_policy(write(tmp_path, '[doors."Lab"]\nrequest_ttl = "1h30m"\n'))
+
+    assert policy.defaults == DoorRules()
+    lab = policy.rules_for(Lock(device_id="x", display_name="Lab"))
+    assert lab.direct_unlock is None  # admins and owners
+    assert lab.request_ttl == timedelta(hours=1, minutes=30)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            '[defaults]\napprovers = ["bob"]\n',
+            "lockbot.toml line 2: defaults.approvers.0: 'bob' is not a Slack user id",
+        ),
+        (
+            '[defaults]\nnotify_channel = "general"\n',
+            "line 2: defaults.notify_channel: 'general' is not a Slack channel id",
+        ),
+        ('[defaults]\nrequest_ttl = "soon"\n', "line 2: defaults.request_ttl: 'soon' is not a duration"),
+        ('[defaults]\nrequest_ttl = "30d"\n', "line 2: defaults.request_ttl: '30d' is not a duration"),
+        ('\n[defaults]\nttl = "15m"\n', "line 3: defaults.ttl: unknown key 'ttl'"),
+        ('[doors."Lab"]\napprover = []\n', "line 2: doors.Lab.approver: unknown key 'approver'"),
+        ("[settings]\nx = 1\n", "line 1: settings: unknown key 'settings'"),
+        ('[defaults]\napprovers = ["U1" "U2"]\n', "lockbot.toml line 2: Unclosed array"),
+        ('[defaults]\napprovers = ["U1"\n', "lockbot.toml line 2: Unclosed array"),
+        ("[defaults]\nrequest_ttl = 15m\n", "lockbot.toml line 2: Expected newline"),
+    ],
+)
+def test_a_bad_file_is_refused_with_its_line_and_reason(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_policy(write(tmp_path, text))
+    assert expected in str(raised.value)
+    assert str(tmp_path / "lockbot.toml") in str(raised.value)
+
+
+def test_a_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read the policy file"):
+        load_policy(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize(("text", "expected"), [("15m", 900), ("2h", 7200), ("1h30m", 5400), ("90s", 90)])
+def test_durations(text: str, expected: int) -> None:
+    assert parse_duration(text) == timedelta(seconds=expected)
+
+
+@pytest.mark.parametrize("text", ["", "0m", "15", "m", "1.5h", "-5m", "15 minutes"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(text)

@@ -1,0 +1,106 @@
+"""The database: migrations match the tables, and every decision is one conditional write."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection
+
+from bot.db import create_engine, metadata, migrate
+from bot.records import ActionRecord, ActionState, RequestState, UnlockRequest, new_id
+from bot.store import Store
+from tests.databases import DATABASE_KINDS, fresh_database
+
+
+@pytest.fixture(params=DATABASE_KINDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    with fresh_database(request.param, tmp_path) as url:
+        yield url
+
+
+def test_migrations_create_exactly_the_tables_lockbot_uses(database_url: str) -> None:
+    def differences(connection: Connection) -> list[object]:
+        return list(compare_metadata(MigrationContext.configure(connection), metadata))
+
+    async def go() -> list[object]:
+        engine = create_engine(database_url)
+        await migrate(engine)
+        await migrate(engine)  # a second start changes nothing
+        async with engine.connect() as connection:
+            found = await connection.run_sync(differences)
+        await engine.dispose()
+        return found
+
+    assert asyncio.run(go()) == []
+
+
+def pending_request(now: datetime, ttl: timedelta = timedelta(minutes=5)) -> UnlockRequest:
+    return UnlockRequest(
+        id=new_id(),
+        device_id="lock_1",
+        door="Front Door",
+        requester="U1",
+        reason="",
+        origin_channel="C1",
+        channel="C1",
+        state=RequestState.PENDING,
+        created_at=now,
+        expires_at=now + ttl,
+    )
+
+
+def test_the_first_decision_wins_and_an_approval_stores_its_action(database_url: str) -> None:
+    async def go() -> None:
+        store = await Store.open(database_url)
+        now = datetime.now(UTC)
+        request = pending_request(now)
+        await store.add_request(request)
+        action = ActionRecord(
+            id=new_id(),
+            kind="unlock",
+            device_id="lock_1",
+            door="Front Door",
+            requested_by="U1",
+            reason="",
+            channel="C1",
+            state=ActionState.QUEUED,
+            created_at=now,
+            updated_at=now,
+            request_id=request.id,
+        )
+        results = await asyncio.gather(
+            store.decide(request.id, RequestState.APPROVED, by="U2", at=now, then_run=action),
+            store.decide(request.id, RequestState.DENIED, by="U3", at=now),
+            store.decide(request.id, RequestState.APPROVED, by="U4", at=now, then_run=action),
+        )
+        winners = [result for result in results if result is not None]
+        assert len(winners) == 1
+        assert (await store.request(request.id)) == winners[0]
+        if winners[0].state is RequestState.APPROVED:
+            assert [a.id for a in await store.unfinished_actions()] == [action.id]
+        else:
+            assert await store.unfinished_actions() == []
+        await store.close()
+
+    asyncio.run(go())
+
+
+def test_an_expired_request_cannot_be_decided_and_expires_once(database_url: str) -> None:
+    async def go() -> None:
+        store = await Store.open(database_url)
+        then = datetime.now(UTC) - timedelta(minutes=10)
+        request = pending_request(then)
+        await store.add_request(request)
+        now = datetime.now(UTC)
+        assert await store.decide(request.id, RequestState.APPROVED, by="U2", at=now) is None
+        first, second = await asyncio.gather(store.expire_due(now), store.expire_due(now))
+        assert len(first) + len(second) == 1
+        assert (await store.request(request.id)).state is RequestState.EXPIRED  # type: ignore[union-attr]
+        await store.close()
+
+    asyncio.run(go())
