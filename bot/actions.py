@@ -224,8 +224,7 @@ class DoorActions:
         except CannotReport as exc:
             await self._finish_unannounced(running, exc.user_message)
             raise
-        await self._placed(running, thread)
-        await self._send(running)
+        await self._send(running, thread)
         assert running.thread is not None
         return running.thread
 
@@ -243,8 +242,7 @@ class DoorActions:
         except CannotReport as exc:
             await self._finish_unannounced(running, exc.user_message)
             return
-        await self._placed(running, thread)
-        await self._send(running)
+        await self._send(running, thread)
 
     async def resume(self) -> int:
         """After a restart: finish every action that was in flight. Returns how many."""
@@ -275,8 +273,8 @@ class DoorActions:
                 except CannotReport as exc:
                     await self._finish_unannounced(running, exc.user_message)
                     return
-                await self._placed(running, thread)
-            await self._send(running)
+                running.thread = thread
+            await self._send(running, running.thread)
         elif record.state is ActionState.QUEUED:
             await self._finish(
                 running,
@@ -290,16 +288,16 @@ class DoorActions:
                 problem="lockbot was restarted while asking Seam, so it cannot tell; check the door",
             )
 
-    async def _placed(self, running: _Running, thread: ActionThread) -> None:
+    async def _send(self, running: _Running, thread: ActionThread | None) -> None:
         running.thread = thread
-        running.record = await self._store.update_action(
-            running.record, self._clock(), parent_ts=thread.parent_ts, status_ts=thread.status_ts
-        )
-
-    async def _send(self, running: _Running) -> None:
-        record = running.record
         # Stored before the call: after a crash from here on, Seam may have acted, so never resend.
-        running.record = record = await self._store.update_action(record, self._clock(), state=ActionState.REQUESTING)
+        running.record = record = await self._store.update_action(
+            running.record,
+            self._clock(),
+            state=ActionState.REQUESTING,
+            parent_ts=thread.parent_ts if thread else running.record.parent_ts,
+            status_ts=thread.status_ts if thread else running.record.status_ts,
+        )
         kind = ActionKind(record.kind)
         try:
             if kind is ActionKind.LOCK:
@@ -310,6 +308,7 @@ class DoorActions:
             log.warning("%s %s failed at Seam: %s", kind, record.device_id, exc)
             await self._finish(running, ActionPhase.FAILED, problem=_describe_request_failure(kind, exc))
             return
+        answered = time.monotonic()
         log.info("%s %s: attempt %s %s", kind, record.device_id, attempt.action_attempt_id, attempt.status)
         running.record = await self._store.update_action(
             running.record, self._clock(), state=ActionState.PENDING, attempt_id=attempt.action_attempt_id
@@ -318,13 +317,21 @@ class DoorActions:
             await self._finish_with(running, AttemptOutcome(_outcome_kind(attempt), attempt))
             return
         await self._show(running, ActionPhase.PENDING, attempt_id=attempt.action_attempt_id)
-        self._follow(running, attempt.action_attempt_id)
+        self._follow(running, attempt.action_attempt_id, started=answered)
 
-    def _follow(self, running: _Running, attempt_id: str, *, started_at: datetime | None = None) -> None:
+    def _follow(
+        self,
+        running: _Running,
+        attempt_id: str,
+        *,
+        started: float | None = None,
+        started_at: datetime | None = None,
+    ) -> None:
+        """Follow the attempt; it began at monotonic `started`, or at wall-clock `started_at` (after a restart)."""
+
         async def on_finished(outcome: AttemptOutcome) -> None:
             await self._finish_with(running, outcome)
 
-        started = None
         if started_at is not None:
             started = time.monotonic() - max(0.0, (self._clock() - started_at).total_seconds())
         pending = ActionAttempt(
@@ -351,9 +358,12 @@ class DoorActions:
     async def _finish_unannounced(self, running: _Running, why: str) -> None:
         """The action could not be shown, so it was never sent: record and audit that."""
         running.record = await self._store.update_action(
-            running.record, self._clock(), state=ActionState.FAILED, problem=why
+            running.record,
+            self._clock(),
+            state=ActionState.FAILED,
+            problem=why,
+            audit=self._audit_entry(running.record, outcome="not_sent", detail=why),
         )
-        await self._audit(running.record, outcome="not_sent", detail=why)
 
     async def _finish(
         self,
@@ -367,13 +377,6 @@ class DoorActions:
         async with running.lock:
             if running.view.phase.final:
                 return  # an outcome is never overwritten
-            running.record = await self._store.update_action(
-                running.record,
-                self._clock(),
-                state=_STATE_OF_FINAL_PHASE[phase],
-                problem=problem,
-                confirmed_by_device=confirmed_by_device,
-            )
             running.view = replace(
                 running.view,
                 phase=phase,
@@ -381,9 +384,19 @@ class DoorActions:
                 confirmed_by_device=confirmed_by_device,
                 timeout_seconds=timeout_seconds,
             )
-            await self._audit(running.record, outcome=str(phase), detail=problem)
+            # Shown first, stored after: a crash in between leaves the action pending, so after a
+            # restart it is asked about and shown again; stored first, it could never be shown.
             if running.thread is not None:
                 running.thread = await self._reporter.show(running.thread, running.view)
+            running.record = await self._store.update_action(
+                running.record,
+                self._clock(),
+                state=_STATE_OF_FINAL_PHASE[phase],
+                problem=problem,
+                confirmed_by_device=confirmed_by_device,
+                status_ts=running.thread.status_ts if running.thread else running.record.status_ts,
+                audit=self._audit_entry(running.record, outcome=str(phase), detail=problem),
+            )
         for listener in self._final_listeners:
             try:
                 await listener(running.record, running.view)
@@ -397,20 +410,18 @@ class DoorActions:
             running.view = replace(running.view, phase=phase, attempt_id=attempt_id or running.view.attempt_id)
             running.thread = await self._reporter.show(running.thread, running.view)
 
-    async def _audit(self, record: ActionRecord, *, outcome: str, detail: str | None) -> None:
+    def _audit_entry(self, record: ActionRecord, *, outcome: str, detail: str | None) -> AuditEntry:
         approved = f"approved by {record.approved_by}" if record.approved_by else None
-        await self._store.audit(
-            AuditEntry(
-                at=self._clock(),
-                actor=record.requested_by,
-                event=record.kind,
-                outcome=outcome,
-                door=record.door,
-                device_id=record.device_id,
-                attempt_id=record.attempt_id,
-                request_id=record.request_id,
-                detail="; ".join(part for part in (approved, record.reason or None, detail) if part) or None,
-            )
+        return AuditEntry(
+            at=self._clock(),
+            actor=record.requested_by,
+            event=record.kind,
+            outcome=outcome,
+            door=record.door,
+            device_id=record.device_id,
+            attempt_id=record.attempt_id,
+            request_id=record.request_id,
+            detail="; ".join(part for part in (approved, record.reason or None, detail) if part) or None,
         )
 
     def _spawn(self, work: Awaitable[None], name: str) -> None:

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
@@ -86,13 +87,21 @@ class Lockbot:
             await self.tracker.aclose()
         if self.seam is not None:
             await self.seam.aclose()
+        if self.slack.session is not None:
+            await self.slack.session.close()
         await self.store.close()
 
 
 def _slack_client(settings: Settings) -> AsyncWebClient:
+    # One session for every call: without it slack_sdk opens a new session and connection per call.
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=100, keepalive_timeout=30),
+        timeout=aiohttp.ClientTimeout(total=30),
+    )
     return AsyncWebClient(
         token=settings.slack_bot_token.get_secret_value(),
         base_url=settings.slack_api_url,
+        session=session,
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
             AsyncRateLimitErrorRetryHandler(max_retry_count=5),

@@ -162,7 +162,9 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
 def create_engine(database_url: str) -> AsyncEngine:
     url = async_database_url(database_url)
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, pool_pre_ping=False)
+        # SQLite has one writer at a time. One connection makes writers queue in order here, instead
+        # of contending for the file lock and sleeping in SQLite's busy handler.
+        engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)

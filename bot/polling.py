@@ -18,7 +18,7 @@ __all__ = ["COLD_OFFSETS", "DurationEstimates", "next_poll_offset"]
 COLD_OFFSETS: tuple[float, ...] = (0.4, 1.0, 1.6, 2.4, 3.4, 4.8, 6.6, 9.0, 12.0, 16.0, 21.0, 27.0, 35.0, 45.0)
 
 # After an expected answer time E, ask at E + each of these.
-_LEARNED_FOLLOW_UPS: tuple[float, ...] = (0.05, 0.2, 0.5)
+_LEARNED_FOLLOW_UPS: tuple[float, ...] = (0.05, 0.15, 0.3, 0.5, 0.8)
 
 # How many recent attempts per lock the estimate remembers.
 _REMEMBERED = 5

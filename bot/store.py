@@ -166,8 +166,10 @@ class Store:
         async with self._engine.begin() as connection:
             await connection.execute(insert(actions).values(_action_values(record)))
 
-    async def update_action(self, record: ActionRecord, at: datetime, **changes: Any) -> ActionRecord:
-        """Store changes to an action; returns the updated record."""
+    async def update_action(
+        self, record: ActionRecord, at: datetime, *, audit: AuditEntry | None = None, **changes: Any
+    ) -> ActionRecord:
+        """Store changes to an action, and its audit entry in the same transaction; returns the new record."""
         unknown = set(changes) - _ACTION_FIELDS
         if unknown:
             raise TypeError(f"not action fields: {sorted(unknown)}")
@@ -178,6 +180,8 @@ class Store:
         }
         async with self._engine.begin() as connection:
             await connection.execute(update(actions).where(actions.c.id == record.id).values(**values))
+            if audit is not None:
+                await connection.execute(insert(audit_log).values(asdict(audit)))
         return updated
 
     async def action(self, action_id: str) -> ActionRecord | None:

@@ -22,8 +22,8 @@ __all__ = ["AttemptOutcome", "AttemptTracker", "OutcomeKind"]
 
 log = logging.getLogger(__name__)
 
-# The fewest seconds between two calls to Seam from this loop.
-_MIN_GAP = 0.1
+# The fewest seconds between two calls to Seam from this loop: bounds the lag in a burst.
+_MIN_GAP = 0.05
 # How many attempts one list call asks about.
 _BATCH_SIZE = 100
 

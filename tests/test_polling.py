@@ -35,7 +35,7 @@ def test_schedule_goes_on_past_the_table_until_the_deadline() -> None:
 
 def test_learned_schedule_asks_just_after_the_expected_time() -> None:
     assert next_poll_offset(0.0, 1.5, 20) == 1.55
-    assert next_poll_offset(1.55, 1.5, 20) == 1.7
+    assert next_poll_offset(1.55, 1.5, 20) == 1.65
     assert next_poll_offset(0.0, 6.0, 20) == 3.0  # a slow lock is also asked halfway
 
 

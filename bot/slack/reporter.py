@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import replace
 
@@ -92,11 +91,9 @@ class SlackActionReporter(_SlackMessages):
         status = render_action_status(view)
         if view.phase in (ActionPhase.WORKING, ActionPhase.PENDING):
             return await self._update_status(thread, status)
-        # The outcome: both messages at once, so neither waits for the other.
-        updated, _ = await asyncio.gather(
-            self._update_status(thread, status),
-            self._update(thread.channel, thread.parent_ts, render_action_parent(view)),
-        )
+        # The status message first: it is what the person who asked is watching.
+        updated = await self._update_status(thread, status)
+        await self._update(thread.channel, thread.parent_ts, render_action_parent(view))
         return updated
 
     async def _update_status(self, thread: ActionThread, message: SlackMessage) -> ActionThread:
