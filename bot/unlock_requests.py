@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
@@ -37,6 +37,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+_NOTE_LIMIT = 500
 # The longest the expiry loop sleeps without looking again.
 _EXPIRY_IDLE_SECONDS = 30.0
 
@@ -143,7 +144,7 @@ class UnlockRequests:
             await self._audit(request, "request", "not_posted", actor=requester, detail=exc.user_message)
             return Problem(f"Your unlock request could not be posted: {exc.user_message}")
         await self._store.set_request_message(request.id, request.channel, message_ts)
-        request = UnlockRequest(**{**request.__dict__, "message_ts": message_ts})
+        request = replace(request, message_ts=message_ts)
         await self._audit(request, "request", "pending", actor=requester, detail=reason or None)
         self._expiry_changed.set()
         return RequestFiled(request, rules.approvers)
@@ -189,6 +190,29 @@ class UnlockRequests:
             if decision is Decision.DENY:
                 await self._messenger.tell_requester(decided, None)
         return Decided(decided, decision)
+
+    async def may_explain_denial(self, request_id: str, denier: str) -> DecisionRefused | None:
+        request = await self._store.request(request_id)
+        if request is None or request.state is not RequestState.DENIED or request.decided_by != denier:
+            return DecisionRefused("Only the person who denied a request can give the reason for it.")
+        return None
+
+    async def explain_denial(self, request_id: str, denier: str, reason: str) -> UnlockRequest | DecisionRefused:
+        """Add the denier's reason to a denied request, show it, and tell the requester."""
+        reason = " ".join(reason.split())[:_NOTE_LIMIT]
+        refused = await self.may_explain_denial(request_id, denier)
+        if refused is not None:
+            return refused
+        request = await self._store.request(request_id)
+        assert request is not None
+        if not reason:
+            return DecisionRefused("The reason was empty, so nothing changed.")
+        await self._store.set_request_note(request_id, reason)
+        explained = replace(request, note=reason)
+        await self._audit(explained, "deny_reason", "denied", actor=denier, detail=reason)
+        await self._messenger.show(explained)
+        await self._messenger.tell_requester(explained, None)
+        return explained
 
     async def _refusal(self, request: UnlockRequest, clicker: str, decision: Decision) -> DecisionRefused | None:
         if decision is Decision.CANCEL:

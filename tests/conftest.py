@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -109,6 +110,25 @@ class Workspace:
         body = urlencode({"payload": json.dumps(payload)})
         sent_at = time.time()
         return CommandSent(self.bot.post_signed(body), response_id, channel, sent_at)
+
+    def submit_view(self, view: dict[str, Any], *, user: str, values: dict[str, dict[str, Any]]) -> httpx.Response:
+        """Submit a modal, as Slack sends it: a signed view_submission payload."""
+        payload = {
+            "type": "view_submission",
+            "team": {"id": "T0000TEST", "domain": "lockbot-test"},
+            "user": {"id": user, "username": user.lower(), "team_id": "T0000TEST"},
+            "api_app_id": "A0000TEST",
+            "token": "legacy-verification-token",
+            "trigger_id": f"{time.time():.0f}.trigger",
+            "view": {
+                **view,
+                "id": "V00000001",
+                "team_id": "T0000TEST",
+                "state": {"values": values},
+                "hash": "1.hash",
+            },
+        }
+        return self.bot.post_signed(urlencode({"payload": json.dumps(payload)}))
 
     def request_message(self, channel: str, timeout: float = 10.0) -> Message:
         """The newest unlock request message in a channel."""

@@ -79,4 +79,4 @@ def test_a_command_missing_from_the_app_would_be_caught(slack: FakeSlack, tmp_pa
 
 def test_scopes_cover_the_web_api_methods_lockbot_calls() -> None:
     scopes = set(manifest()["oauth_config"]["scopes"]["bot"])
-    assert {"chat:write", "users:read", "commands"} <= scopes
+    assert {"chat:write", "users:read", "usergroups:read", "commands"} <= scopes

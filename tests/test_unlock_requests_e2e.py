@@ -193,6 +193,46 @@ def test_deny_updates_the_message_and_tells_the_requester(workspace: Workspace, 
     assert unlock_calls(workspace) == 0
 
 
+def test_the_denier_can_add_a_reason_that_the_requester_then_reads(workspace: Workspace, channel: str) -> None:
+    message, request_id = file_request(workspace, channel)
+    denied = workspace.click(DENY, request_id, user=APPROVER, channel=channel, message_ts=message.ts)
+    reply = workspace.ephemeral(denied)
+    assert {
+        element["action_id"]: element["value"]
+        for block in reply.body["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+    } == {"unlock_deny_reason": request_id}
+    views_before = len(workspace.slack.views)
+
+    workspace.click("unlock_deny_reason", request_id, user=APPROVER, channel=channel, message_ts=message.ts)
+    modal = workspace.slack.wait_for(lambda: workspace.slack.views[views_before:], what="the reason dialog")[0]
+    assert modal["private_metadata"] == request_id
+    empty = workspace.submit_view(
+        modal, user=APPROVER, values={"reason": {"reason": {"type": "plain_text_input", "value": " "}}}
+    )
+    stranger = workspace.submit_view(
+        modal, user=GUARD, values={"reason": {"reason": {"type": "plain_text_input", "value": "no"}}}
+    )
+    given = workspace.submit_view(
+        modal,
+        user=APPROVER,
+        values={"reason": {"reason": {"type": "plain_text_input", "value": "<!channel> not today"}}},
+    )
+
+    assert empty.json()["response_action"] == "errors"
+    assert stranger.json()["errors"]["reason"] == "Only the person who denied a request can give the reason for it."
+    assert given.status_code == 200
+    assert given.text == ""  # the dialog closes
+    workspace.slack.wait_for(lambda: "not today" in message.text, what="the reason on the request")
+    assert "<!channel>" not in str(message.blocks)
+    assert f"Denied by <@{APPROVER}>" in message.text
+    dm = workspace.slack.wait_for(
+        lambda: [m for m in workspace.direct_messages(MEMBER) if "not today" in m.text], what="the reason DM"
+    )[-1]
+    assert f"was denied by <@{APPROVER}>: not today" in dm.text.replace("&lt;!channel&gt; ", "")
+
+
 def test_only_the_requester_cancels_and_a_cancelled_request_cannot_be_approved(
     workspace: Workspace, channel: str
 ) -> None:

@@ -30,6 +30,9 @@ __all__ = [
     "APPROVE",
     "CANCEL",
     "DENY",
+    "DENY_REASON",
+    "DENY_REASON_INPUT",
+    "render_deny_reason_modal",
     "SlackMessage",
     "escape",
     "outcome_sentence",
@@ -240,6 +243,8 @@ def _chunks(lines: Sequence[str], limit: int = 2900) -> list[str]:
 # -- unlock requests ---------------------------------------------------------------------------
 
 APPROVE, DENY, CANCEL = "unlock_approve", "unlock_deny", "unlock_cancel"
+DENY_REASON = "unlock_deny_reason"  # the button offering a reason, and the modal's callback id
+DENY_REASON_INPUT = "reason"
 
 
 def slack_date(moment: datetime) -> str:
@@ -387,7 +392,13 @@ def render_decision_reply(result: DecisionResult, clicker: str) -> SlackMessage:
         if result.decision is Decision.APPROVE:
             return render_notice(f"You approved <@{request.requester}>'s request: unlocking {door} now.")
         if result.decision is Decision.DENY:
-            return render_notice(f"You denied <@{request.requester}>'s request to unlock {door}. They've been told.")
+            denied = render_notice(f"You denied <@{request.requester}>'s request to unlock {door}. They've been told.")
+            offer = {
+                "type": "actions",
+                "block_id": "deny_reason",
+                "elements": [_button(DENY_REASON, "Add a reason", request.id)],
+            }
+            return SlackMessage(text=denied.text, blocks=[*denied.blocks, offer])
         return render_notice(f"You cancelled your request to unlock {door}.")
     assert isinstance(result, AlreadyDecided)
     decided = _decision_line(request)
@@ -420,3 +431,28 @@ def render_audit(view: AuditView) -> SlackMessage:
         text="\n".join([f"{_plain(title)} (newest first)", *plain]),
         blocks=[_section(f"{title} (newest first)"), *(_section(chunk) for chunk in _chunks(lines))],
     )
+
+
+def render_deny_reason_modal(request_id: str) -> dict[str, Any]:
+    """The modal in which a denier explains the denial; only the request id travels in it."""
+    return {
+        "type": "modal",
+        "callback_id": DENY_REASON,
+        "private_metadata": request_id,
+        "title": {"type": "plain_text", "text": "Reason for denying"},
+        "submit": {"type": "plain_text", "text": "Send"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": DENY_REASON_INPUT,
+                "label": {"type": "plain_text", "text": "Why was the unlock denied?"},
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": DENY_REASON_INPUT,
+                    "multiline": True,
+                    "max_length": 500,
+                },
+            }
+        ],
+    }

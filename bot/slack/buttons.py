@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.blocks import APPROVE, CANCEL, DENY, render_decision_reply
+from bot.slack.blocks import (
+    APPROVE,
+    CANCEL,
+    DENY,
+    DENY_REASON,
+    DENY_REASON_INPUT,
+    render_decision_reply,
+    render_deny_reason_modal,
+)
 from bot.slack.commands import answering_errors
 from bot.unlock_requests import Decision, UnlockRequests
 
 __all__ = ["RequestButtons"]
+
+log = logging.getLogger(__name__)
 
 
 class RequestButtons:
@@ -23,6 +36,42 @@ class RequestButtons:
         app.action(APPROVE)(answering_errors(self.approve))
         app.action(DENY)(answering_errors(self.deny))
         app.action(CANCEL)(answering_errors(self.cancel))
+        app.action(DENY_REASON)(answering_errors(self.offer_reason))
+        app.view(DENY_REASON)(self.give_reason)
+
+    async def offer_reason(
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        client: AsyncWebClient,
+        respond: AsyncRespond,
+    ) -> None:
+        await ack()
+        try:
+            await client.views_open(
+                trigger_id=body["trigger_id"], view=render_deny_reason_modal(str(action.get("value") or ""))
+            )
+        except SlackClientError as exc:
+            log.warning("could not open the reason dialog: %s", exc)
+
+    async def give_reason(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        denier = str(body["user"]["id"])
+        request_id = str(view.get("private_metadata") or "")
+        values = view.get("state", {}).get("values", {})
+        reason = str(values.get(DENY_REASON_INPUT, {}).get(DENY_REASON_INPUT, {}).get("value") or "").strip()
+        if not reason:
+            await ack(response_action="errors", errors={DENY_REASON_INPUT: "Write a reason, or close the dialog."})
+            return
+        refused = await self._requests.may_explain_denial(request_id, denier)
+        if refused is not None:
+            await ack(response_action="errors", errors={DENY_REASON_INPUT: refused.why})
+            return
+        await ack()
+        try:
+            await self._requests.explain_denial(request_id, denier, reason)
+        except Exception:
+            log.exception("adding the reason to request %s failed", request_id)
 
     async def approve(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
         await self._decide(ack, body, action, respond, Decision.APPROVE)

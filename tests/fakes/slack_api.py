@@ -81,6 +81,7 @@ class FakeSlack:
         self.calls: list[Call] = []
         self.messages: dict[tuple[str, str], Message] = {}
         self.responses: list[Response] = []
+        self.views: list[dict[str, Any]] = []
         self._faults: list[Fault] = []
         self._last_ts = 0.0
         self._changed = threading.Condition()
@@ -380,6 +381,17 @@ class FakeSlack:
         if group is None:
             return {"ok": False, "error": "no_such_subteam"}
         return {"ok": True, "users": group}
+
+    def _m_views_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not params.get("trigger_id"):
+            return {"ok": False, "error": "invalid_trigger_id"}
+        view = params.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        if not isinstance(view, dict) or view.get("type") != "modal":
+            return {"ok": False, "error": "invalid_arguments"}
+        self.views.append(view)
+        return {"ok": True, "view": {"id": f"V{len(self.views):08d}", **view}}
 
     def _m_conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
         users = str(params.get("users") or "")
