@@ -153,11 +153,9 @@ def describe_attempt_error(attempt: ActionAttempt) -> str:
     return error.message.rstrip(".") or f"the lock reported an error ({error.type})"
 
 
-def _describe_request_failure(kind: ActionKind, error: SeamError) -> str:
-    if isinstance(error, SeamTimeout):
-        # Seam may have acted on it: say so rather than guess.
-        return f"{error.user_message}, so lockbot cannot tell whether it {kind.past} the door; check /doors"
-    return error.user_message
+def _unknown_outcome(kind: ActionKind, error: SeamTimeout) -> str:
+    # Seam may have acted on it: say so rather than guess.
+    return f"{error.user_message}, so lockbot cannot tell whether it {kind.past} the door; check /doors"
 
 
 @dataclass
@@ -240,7 +238,10 @@ class DoorActions:
         try:
             thread = await self._reporter.open_in_thread(request.channel, request.message_ts, running.view)
         except CannotReport as exc:
-            await self._finish_unannounced(running, exc.user_message)
+            # Nothing was sent; the requester still hears of it (the final listeners).
+            await self._finish(
+                running, ActionPhase.FAILED, problem=f"lockbot could not post its status: {exc.user_message}"
+            )
             return
         await self._send(running, thread)
 
@@ -304,9 +305,13 @@ class DoorActions:
                 attempt = await self._seam.lock_door(record.device_id)
             else:
                 attempt = await self._seam.unlock_door(record.device_id)
+        except SeamTimeout as exc:
+            log.warning("%s %s: no answer from Seam: %s", kind, record.device_id, exc)
+            await self._finish(running, ActionPhase.NOT_CONFIRMED, problem=_unknown_outcome(kind, exc))
+            return
         except SeamError as exc:
             log.warning("%s %s failed at Seam: %s", kind, record.device_id, exc)
-            await self._finish(running, ActionPhase.FAILED, problem=_describe_request_failure(kind, exc))
+            await self._finish(running, ActionPhase.FAILED, problem=exc.user_message)
             return
         answered = time.monotonic()
         log.info("%s %s: attempt %s %s", kind, record.device_id, attempt.action_attempt_id, attempt.status)
@@ -316,8 +321,9 @@ class DoorActions:
         if attempt.finished:
             await self._finish_with(running, AttemptOutcome(_outcome_kind(attempt), attempt))
             return
-        await self._show(running, ActionPhase.PENDING, attempt_id=attempt.action_attempt_id)
+        # Followed before it is shown, so a failure to show it cannot leave it unfollowed.
         self._follow(running, attempt.action_attempt_id, started=answered)
+        await self._show(running, ActionPhase.PENDING, attempt_id=attempt.action_attempt_id)
 
     def _follow(
         self,

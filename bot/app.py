@@ -19,7 +19,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions import DoorActions
-from bot.config import Settings, load_policy, policy_path
+from bot.config import ConfigError, Settings, load_policy, policy_path
 from bot.door_service import DoorDirectory, DoorService
 from bot.policy import Policy
 from bot.seam import SeamClient
@@ -153,8 +153,11 @@ def build_lockbot(settings: Settings, store: Store, policy: Policy) -> Lockbot:
         lockbot.actions = actions = DoorActions(
             seam, tracker, SlackActionReporter(slack), store, timeout_seconds=settings.lockbot_action_timeout
         )
-        lockbot.requests = requests = UnlockRequests(store, policy, people, actions, SlackRequestMessenger(slack))
-        door_service = DoorService(DoorDirectory(seam), people, policy, actions, requests, store)
+        directory = DoorDirectory(seam)
+        lockbot.requests = requests = UnlockRequests(
+            store, policy, people, actions, SlackRequestMessenger(slack), directory.lock_named
+        )
+        door_service = DoorService(directory, people, policy, actions, requests, store)
         RequestButtons(requests).register(bolt)
     else:
         log.warning("SEAM_API_KEY is not set: door commands will say doors are not configured")
@@ -171,5 +174,11 @@ async def open_lockbot(settings: Settings) -> Lockbot:
     policy = load_policy(path) if path is not None else Policy()
     if path is not None:
         log.info("policy from %s", path)
-    store = await Store.open(settings.database_url)
+    try:
+        store = await Store.open(settings.database_url)
+    except Exception as exc:
+        # The driver's message may quote the URL, password included: name only the kind of failure.
+        raise ConfigError(
+            f"lockbot cannot start: cannot open the database in DATABASE_URL ({type(exc).__name__})"
+        ) from None
     return build_lockbot(settings, store, policy)

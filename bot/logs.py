@@ -20,12 +20,18 @@ class SecretRedactor(logging.Filter):
         self._secrets = [secret for secret in secrets if len(secret) >= 6]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if any(secret in message for secret in self._secrets):
-            for secret in self._secrets:
-                message = message.replace(secret, "[redacted]")
-            record.msg, record.args = message, None
+        record.msg, record.args = self._redact(record.getMessage()), None
+        if record.exc_info:
+            # Tracebacks quote values too: format it now, redacted, in place of the raw one.
+            record.exc_text = self._redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
         return True
+
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, "[redacted]")
+        return text
 
 
 def _secrets(settings: Settings) -> list[str]:

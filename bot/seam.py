@@ -23,6 +23,7 @@ __all__ = [
     "AttemptError",
     "Lock",
     "SeamClient",
+    "SeamConnectionLost",
     "SeamDeviceNotFound",
     "SeamError",
     "SeamInvalidInput",
@@ -81,7 +82,15 @@ class SeamTimeout(SeamError):
 
 
 class SeamUnreachable(SeamError):
+    """The request never left lockbot: Seam did nothing."""
+
     user_message = "lockbot could not reach Seam"
+
+
+class SeamConnectionLost(SeamTimeout):
+    """The connection failed after the request may have reached Seam: the outcome is unknown."""
+
+    user_message = "the connection to Seam broke before it answered"
 
 
 class SeamProtocolError(SeamError):
@@ -285,14 +294,13 @@ class SeamClient:
     async def _send(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
         try:
             response = await self._http.post(path, json=dict(body))
-        except httpx.ConnectError as exc:
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise SeamUnreachable(f"{path}: {type(exc).__name__}") from None
-        except httpx.ConnectTimeout:
-            raise SeamUnreachable(f"{path}: connect timeout") from None
         except httpx.TimeoutException:
             raise SeamTimeout(f"{path}: no answer within {self._timeout:g} s") from None
         except httpx.TransportError as exc:
-            raise SeamUnreachable(f"{path}: {type(exc).__name__}") from None
+            # A read or write error, or a dropped keep-alive connection: Seam may have acted.
+            raise SeamConnectionLost(f"{path}: {type(exc).__name__}") from None
         if response.is_error:
             error = _error_from_response(response)
             log.warning("seam %s -> %s %s", path, response.status_code, error.error_type or "")

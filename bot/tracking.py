@@ -145,12 +145,18 @@ class AttemptTracker:
                 seen = await self._fetch([item.attempt_id for item in batch])
             except SeamError as exc:
                 log.warning("could not ask Seam about %d attempts: %s", len(batch), exc)
+                problem = exc.user_message
+            except Exception:
+                log.exception("asking Seam about %d attempts failed", len(batch))
+                problem = "lockbot could not ask Seam"
+            else:
                 for item in batch:
-                    item.last_problem = exc.user_message
-                    self._note_poll(item, None)
+                    self._note_poll(item, seen.get(item.attempt_id))
                 continue
+            # Still counted as a question, so deadlines pass and the schedule backs off.
             for item in batch:
-                self._note_poll(item, seen.get(item.attempt_id))
+                item.last_problem = problem
+                self._note_poll(item, None)
 
     async def _fetch(self, attempt_ids: list[str]) -> dict[str, ActionAttempt]:
         if self._batch_supported:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -20,7 +20,7 @@ from bot.actions import ActionKind, ActionView, CannotReport, DoorActions, utcno
 from bot.policy import DoorRules, PeopleDirectory, PeopleUnavailable, Policy, may_approve
 from bot.records import ActionRecord, ActionState, AuditEntry, RequestState, UnlockRequest, new_id
 from bot.replies import Problem
-from bot.seam import Lock
+from bot.seam import Lock, SeamError
 from bot.store import Store
 
 __all__ = [
@@ -106,6 +106,7 @@ class UnlockRequests:
         people: PeopleDirectory,
         actions: DoorActions,
         messenger: RequestMessenger,
+        lock_named: Callable[[str], Awaitable[Lock | None]],
         *,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -114,11 +115,16 @@ class UnlockRequests:
         self._people = people
         self._actions = actions
         self._messenger = messenger
+        self._lock_named = lock_named
         self._clock = clock
         self._expiry_changed = asyncio.Event()
         actions.on_final(self._tell_requester_the_outcome)
 
-    def _rules(self, request: UnlockRequest) -> DoorRules:
+    async def _rules(self, request: UnlockRequest) -> DoorRules:
+        """The door's rules, matched on every name Seam gives the lock now, as when it was filed."""
+        lock = await self._lock_named(request.device_id)
+        if lock is not None:
+            return self._policy.rules_for(lock)
         return self._policy.rules_for_door(request.device_id, request.door)
 
     async def file(self, lock: Lock, requester: str, origin_channel: str, reason: str) -> RequestFiled | Problem:
@@ -153,15 +159,15 @@ class UnlockRequests:
         request = await self._store.request(request_id)
         if request is None:
             return RequestGone()
-        now = self._clock()
         if request.state is not RequestState.PENDING:
             return AlreadyDecided(request)
-        if now >= request.expires_at:
+        if self._clock() >= request.expires_at:
             await self.expire_due()
             return AlreadyDecided(await self._store.request(request_id) or request)
         refused = await self._refusal(request, clicker, decision)
         if refused is not None:
             return refused
+        now = self._clock()  # after the lookups, so a slow one cannot stretch the request's life
         then_run = None
         if decision is Decision.APPROVE:
             then_run = ActionRecord(
@@ -182,10 +188,10 @@ class UnlockRequests:
         decided = await self._store.decide(request.id, _STATE_OF[decision], by=clicker, at=now, then_run=then_run)
         if decided is None:
             return AlreadyDecided(await self._store.request(request_id) or request)
-        await self._audit(decided, str(decision), str(decided.state), actor=clicker)
         if then_run is not None:
             self._actions.start_approved(then_run, decided)
-        else:
+        await self._audit(decided, str(decision), str(decided.state), actor=clicker)
+        if then_run is None:
             await self._messenger.show(decided)
             if decision is Decision.DENY:
                 await self._messenger.tell_requester(decided, None)
@@ -195,6 +201,8 @@ class UnlockRequests:
         request = await self._store.request(request_id)
         if request is None or request.state is not RequestState.DENIED or request.decided_by != denier:
             return DecisionRefused("Only the person who denied a request can give the reason for it.")
+        if request.note:
+            return DecisionRefused("A reason was already given for this denial.")
         return None
 
     async def explain_denial(self, request_id: str, denier: str, reason: str) -> UnlockRequest | DecisionRefused:
@@ -227,7 +235,11 @@ class UnlockRequests:
             person = await self._people.person(clicker)
         except PeopleUnavailable:
             return DecisionRefused("Could not look up your Slack profile to check you may decide; try again shortly.")
-        if not may_approve(self._rules(request), person):
+        try:
+            rules = await self._rules(request)
+        except SeamError:
+            return DecisionRefused("Could not check this door's rules with Seam right now; try again shortly.")
+        if not may_approve(rules, person):
             return DecisionRefused(f"Only the approvers of {request.door} can approve or deny this request.")
         return None
 
@@ -244,6 +256,8 @@ class UnlockRequests:
     async def run_expiry(self) -> None:
         """Expire requests as their time comes, until cancelled."""
         while True:
+            # Cleared before looking, so a request filed meanwhile still wakes the loop.
+            self._expiry_changed.clear()
             try:
                 await self.expire_due()
                 next_expiry = await self._store.next_expiry()
@@ -253,7 +267,6 @@ class UnlockRequests:
             wait = _EXPIRY_IDLE_SECONDS
             if next_expiry is not None:
                 wait = min(wait, max(0.05, (next_expiry - self._clock()).total_seconds()))
-            self._expiry_changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._expiry_changed.wait(), wait)
 

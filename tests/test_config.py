@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import ConfigError, load_settings
+from bot.logs import SecretRedactor
 from tests.botprocess import ROOT
 
 VALID = {
@@ -136,3 +138,39 @@ def test_the_bot_refuses_to_start_with_one_clear_line(tmp_path: Path) -> None:
     assert "PORT" in lines[0]
     assert "Traceback" not in finished.stderr
     assert "top-secret-signing" not in finished.stderr
+
+
+def test_a_database_that_cannot_be_opened_is_one_clear_line_without_its_password(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SEAM_", "LOCKBOT_", "PORT"))}
+    env |= {
+        "PYTHONPATH": str(ROOT),
+        "SLACK_BOT_TOKEN": "xoxb-valid",
+        "SLACK_SIGNING_SECRET": "s",
+        "DATABASE_URL": "postgresql://lockbot:hunter2secret@127.0.0.1:1/lockbot",
+    }
+
+    finished = subprocess.run(
+        [sys.executable, "-m", "bot"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+    assert finished.returncode == 2
+    assert (
+        finished.stderr.strip()
+        .splitlines()[-1]
+        .startswith("lockbot cannot start: cannot open the database in DATABASE_URL")
+    )
+    assert "Traceback" not in finished.stderr
+    assert "hunter2secret" not in finished.stderr
+
+
+def test_tracebacks_in_logs_are_redacted_too() -> None:
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed with %s", ("xoxb-secret-token",), None)
+    try:
+        raise RuntimeError("token xoxb-secret-token refused")
+    except RuntimeError:
+        record.exc_info = sys.exc_info()
+    SecretRedactor(["xoxb-secret-token"]).filter(record)
+
+    formatted = logging.Formatter().format(record)
+    assert "xoxb-secret-token" not in formatted
+    assert "[redacted] refused" in formatted

@@ -11,6 +11,7 @@ import pytest
 
 from bot.seam import (
     SeamClient,
+    SeamConnectionLost,
     SeamDeviceNotFound,
     SeamError,
     SeamInvalidInput,
@@ -87,6 +88,7 @@ def run(recorder: Recorder, call: Callable[[SeamClient], object]) -> object:
         (answer(502, "<html>bad gateway</html>"), SeamServerError),
         (raising(httpx.ReadTimeout("slow")), SeamTimeout),
         (raising(httpx.ConnectError("refused")), SeamUnreachable),
+        (raising(httpx.ReadError("reset")), SeamConnectionLost),
         (answer(200, ["not", "an", "object"]), SeamProtocolError),
         (answer(200, {"action_attempt": {"status": "weird"}}), SeamProtocolError),
     ],
@@ -113,7 +115,14 @@ def test_lock_sends_the_device_and_the_key() -> None:
 
 @pytest.mark.parametrize(
     "first",
-    [error(500, "internal_server_error"), raising(httpx.ReadTimeout("slow")), error(404, "device_not_found")],
+    [
+        error(500, "internal_server_error"),
+        raising(httpx.ReadTimeout("slow")),
+        raising(httpx.ReadError("connection reset")),
+        raising(httpx.RemoteProtocolError("server disconnected")),
+        raising(httpx.WriteError("broken pipe")),
+        error(404, "device_not_found"),
+    ],
 )
 def test_a_write_seam_may_have_acted_on_is_never_retried(
     first: Callable[[httpx.Request], httpx.Response],
@@ -124,7 +133,9 @@ def test_a_write_seam_may_have_acted_on_is_never_retried(
     assert len(recorder.requests) == 1
 
 
-@pytest.mark.parametrize("first", [error(429, "rate_limited"), raising(httpx.ConnectError("refused"))])
+@pytest.mark.parametrize(
+    "first", [error(429, "rate_limited"), raising(httpx.ConnectError("refused")), raising(httpx.ConnectTimeout("slow"))]
+)
 def test_a_write_seam_did_not_act_on_is_retried_once(
     first: Callable[[httpx.Request], httpx.Response],
 ) -> None:

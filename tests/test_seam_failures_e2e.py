@@ -91,13 +91,13 @@ def test_server_error_on_a_write_is_reported_not_retried(workspace: Workspace, c
     assert workspace.seam.calls()["/locks/unlock_door"] == 1
 
 
-def test_timeout_on_a_write_says_the_outcome_is_unknown_and_never_retries(workspace: Workspace, channel: str) -> None:
+def test_timeout_on_a_write_is_not_confirmed_and_never_retried(workspace: Workspace, channel: str) -> None:
     assert workspace.seam is not None
     workspace.seam.fail("/locks/lock_door", delay_ms=2500)  # the bot gives Seam 1 s
 
     _, status = workspace.finished_action(workspace.command("/lock", "garage door", channel=channel))
 
-    assert status.text.startswith("Failed: Could not lock Garage Door: Seam did not answer in time")
+    assert status.text.startswith("Not confirmed: Locking Garage Door not confirmed: Seam did not answer in time")
     assert "cannot tell whether it locked the door" in status.text
     assert workspace.seam.calls()["/locks/lock_door"] == 1
 

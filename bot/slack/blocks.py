@@ -109,11 +109,8 @@ def outcome_sentence(view: ActionView) -> str:
     if view.phase is ActionPhase.FAILED:
         return f"Could not {verb} {door}: {escape(view.problem or 'Seam reported an error')}."
     waited = f" within {view.timeout_seconds:g} s" if view.timeout_seconds else ""
-    why = f" ({escape(view.problem)})" if view.problem else ""
-    return (
-        f"{view.kind.gerund.capitalize()} {door} not confirmed: no outcome from the lock{waited}{why}. "
-        "Check the door before relying on it."
-    )
+    why = escape(view.problem) if view.problem else f"no outcome from the lock{waited}"
+    return f"{view.kind.gerund.capitalize()} {door} not confirmed: {why}. Check the door before relying on it."
 
 
 def _requested(view: ActionView) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
+import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -31,7 +32,11 @@ _CANNOT_POST = {
 }
 
 
-def _error_code(exc: SlackClientError) -> str:
+# Everything a Web API call can fail with: Slack's answer, or the network on the way.
+_SLACK_FAILURES = (SlackClientError, aiohttp.ClientError, TimeoutError)
+
+
+def _error_code(exc: Exception) -> str:
     if isinstance(exc, SlackApiError):
         return str(exc.response.get("error", "unknown_error"))
     return type(exc).__name__
@@ -53,7 +58,7 @@ class _SlackMessages:
         """(channel, ts) of the posted message; raises CannotReport."""
         try:
             posted = await self._client.chat_postMessage(channel=channel, thread_ts=thread_ts, **message.as_kwargs())
-        except SlackClientError as exc:
+        except _SLACK_FAILURES as exc:
             code = _error_code(exc)
             log.warning("could not post in %s: %s", channel, code)
             raise _cannot_post(code) from None
@@ -62,7 +67,7 @@ class _SlackMessages:
     async def _update(self, channel: str, ts: str, message: SlackMessage) -> bool:
         try:
             await self._client.chat_update(channel=channel, ts=ts, **message.as_kwargs())
-        except SlackClientError as exc:
+        except _SLACK_FAILURES as exc:
             log.warning("chat.update %s/%s failed: %s", channel, ts, _error_code(exc))
             return False
         return True
@@ -70,7 +75,7 @@ class _SlackMessages:
     async def _direct_message(self, user_id: str, message: SlackMessage) -> None:
         try:
             await self._client.chat_postMessage(channel=user_id, **message.as_kwargs())
-        except SlackClientError as exc:
+        except _SLACK_FAILURES as exc:
             log.warning("could not message %s directly: %s", user_id, _error_code(exc))
 
 

@@ -1,0 +1,104 @@
+"""Unlock request decisions alone, with an in-memory Slack side and a real SQLite store."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from bot.actions import ActionView
+from bot.policy import DoorRules, Person, Policy
+from bot.records import RequestState, UnlockRequest
+from bot.seam import Lock
+from bot.store import Store
+from bot.unlock_requests import Decided, Decision, DecisionRefused, RequestFiled, UnlockRequests
+
+# Seam's display name differs from the lock's own name; the policy names the door by the latter.
+SERVER_ROOM = Lock.model_validate(
+    {"device_id": "lock_9", "display_name": "Server Room 2F", "properties": {"name": "Server Room"}}
+)
+POLICY = Policy(
+    defaults=DoorRules(approvers=frozenset({"U0DEFAULT1"})),
+    doors={"server room": DoorRules(approvers=frozenset({"U0SECURE01"}))},
+)
+
+
+class People:
+    async def person(self, user_id: str) -> Person:
+        return Person(user_id)
+
+
+class Messenger:
+    def __init__(self) -> None:
+        self.told: list[UnlockRequest] = []
+
+    async def post(self, request: UnlockRequest, approvers: frozenset[str] | None) -> str:
+        return "1700000000.000100"
+
+    async def show(self, request: UnlockRequest) -> None:
+        pass
+
+    async def tell_requester(self, request: UnlockRequest, outcome: ActionView | None) -> None:
+        self.told.append(request)
+
+
+class Actions:
+    def __init__(self) -> None:
+        self.started: list[Any] = []
+
+    def on_final(self, listener: Any) -> None:
+        pass
+
+    def start_approved(self, record: Any, request: UnlockRequest) -> None:
+        self.started.append(record)
+
+
+def test_decisions_use_the_rules_of_every_name_seam_gives_the_lock(tmp_path: Path) -> None:
+    async def go() -> None:
+        store = await Store.open(f"sqlite:///{tmp_path / 'lockbot.db'}")
+        actions = Actions()
+
+        async def lock_named(device_id: str) -> Lock | None:
+            return SERVER_ROOM if device_id == SERVER_ROOM.device_id else None
+
+        requests = UnlockRequests(store, POLICY, People(), actions, Messenger(), lock_named)  # type: ignore[arg-type]
+        filed = await requests.file(SERVER_ROOM, "U0MEMBER01", "C1", "")
+        assert isinstance(filed, RequestFiled)
+        assert filed.approvers == frozenset({"U0SECURE01"})
+
+        by_default_approver = await requests.decide(filed.request.id, "U0DEFAULT1", Decision.APPROVE)
+        assert isinstance(by_default_approver, DecisionRefused)
+        assert actions.started == []
+
+        by_door_approver = await requests.decide(filed.request.id, "U0SECURE01", Decision.APPROVE)
+        assert isinstance(by_door_approver, Decided)
+        assert by_door_approver.request.state is RequestState.APPROVED
+        assert len(actions.started) == 1
+        await store.close()
+
+    asyncio.run(go())
+
+
+def test_a_denial_reason_is_given_once_and_only_by_the_denier(tmp_path: Path) -> None:
+    async def go() -> None:
+        store = await Store.open(f"sqlite:///{tmp_path / 'lockbot.db'}")
+        messenger = Messenger()
+
+        async def lock_named(device_id: str) -> Lock | None:
+            return SERVER_ROOM
+
+        requests = UnlockRequests(store, POLICY, People(), Actions(), messenger, lock_named)  # type: ignore[arg-type]
+        filed = await requests.file(SERVER_ROOM, "U0MEMBER01", "C1", "")
+        assert isinstance(filed, RequestFiled)
+        await requests.decide(filed.request.id, "U0SECURE01", Decision.DENY)
+
+        assert isinstance(await requests.explain_denial(filed.request.id, "U0DEFAULT1", "no"), DecisionRefused)
+        explained = await requests.explain_denial(filed.request.id, "U0SECURE01", "  maintenance   today ")
+        assert isinstance(explained, UnlockRequest)
+        assert explained.note == "maintenance today"
+        again = await requests.explain_denial(filed.request.id, "U0SECURE01", "changed my mind")
+        assert again == DecisionRefused("A reason was already given for this denial.")
+        assert [r.note for r in messenger.told] == [None, "maintenance today"]
+        await store.close()
+
+    asyncio.run(go())
