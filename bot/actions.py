@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -19,10 +22,11 @@ from typing import Any, Protocol
 
 from bot.records import ActionRecord, ActionState, AuditEntry, UnlockRequest, new_id
 from bot.seam import ActionAttempt, ActionType, Lock, SeamClient, SeamError, SeamTimeout
-from bot.store import Store
+from bot.store import UNFINISHED, Store
 from bot.tracking import AttemptOutcome, AttemptTracker, OutcomeKind
 
 __all__ = [
+    "ACTION_LEASE",
     "ActionKind",
     "ActionPhase",
     "ActionReporter",
@@ -37,6 +41,9 @@ log = logging.getLogger(__name__)
 
 # An approved action that was never sent and is older than this is not sent after a restart.
 _STALE_QUEUED = timedelta(minutes=2)
+# How long an instance holds the actions it runs without renewing; after that another takes them over.
+ACTION_LEASE = timedelta(seconds=10)
+_LEASE_RENEWAL_SECONDS = 3.0
 
 
 def utcnow() -> datetime:
@@ -181,7 +188,9 @@ class DoorActions:
         *,
         timeout_seconds: float,
         clock: Callable[[], datetime] = utcnow,
+        owner: str | None = None,
     ) -> None:
+        self._owner = owner or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self._seam = seam
         self._tracker = tracker
         self._reporter = reporter
@@ -215,7 +224,7 @@ class DoorActions:
             created_at=now,
             updated_at=now,
         )
-        await self._store.add_action(record)
+        await self._store.add_action(record, owner=self._owner, lease_until=now + ACTION_LEASE)
         running = _Running(record, _view_of(record, None), None, asyncio.Lock())
         try:
             thread = await self._reporter.open(channel, running.view)
@@ -231,6 +240,10 @@ class DoorActions:
         self._spawn(self._run_approved(record, request), f"approved-{record.id}")
 
     async def _run_approved(self, record: ActionRecord, request: UnlockRequest) -> None:
+        now = self._clock()
+        if not await self._store.claim_action(record.id, self._owner, now, now + ACTION_LEASE):
+            log.info("approved action %s is already in another instance's hands", record.id)
+            return
         running = _Running(record, _view_of(record, request), None, asyncio.Lock())
         if request.message_ts is None:
             await self._finish(running, ActionPhase.FAILED, problem="the request's message is missing")
@@ -246,8 +259,10 @@ class DoorActions:
         await self._send(running, thread)
 
     async def resume(self) -> int:
-        """After a restart: finish every action that was in flight. Returns how many."""
-        records = await self._store.unfinished_actions()
+        """Take over every action whose holder stopped renewing its lease (a restart, a dead
+        instance), and finish it. Returns how many were taken."""
+        now = self._clock()
+        records = await self._store.claim_orphans(self._owner, now, now + ACTION_LEASE)
         for record in records:
             request = await self._store.request(record.request_id) if record.request_id else None
             thread = (
@@ -258,6 +273,18 @@ class DoorActions:
             running = _Running(record, _view_of(record, request), thread, asyncio.Lock())
             self._spawn(self._resume_one(running, request), f"resume-{record.id}")
         return len(records)
+
+    async def keep_leases(self) -> None:
+        """Until cancelled: renew the leases of this instance's actions, and take over orphans."""
+        while True:
+            try:
+                await self._store.renew_leases(self._owner, self._clock() + ACTION_LEASE)
+                taken = await self.resume()
+                if taken:
+                    log.info("took over %d actions that were in flight", taken)
+            except Exception:
+                log.exception("keeping action leases failed; trying again shortly")
+            await asyncio.sleep(_LEASE_RENEWAL_SECONDS)
 
     async def _resume_one(self, running: _Running, request: UnlockRequest | None) -> None:
         record = running.record
@@ -292,13 +319,20 @@ class DoorActions:
     async def _send(self, running: _Running, thread: ActionThread | None) -> None:
         running.thread = thread
         # Stored before the call: after a crash from here on, Seam may have acted, so never resend.
-        running.record = record = await self._store.update_action(
+        # Only from queued and only while held by this instance: exactly one instance sends it.
+        requesting = await self._store.update_action(
             running.record,
             self._clock(),
+            only_from=(ActionState.QUEUED,),
+            owner=self._owner,
             state=ActionState.REQUESTING,
             parent_ts=thread.parent_ts if thread else running.record.parent_ts,
             status_ts=thread.status_ts if thread else running.record.status_ts,
         )
+        if requesting is None:
+            log.warning("action %s was taken over by another instance before it was sent", running.record.id)
+            return
+        running.record = record = requesting
         kind = ActionKind(record.kind)
         try:
             if kind is ActionKind.LOCK:
@@ -315,7 +349,8 @@ class DoorActions:
             return
         answered = time.monotonic()
         log.info("%s %s: attempt %s %s", kind, record.device_id, attempt.action_attempt_id, attempt.status)
-        running.record = await self._store.update_action(
+        running.record = replace(running.record, state=ActionState.PENDING, attempt_id=attempt.action_attempt_id)
+        await self._store.update_action(
             running.record, self._clock(), state=ActionState.PENDING, attempt_id=attempt.action_attempt_id
         )
         if attempt.finished:
@@ -363,9 +398,10 @@ class DoorActions:
 
     async def _finish_unannounced(self, running: _Running, why: str) -> None:
         """The action could not be shown, so it was never sent: record and audit that."""
-        running.record = await self._store.update_action(
+        await self._store.update_action(
             running.record,
             self._clock(),
+            only_from=UNFINISHED,
             state=ActionState.FAILED,
             problem=why,
             audit=self._audit_entry(running.record, outcome="not_sent", detail=why),
@@ -394,15 +430,20 @@ class DoorActions:
             # restart it is asked about and shown again; stored first, it could never be shown.
             if running.thread is not None:
                 running.thread = await self._reporter.show(running.thread, running.view)
-            running.record = await self._store.update_action(
+            stored = await self._store.update_action(
                 running.record,
                 self._clock(),
+                only_from=UNFINISHED,
                 state=_STATE_OF_FINAL_PHASE[phase],
                 problem=problem,
                 confirmed_by_device=confirmed_by_device,
                 status_ts=running.thread.status_ts if running.thread else running.record.status_ts,
                 audit=self._audit_entry(running.record, outcome=str(phase), detail=problem),
             )
+            if stored is None:
+                log.info("action %s was already finished elsewhere", running.record.id)
+                return
+            running.record = stored
         for listener in self._final_listeners:
             try:
                 await listener(running.record, running.view)

@@ -61,9 +61,7 @@ class Lockbot:
     async def start_background_work(self) -> None:
         """Finish what was in flight before a restart, and expire requests as they come due."""
         if self.actions is not None:
-            resumed = await self.actions.resume()
-            if resumed:
-                log.info("resuming %d actions that were in flight", resumed)
+            self._background.append(asyncio.create_task(self.actions.keep_leases(), name="action-leases"))
         if self.requests is not None:
             self._background.append(asyncio.create_task(self.requests.run_expiry(), name="request-expiry"))
 

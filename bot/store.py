@@ -7,15 +7,16 @@ from dataclasses import asdict, fields, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import actions, audit_log, create_engine, migrate, unlock_requests
 from bot.records import ActionRecord, ActionState, AuditEntry, RequestState, UnlockRequest
 
-__all__ = ["Store"]
+__all__ = ["UNFINISHED", "Store"]
 
 _UNFINISHED = (ActionState.QUEUED, ActionState.REQUESTING, ActionState.PENDING)
+UNFINISHED = _UNFINISHED
 
 
 def _request(row: Row[Any]) -> UnlockRequest:
@@ -93,6 +94,7 @@ class Store:
         at: datetime,
         note: str | None = None,
         then_run: ActionRecord | None = None,
+        then_run_lease_until: datetime | None = None,
     ) -> UnlockRequest | None:
         """Move a pending, unexpired request to `state`; None if another decision came first.
 
@@ -112,7 +114,9 @@ class Store:
             if won.rowcount != 1:
                 return None
             if then_run is not None:
-                await connection.execute(insert(actions).values(_action_values(then_run)))
+                # Held by nobody yet, but not an orphan either until the lease time has passed.
+                values = _action_values(then_run) | {"lease_owner": None, "lease_expires": then_run_lease_until}
+                await connection.execute(insert(actions).values(values))
             row = (await connection.execute(select(unlock_requests).where(unlock_requests.c.id == request_id))).one()
         return _request(row)
 
@@ -162,14 +166,74 @@ class Store:
 
     # -- actions -------------------------------------------------------------------------------
 
-    async def add_action(self, record: ActionRecord) -> None:
+    async def add_action(self, record: ActionRecord, *, owner: str, lease_until: datetime) -> None:
+        """Store a new action, held by `owner` until `lease_until` (renewed while it runs)."""
+        values = _action_values(record) | {"lease_owner": owner, "lease_expires": lease_until}
         async with self._engine.begin() as connection:
-            await connection.execute(insert(actions).values(_action_values(record)))
+            await connection.execute(insert(actions).values(values))
+
+    async def claim_action(self, action_id: str, owner: str, now: datetime, lease_until: datetime) -> bool:
+        """Take an unfinished action that nobody else holds (or whose holder's lease ran out)."""
+        async with self._engine.begin() as connection:
+            won = await connection.execute(
+                update(actions)
+                .where(
+                    actions.c.id == action_id,
+                    actions.c.phase.in_([str(state) for state in _UNFINISHED]),
+                    or_(
+                        actions.c.lease_owner.is_(None),
+                        actions.c.lease_owner == owner,
+                        actions.c.lease_expires < now,
+                    ),
+                )
+                .values(lease_owner=owner, lease_expires=lease_until)
+            )
+        return won.rowcount == 1
+
+    async def claim_orphans(self, owner: str, now: datetime, lease_until: datetime) -> list[ActionRecord]:
+        """Take every unfinished action whose lease ran out (its instance died); returns those taken."""
+        unheld = and_(
+            actions.c.phase.in_([str(state) for state in _UNFINISHED]),
+            or_(actions.c.lease_expires.is_(None), actions.c.lease_expires < now),
+        )
+        async with self._engine.connect() as connection:
+            ids = (await connection.execute(select(actions.c.id).where(unheld))).scalars().all()
+        claimed = []
+        for action_id in ids:
+            async with self._engine.begin() as connection:
+                won = await connection.execute(
+                    update(actions)
+                    .where(actions.c.id == action_id, unheld)
+                    .values(lease_owner=owner, lease_expires=lease_until)
+                )
+                if won.rowcount == 1:
+                    row = (await connection.execute(select(actions).where(actions.c.id == action_id))).one()
+                    claimed.append(_action(row))
+        return claimed
+
+    async def renew_leases(self, owner: str, lease_until: datetime) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(actions)
+                .where(actions.c.lease_owner == owner, actions.c.phase.in_([str(state) for state in _UNFINISHED]))
+                .values(lease_expires=lease_until)
+            )
 
     async def update_action(
-        self, record: ActionRecord, at: datetime, *, audit: AuditEntry | None = None, **changes: Any
-    ) -> ActionRecord:
-        """Store changes to an action, and its audit entry in the same transaction; returns the new record."""
+        self,
+        record: ActionRecord,
+        at: datetime,
+        *,
+        audit: AuditEntry | None = None,
+        only_from: tuple[ActionState, ...] | None = None,
+        owner: str | None = None,
+        **changes: Any,
+    ) -> ActionRecord | None:
+        """Store changes to an action, and its audit entry in the same transaction; returns the new record.
+
+        With `only_from` (and `owner`), only while the action is in one of those states (and held by
+        `owner`); None when it was not, and then nothing is written.
+        """
         unknown = set(changes) - _ACTION_FIELDS
         if unknown:
             raise TypeError(f"not action fields: {sorted(unknown)}")
@@ -178,8 +242,15 @@ class Store:
             ("phase" if key == "state" else key): (str(value) if key == "state" else value)
             for key, value in {**changes, "updated_at": at}.items()
         }
+        conditions = [actions.c.id == record.id]
+        if only_from is not None:
+            conditions.append(actions.c.phase.in_([str(state) for state in only_from]))
+        if owner is not None:
+            conditions.append(actions.c.lease_owner == owner)
         async with self._engine.begin() as connection:
-            await connection.execute(update(actions).where(actions.c.id == record.id).values(**values))
+            changed = await connection.execute(update(actions).where(*conditions).values(**values))
+            if changed.rowcount != 1:
+                return None
             if audit is not None:
                 await connection.execute(insert(audit_log).values(asdict(audit)))
         return updated

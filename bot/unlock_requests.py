@@ -16,7 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from bot.actions import ActionKind, ActionView, CannotReport, DoorActions, utcnow
+from bot.actions import ACTION_LEASE, ActionKind, ActionView, CannotReport, DoorActions, utcnow
 from bot.policy import DoorRules, PeopleDirectory, PeopleUnavailable, Policy, may_approve
 from bot.records import ActionRecord, ActionState, AuditEntry, RequestState, UnlockRequest, new_id
 from bot.replies import Problem
@@ -185,7 +185,14 @@ class UnlockRequests:
                 approved_by=clicker,
                 parent_ts=request.message_ts,
             )
-        decided = await self._store.decide(request.id, _STATE_OF[decision], by=clicker, at=now, then_run=then_run)
+        decided = await self._store.decide(
+            request.id,
+            _STATE_OF[decision],
+            by=clicker,
+            at=now,
+            then_run=then_run,
+            then_run_lease_until=now + ACTION_LEASE,
+        )
         if decided is None:
             return AlreadyDecided(await self._store.request(request_id) or request)
         if then_run is not None:

@@ -299,7 +299,7 @@ def test_an_approved_unlock_pending_across_a_crash_is_followed_to_its_end(worksp
     workspace.bot.kill()
     workspace.bot.start()
 
-    done = wait_status(workspace, message, "Done:", timeout=20)
+    done = wait_status(workspace, message, "Done:", timeout=40)  # after the dead instance's lease runs out
     assert done.ts == pending.ts  # the same status message, edited in place
     assert done.text == "Done: Front Door unlocked."
     assert unlock_calls(workspace) == 1
