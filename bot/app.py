@@ -21,12 +21,16 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.actions import DoorActions
 from bot.config import ConfigError, Settings, load_policy, policy_path
 from bot.door_service import DoorDirectory, DoorService
+from bot.durations import parse_duration
+from bot.overbooked import SlotClient
 from bot.policy import Policy
 from bot.seam import SeamClient
 from bot.slack.buttons import RequestButtons
 from bot.slack.commands import DoorCommands
 from bot.slack.people import SlackPeople
-from bot.slack.reporter import SlackActionReporter, SlackRequestMessenger
+from bot.slack.reporter import SlackRequestMessenger, action_reporter, slot_reporter
+from bot.slack.slot_commands import SlotCommands
+from bot.slots import SlotService
 from bot.store import Store
 from bot.tracking import AttemptTracker
 from bot.unlock_requests import UnlockRequests
@@ -48,6 +52,8 @@ class Lockbot:
     tracker: AttemptTracker | None = None
     actions: DoorActions | None = None
     requests: UnlockRequests | None = None
+    overbooked: SlotClient | None = None
+    slots: SlotService | None = None
     _background: list[asyncio.Task[None]] = field(default_factory=list)
 
     def web_application(self) -> web.Application:
@@ -64,6 +70,10 @@ class Lockbot:
             self._background.append(asyncio.create_task(self.actions.keep_leases(), name="action-leases"))
         if self.requests is not None:
             self._background.append(asyncio.create_task(self.requests.run_expiry(), name="request-expiry"))
+        if self.slots is not None:
+            settled = await self.slots.settle_interrupted()
+            if settled:
+                log.info("settled %d slot locks that were being made at the last stop", settled)
 
     async def _slack_events(self, request: web.Request) -> web.Response:
         bolt_response = await self.bolt.async_dispatch(await to_bolt_request(request))
@@ -85,6 +95,8 @@ class Lockbot:
             await self.tracker.aclose()
         if self.seam is not None:
             await self.seam.aclose()
+        if self.overbooked is not None:
+            await self.overbooked.aclose()
         if self.slack.session is not None:
             await self.slack.session.close()
         await self.store.close()
@@ -140,8 +152,8 @@ def build_lockbot(settings: Settings, store: Store, policy: Policy) -> Lockbot:
     bolt = _bolt_app(settings, slack)
     lockbot = Lockbot(settings=settings, bolt=bolt, slack=slack, store=store)
     door_service: DoorService | None = None
+    people = SlackPeople(slack, policy.groups())
     if settings.seam_api_key is not None:
-        people = SlackPeople(slack, policy.groups())
         lockbot.seam = seam = SeamClient(
             api_key=settings.seam_api_key.get_secret_value(),
             endpoint=settings.seam_endpoint,
@@ -149,7 +161,7 @@ def build_lockbot(settings: Settings, store: Store, policy: Policy) -> Lockbot:
         )
         lockbot.tracker = tracker = AttemptTracker(seam, deadline_seconds=settings.lockbot_action_timeout)
         lockbot.actions = actions = DoorActions(
-            seam, tracker, SlackActionReporter(slack), store, timeout_seconds=settings.lockbot_action_timeout
+            seam, tracker, action_reporter(slack), store, timeout_seconds=settings.lockbot_action_timeout
         )
         directory = DoorDirectory(seam)
         lockbot.requests = requests = UnlockRequests(
@@ -160,6 +172,24 @@ def build_lockbot(settings: Settings, store: Store, policy: Policy) -> Lockbot:
     else:
         log.warning("SEAM_API_KEY is not set: door commands will say doors are not configured")
     DoorCommands(door_service).register(bolt)
+    slot_service: SlotService | None = None
+    if settings.overbooked_api_key is not None:
+        lockbot.overbooked = overbooked = SlotClient(
+            api_key=settings.overbooked_api_key.get_secret_value(),
+            endpoint=settings.overbooked_endpoint,
+            timeout=settings.lockbot_overbooked_timeout,
+        )
+        lockbot.slots = slot_service = SlotService(
+            overbooked,
+            store,
+            people,
+            policy,
+            slot_reporter(slack),
+            longest=parse_duration(settings.lockbot_slot_max_lock),
+        )
+    else:
+        log.warning("OVERBOOKED_API_KEY is not set: /slot will say slots are not configured")
+    SlotCommands(slot_service).register(bolt)
     return lockbot
 
 

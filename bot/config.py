@@ -21,6 +21,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.durations import parse_duration
 from bot.policy import EVERYONE, DoorRules, Policy
 
 __all__ = [
@@ -91,6 +92,8 @@ class Settings(DatabaseSettings):
     # Beyond SPEC: tuning with safe defaults.
     lockbot_action_timeout: float = Field(default=20.0, gt=0, le=3600)
     lockbot_seam_timeout: float = Field(default=10.0, gt=0, le=120)
+    lockbot_overbooked_timeout: float = Field(default=10.0, gt=0, le=120)
+    lockbot_slot_max_lock: str = "24h"
     log_level: str = "INFO"
 
     @field_validator("slack_bot_token")
@@ -132,6 +135,12 @@ class Settings(DatabaseSettings):
     def _slack_api_url_ends_with_slash(cls, value: str) -> str:
         # slack_sdk joins method names onto the base URL as-is.
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("lockbot_slot_max_lock")
+    @classmethod
+    def _slot_max_lock_is_a_duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
 
     @field_validator("log_level")
     @classmethod
@@ -189,20 +198,7 @@ def _load(kind: type[_S], overrides: dict[str, Any]) -> _S:
 _USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _GROUP = re.compile(r"^S[A-Z0-9]{2,}$")
 _CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,}$")
-_DURATION = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$")
 _MAX_REQUEST_TTL = timedelta(days=7)
-
-
-def parse_duration(text: str) -> timedelta:
-    """`15m`, `2h`, `1h30m`, `90s` as a positive timedelta."""
-    found = _DURATION.match(text.strip().lower())
-    if not text.strip() or found is None or not any(found.groupdict().values()):
-        raise ValueError(f"{text!r} is not a duration like 15m, 2h, 1h30m or 90s")
-    parts = {unit: int(value or 0) for unit, value in found.groupdict().items()}
-    duration = timedelta(hours=parts["h"], minutes=parts["m"], seconds=parts["s"])
-    if duration <= timedelta(0):
-        raise ValueError(f"{text!r} is not a positive duration")
-    return duration
 
 
 def _member_id(value: str) -> str:

@@ -38,6 +38,7 @@ __all__ = [
     "create_engine",
     "metadata",
     "migrate",
+    "slot_locks",
     "unlock_requests",
 ]
 
@@ -136,6 +137,25 @@ audit_log = Table(
     Column("request_id", String(32), nullable=True),
     Column("detail", Text, nullable=True),
     Index("ix_audit_log_at", "at"),
+)
+
+
+slot_locks = Table(
+    "slot_locks",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("slot_id", String(128), nullable=False),
+    Column("lock_key", String(128), nullable=False),
+    Column("locked_by", String(32), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("locked_until", UTCDateTime, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("parent_ts", String(32), nullable=True),
+    Column("status_ts", String(32), nullable=True),
+    Column("unlocked_by", String(32), nullable=True),
+    Index("ix_slot_locks_slot_id_state", "slot_id", "state"),
 )
 
 

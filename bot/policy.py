@@ -45,6 +45,9 @@ class PeopleUnavailable(Exception):
 class PeopleDirectory(Protocol):
     async def person(self, user_id: str) -> Person: ...
 
+    async def time_zone(self, user_id: str) -> str | None:
+        """The user's IANA time zone as Slack knows it."""
+
 
 @dataclass(frozen=True)
 class DoorRules:

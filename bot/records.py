@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-__all__ = ["ActionRecord", "ActionState", "AuditEntry", "RequestState", "UnlockRequest", "new_id"]
+__all__ = [
+    "ActionRecord",
+    "ActionState",
+    "AuditEntry",
+    "RequestState",
+    "SlotLock",
+    "SlotLockState",
+    "UnlockRequest",
+    "new_id",
+]
 
 
 def new_id() -> str:
@@ -88,3 +97,29 @@ class AuditEntry:
     attempt_id: str | None = None
     request_id: str | None = None
     detail: str | None = None
+
+
+class SlotLockState(StrEnum):
+    LOCKING = "locking"  # Overbooked may have been asked
+    LOCKED = "locked"
+    FAILED = "failed"
+    UNLOCKED = "unlocked"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class SlotLock:
+    """A slot lock lockbot made. The key unlocks it: it is never shown, logged or repr'd."""
+
+    id: str
+    slot_id: str
+    lock_key: str = field(repr=False)
+    locked_by: str
+    channel: str
+    locked_until: datetime
+    state: SlotLockState
+    created_at: datetime
+    updated_at: datetime
+    parent_ts: str | None = None
+    status_ts: str | None = None
+    unlocked_by: str | None = None

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import Row, and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.db import actions, audit_log, create_engine, migrate, unlock_requests
-from bot.records import ActionRecord, ActionState, AuditEntry, RequestState, UnlockRequest
+from bot.db import actions, audit_log, create_engine, migrate, slot_locks, unlock_requests
+from bot.records import ActionRecord, ActionState, AuditEntry, RequestState, SlotLock, SlotLockState, UnlockRequest
 
 __all__ = ["UNFINISHED", "Store"]
 
@@ -23,6 +23,12 @@ def _request(row: Row[Any]) -> UnlockRequest:
     values = dict(row._mapping)
     values["state"] = RequestState(values["state"])
     return UnlockRequest(**values)
+
+
+def _slot_lock(row: Row[Any]) -> SlotLock:
+    values = dict(row._mapping)
+    values["state"] = SlotLockState(values["state"])
+    return SlotLock(**values)
 
 
 def _action(row: Row[Any]) -> ActionRecord:
@@ -268,6 +274,48 @@ class Store:
                 .order_by(actions.c.created_at)
             )
             return [_action(row) for row in rows]
+
+    # -- slot locks ----------------------------------------------------------------------------
+
+    async def add_slot_lock(self, lock: SlotLock) -> None:
+        values = asdict(lock) | {"state": str(lock.state)}
+        async with self._engine.begin() as connection:
+            await connection.execute(insert(slot_locks).values(values))
+
+    async def update_slot_lock(
+        self, lock: SlotLock, at: datetime, *, audit: AuditEntry | None = None, **changes: Any
+    ) -> SlotLock:
+        """Store changes to a slot lock, and its audit entry in the same transaction."""
+        updated = replace(lock, updated_at=at, **changes)
+        values = {
+            key: (str(value) if key == "state" else value) for key, value in {**changes, "updated_at": at}.items()
+        }
+        async with self._engine.begin() as connection:
+            await connection.execute(update(slot_locks).where(slot_locks.c.id == lock.id).values(**values))
+            if audit is not None:
+                await connection.execute(insert(audit_log).values(asdict(audit)))
+        return updated
+
+    async def current_slot_lock(self, slot_id: str) -> SlotLock | None:
+        """lockbot's newest lock on the slot that is (or may be) held."""
+        async with self._engine.connect() as connection:
+            row = (
+                await connection.execute(
+                    select(slot_locks)
+                    .where(
+                        slot_locks.c.slot_id == slot_id,
+                        slot_locks.c.state.in_([str(SlotLockState.LOCKED), str(SlotLockState.LOCKING)]),
+                    )
+                    .order_by(slot_locks.c.created_at.desc())
+                    .limit(1)
+                )
+            ).first()
+        return _slot_lock(row) if row is not None else None
+
+    async def slot_locks_in(self, state: SlotLockState) -> list[SlotLock]:
+        async with self._engine.connect() as connection:
+            rows = await connection.execute(select(slot_locks).where(slot_locks.c.state == str(state)))
+            return [_slot_lock(row) for row in rows]
 
     # -- the audit log -------------------------------------------------------------------------
 

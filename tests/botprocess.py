@@ -56,7 +56,8 @@ class BotProcess:
         self.http = httpx.Client(timeout=10)
 
     def start(self, timeout: float = 30.0) -> BotProcess:
-        self._listening.clear()
+        # A new event per process: the reader of a killed one must not signal for its successor.
+        self._listening = listening = threading.Event()
         self._process = subprocess.Popen(
             [sys.executable, "-m", "bot"],
             cwd=self.cwd,
@@ -65,7 +66,7 @@ class BotProcess:
             stderr=subprocess.STDOUT,
             text=True,
         )
-        threading.Thread(target=self._read_logs, args=(self._process,), daemon=True).start()
+        threading.Thread(target=self._read_logs, args=(self._process, listening), daemon=True).start()
         if not self._listening.wait(timeout) or self._process.poll() is not None:
             self.stop()
             raise RuntimeError("lockbot did not start:\n" + "\n".join(self.logs[-30:]))
@@ -73,16 +74,16 @@ class BotProcess:
         response.raise_for_status()
         return self
 
-    def _read_logs(self, process: subprocess.Popen[str]) -> None:
+    def _read_logs(self, process: subprocess.Popen[str], listening: threading.Event) -> None:
         assert process.stdout is not None
         for line in process.stdout:
             self.logs.append(line.rstrip("\n"))
             found = re.search(r"listening on ([\d.]+):(\d+)", line)
             if found:
                 self.url = f"http://{found.group(1)}:{found.group(2)}"
-                self._listening.set()
+                listening.set()
         process.wait()
-        self._listening.set()  # it ended: stop waiting for it to listen
+        listening.set()  # it ended: stop waiting for it to listen
 
     def stop(self) -> int | None:
         if self._process is None:

@@ -16,6 +16,7 @@ from bot.doors import DoorAmbiguous, DoorUnknown
 from bot.policy import EVERYONE
 from bot.records import AuditEntry, RequestState, UnlockRequest
 from bot.seam import Lock
+from bot.slots import SlotStatus, SlotUnlocked, SlotView
 from bot.unlock_requests import (
     AlreadyDecided,
     Decided,
@@ -32,6 +33,7 @@ __all__ = [
     "DENY",
     "DENY_REASON",
     "DENY_REASON_INPUT",
+    "SLOT_USAGE",
     "SlackMessage",
     "escape",
     "outcome_sentence",
@@ -46,6 +48,11 @@ __all__ = [
     "render_request",
     "render_request_filed",
     "render_requester_message",
+    "render_slot_parent",
+    "render_slot_status",
+    "render_slot_status_reply",
+    "render_slot_unlocked",
+    "render_slot_usage",
     "render_unknown_door",
     "render_usage",
     "slack_date",
@@ -453,3 +460,99 @@ def render_deny_reason_modal(request_id: str) -> dict[str, Any]:
             }
         ],
     }
+
+
+# -- slots --------------------------------------------------------------------------------------
+
+SLOT_USAGE = (
+    "Usage: `/slot lock <slot_id> <30m | 2h | 1h30m | until 17:30 | ISO 8601>`, `/slot unlock <slot_id>`, "
+    "`/slot status <slot_id>`. Times like `until 17:30` are in your Slack time zone; ISO 8601 times need an "
+    "offset, like `2026-11-22T17:30+01:00`."
+)
+
+
+def render_slot_usage(why: str | None = None) -> SlackMessage:
+    markdown = f"{escape(why)}\n{SLOT_USAGE}" if why else SLOT_USAGE
+    return render_notice(markdown)
+
+
+def _slot_sentence(view: SlotView, *, plain: bool) -> str:
+    slot = f"slot {view.slot_id}" if plain else f"slot `{escape(view.slot_id)}`"
+    until = _plain_date(view.until) if plain else slack_date(view.until)
+    if view.unlocked_by is not None and view.unlocked_at is not None:
+        when = _plain_date(view.unlocked_at) if plain else slack_date(view.unlocked_at)
+        return f"{slot.capitalize()} was locked until {until}; unlocked early by <@{view.unlocked_by}> {when}."
+    if view.phase in (ActionPhase.WORKING, ActionPhase.PENDING):
+        return f"Locking {slot} until {until}…"
+    if view.phase is ActionPhase.SUCCEEDED:
+        return f"{slot.capitalize()} locked until {until}."
+    problem = escape(view.problem or "Overbooked reported an error")
+    if view.phase is ActionPhase.FAILED:
+        return f"Could not lock {slot}: {problem}."
+    return f"Locking {slot} not confirmed: {problem}."
+
+
+def _slot_icon(view: SlotView) -> str:
+    if view.unlocked_by is not None:
+        return ":unlock:"
+    return ":lock:" if view.phase is ActionPhase.SUCCEEDED else _ICONS[view.phase]
+
+
+def render_slot_parent(view: SlotView) -> SlackMessage:
+    context = f"Requested by <@{view.requested_by}>"
+    return SlackMessage(
+        text=f"{_slot_sentence(view, plain=True)} ({context})",
+        blocks=[_section(f"{_slot_icon(view)} {_slot_sentence(view, plain=False)}"), _context(context)],
+    )
+
+
+def render_slot_status(view: SlotView) -> SlackMessage:
+    label = "Unlocked" if view.unlocked_by else _STATUS_LABEL[view.phase]
+    if view.phase is ActionPhase.WORKING:
+        plain = f"asking Overbooked to lock slot {view.slot_id} until {_plain_date(view.until)}…"
+        markdown = f"asking Overbooked to lock slot `{escape(view.slot_id)}` until {slack_date(view.until)}…"
+    else:
+        plain, markdown = _slot_sentence(view, plain=True), _slot_sentence(view, plain=False)
+    return SlackMessage(text=f"{label}: {plain}", blocks=[_section(f"{_slot_icon(view)} *{label}:* {markdown}")])
+
+
+def render_slot_status_reply(status: SlotStatus) -> SlackMessage:
+    slot = status.slot
+    name = f"`{escape(slot.id)}`"
+    lines: list[tuple[str, str]] = []
+    if slot.locked_at(status.now) and slot.locked_until is not None:
+        holder = f" by <@{status.ours.locked_by}> (through lockbot)" if status.ours else " (not by lockbot)"
+        lines.append(
+            (
+                f":lock: Slot {name} is locked until {slack_date(slot.locked_until)}{holder}.",
+                f"Slot {slot.id} is locked until {_plain_date(slot.locked_until)}{holder}.",
+            )
+        )
+    else:
+        lines.append((f":unlock: Slot {name} is not locked.", f"Slot {slot.id} is not locked."))
+    facts = []
+    if slot.start_date and slot.end_date:
+        facts.append(
+            (
+                f"{slack_date(slot.start_date)} to {slack_date(slot.end_date)}",
+                f"{_plain_date(slot.start_date)} to {_plain_date(slot.end_date)}",
+            )
+        )
+    if slot.status:
+        facts.append((f"status {escape(slot.status)}", f"status {slot.status}"))
+    if slot.available is not None:
+        word = "available for booking" if slot.available else "not available for booking"
+        facts.append((word, word))
+    if not slot.lockable:
+        facts.append(("not lockable", "not lockable"))
+    if facts:
+        lines.append((" · ".join(f[0] for f in facts), " · ".join(f[1] for f in facts)))
+    return SlackMessage(
+        text=" ".join(line[1] for line in lines),
+        blocks=[_section(lines[0][0]), *(_context(line[0]) for line in lines[1:])],
+    )
+
+
+def render_slot_unlocked(unlocked: SlotUnlocked, by: str) -> SlackMessage:
+    whose = "your" if unlocked.locked_by == by else f"<@{unlocked.locked_by}>'s"
+    return render_notice(f"Unlocked {whose} lock on slot `{escape(unlocked.slot_id)}`.")

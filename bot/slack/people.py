@@ -25,20 +25,24 @@ class SlackPeople:
         self._cached_user = alru_cache(maxsize=4096, ttl=ttl_seconds)(self._user)
         self._cached_members = alru_cache(maxsize=256, ttl=ttl_seconds)(self._members)
 
+    async def time_zone(self, user_id: str) -> str | None:
+        return (await self._cached_user(user_id))[2]
+
     async def person(self, user_id: str) -> Person:
-        is_admin, is_owner = await self._cached_user(user_id)
+        is_admin, is_owner, _ = await self._cached_user(user_id)
         members = await asyncio.gather(*(self._cached_members(group) for group in self._groups))
         groups = frozenset(group for group, users in zip(self._groups, members, strict=True) if user_id in users)
         return Person(user_id=user_id, is_admin=is_admin, is_owner=is_owner, groups=groups)
 
-    async def _user(self, user_id: str) -> tuple[bool, bool]:
+    async def _user(self, user_id: str) -> tuple[bool, bool, str | None]:
         try:
             response = await self._client.users_info(user=user_id)
         except SlackClientError as exc:
             log.warning("users.info %s failed: %s", user_id, exc)
             raise PeopleUnavailable(user_id) from None
         user = response.get("user") or {}
-        return bool(user.get("is_admin")), bool(user.get("is_owner") or user.get("is_primary_owner"))
+        is_owner = bool(user.get("is_owner") or user.get("is_primary_owner"))
+        return bool(user.get("is_admin")), is_owner, (str(user["tz"]) if user.get("tz") else None)
 
     async def _members(self, group: str) -> frozenset[str]:
         try:

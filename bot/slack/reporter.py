@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Generic, TypeVar
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.actions import ActionPhase, ActionThread, ActionView, CannotReport
+from bot.actions import ActionThread, ActionView, CannotReport
 from bot.records import UnlockRequest
 from bot.slack.blocks import (
     SlackMessage,
@@ -17,9 +19,14 @@ from bot.slack.blocks import (
     render_action_status,
     render_request,
     render_requester_message,
+    render_slot_parent,
+    render_slot_status,
 )
+from bot.slots import SlotView
 
-__all__ = ["SlackActionReporter", "SlackRequestMessenger"]
+__all__ = ["SlackRequestMessenger", "ThreadReporter", "action_reporter", "slot_reporter"]
+
+V = TypeVar("V")
 
 log = logging.getLogger(__name__)
 
@@ -79,26 +86,37 @@ class _SlackMessages:
             log.warning("could not message %s directly: %s", user_id, _error_code(exc))
 
 
-class SlackActionReporter(_SlackMessages):
-    """Implements `bot.actions.ActionReporter` with chat.postMessage and chat.update."""
+class ThreadReporter(_SlackMessages, Generic[V]):
+    """Shows something that resolves over time: a parent message, and a status message in its
+    thread edited as it goes; the parent shows the final outcome too."""
 
-    async def open(self, channel: str, view: ActionView) -> ActionThread:
-        channel, parent_ts = await self._post(channel, render_action_parent(view))
-        _, status_ts = await self._post(channel, render_action_status(view), thread_ts=parent_ts)
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        render_parent: Callable[[V], SlackMessage],
+        render_status: Callable[[V], SlackMessage],
+        is_final: Callable[[V], bool],
+    ) -> None:
+        super().__init__(client)
+        self._render_parent = render_parent
+        self._render_status = render_status
+        self._is_final = is_final
+
+    async def open(self, channel: str, view: V) -> ActionThread:
+        channel, parent_ts = await self._post(channel, self._render_parent(view))
+        _, status_ts = await self._post(channel, self._render_status(view), thread_ts=parent_ts)
         return ActionThread(channel=channel, parent_ts=parent_ts, status_ts=status_ts)
 
-    async def open_in_thread(self, channel: str, parent_ts: str, view: ActionView) -> ActionThread:
-        channel, status_ts = await self._post(channel, render_action_status(view), thread_ts=parent_ts)
-        await self._update(channel, parent_ts, render_action_parent(view))
+    async def open_in_thread(self, channel: str, parent_ts: str, view: V) -> ActionThread:
+        channel, status_ts = await self._post(channel, self._render_status(view), thread_ts=parent_ts)
+        await self._update(channel, parent_ts, self._render_parent(view))
         return ActionThread(channel=channel, parent_ts=parent_ts, status_ts=status_ts)
 
-    async def show(self, thread: ActionThread, view: ActionView) -> ActionThread:
-        status = render_action_status(view)
-        if view.phase in (ActionPhase.WORKING, ActionPhase.PENDING):
-            return await self._update_status(thread, status)
-        # The status message first: it is what the person who asked is watching.
-        updated = await self._update_status(thread, status)
-        await self._update(thread.channel, thread.parent_ts, render_action_parent(view))
+    async def show(self, thread: ActionThread, view: V) -> ActionThread:
+        updated = await self._update_status(thread, self._render_status(view))
+        if self._is_final(view):
+            # After the status message: that is what the person who asked is watching.
+            await self._update(thread.channel, thread.parent_ts, self._render_parent(view))
         return updated
 
     async def _update_status(self, thread: ActionThread, message: SlackMessage) -> ActionThread:
@@ -112,6 +130,16 @@ class SlackActionReporter(_SlackMessages):
                 continue
             return replace(thread, status_ts=status_ts)
         return thread
+
+
+def action_reporter(client: AsyncWebClient) -> ThreadReporter[ActionView]:
+    """Implements `bot.actions.ActionReporter`."""
+    return ThreadReporter(client, render_action_parent, render_action_status, lambda view: view.phase.final)
+
+
+def slot_reporter(client: AsyncWebClient) -> ThreadReporter[SlotView]:
+    """Implements `bot.slots.SlotReporter`."""
+    return ThreadReporter(client, render_slot_parent, render_slot_status, lambda view: view.phase.final)
 
 
 class SlackRequestMessenger(_SlackMessages):

@@ -1,0 +1,84 @@
+"""Durations and times as people type them. Pure functions, no clock of their own."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+__all__ = ["LockUntilError", "parse_duration", "parse_lock_until"]
+
+_DURATION = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$")
+_CLOCK = re.compile(r"^(?P<h>[01]?\d|2[0-3])[:.h](?P<m>[0-5]\d)$")
+
+
+def parse_duration(text: str) -> timedelta:
+    """`15m`, `2h`, `1h30m`, `90s` as a positive timedelta."""
+    found = _DURATION.match(text.strip().lower())
+    if not text.strip() or found is None or not any(found.groupdict().values()):
+        raise ValueError(f"{text!r} is not a duration like 15m, 2h, 1h30m or 90s")
+    parts = {unit: int(value or 0) for unit, value in found.groupdict().items()}
+    duration = timedelta(hours=parts["h"], minutes=parts["m"], seconds=parts["s"])
+    if duration <= timedelta(0):
+        raise ValueError(f"{text!r} is not a positive duration")
+    return duration
+
+
+class LockUntilError(Exception):
+    """Why the time cannot be used, in plain words."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name) if name else ZoneInfo("UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def parse_lock_until(text: str, *, now: datetime, time_zone: str | None, longest: timedelta) -> datetime:
+    """When a slot lock should end, in UTC: `30m`, `2h`, `1h30m`, `until 17:30` (in the person's
+    time zone, today), or ISO 8601 with an offset. Raises LockUntilError for a malformed time, one
+    not in the future, or one further away than `longest`."""
+    words = text.strip()
+    if not words:
+        raise LockUntilError("say until when: 30m, 2h, 1h30m, until 17:30, or an ISO 8601 time with an offset")
+    until: datetime
+    if words.lower().startswith("until"):
+        clock = _CLOCK.match(words[5:].strip())
+        if clock is None:
+            raise LockUntilError(f"“{words}” is not a time of day like until 17:30")
+        zone = _zone(time_zone)
+        local_now = now.astimezone(zone)
+        wall = time(int(clock["h"]), int(clock["m"]))
+        until = datetime.combine(local_now.date(), wall, tzinfo=zone)
+        if until <= local_now:
+            raise LockUntilError(f"{wall:%H:%M} has already passed today in your time zone ({zone.key})")
+    elif _DURATION.match(words.lower()):
+        try:
+            until = now + parse_duration(words)
+        except ValueError as exc:
+            raise LockUntilError(str(exc)) from None
+    else:
+        try:
+            until = datetime.fromisoformat(words)
+        except ValueError:
+            raise LockUntilError(f"“{words}” is not 30m, 2h, 1h30m, until 17:30, or an ISO 8601 time") from None
+        if until.tzinfo is None:
+            raise LockUntilError(f"“{words}” has no UTC offset; add one, like 2026-11-22T17:30+01:00")
+        if until <= now:
+            raise LockUntilError(f"“{words}” is in the past")
+    if until - now > longest:
+        raise LockUntilError(f"that is further away than the longest lock allowed ({_spoken(longest)})")
+    return until.astimezone(UTC)
+
+
+def _spoken(duration: timedelta) -> str:
+    hours, rest = divmod(int(duration.total_seconds()), 3600)
+    minutes = rest // 60
+    return " ".join(part for part in (f"{hours} h" if hours else "", f"{minutes} min" if minutes else "") if part) or (
+        f"{int(duration.total_seconds())} s"
+    )

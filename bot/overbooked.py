@@ -1,0 +1,227 @@
+"""A small async client for the Overbooked API: get, lock and unlock a slot.
+
+The same shape as `bot.seam`: it knows nothing of Slack, returns typed values, and turns every
+failure into an `OverbookedError` with a `user_message` a person can read. Reads are retried on
+transient failures; lock and unlock only when the request certainly never reached Overbooked.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import stamina
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+__all__ = [
+    "OverbookedError",
+    "OverbookedLockKeyInvalid",
+    "OverbookedRateLimited",
+    "OverbookedServerError",
+    "OverbookedSlotAlreadyLocked",
+    "OverbookedSlotNotFound",
+    "OverbookedSlotNotLockable",
+    "OverbookedTimeout",
+    "OverbookedUnauthorized",
+    "OverbookedUnreachable",
+    "Slot",
+    "SlotClient",
+]
+
+log = logging.getLogger(__name__)
+
+_MAX_RETRY_AFTER_SECONDS = 5.0
+
+
+class OverbookedError(Exception):
+    """A call to Overbooked failed. `user_message` says why in plain words."""
+
+    user_message = "Overbooked returned an error"
+
+    def __init__(self, detail: str = "", *, status: int | None = None, code: str | None = None) -> None:
+        super().__init__(detail or self.user_message)
+        self.status = status
+        self.code = code
+
+
+class OverbookedSlotNotFound(OverbookedError):
+    user_message = "Overbooked has no such slot"
+
+
+class OverbookedSlotNotLockable(OverbookedError):
+    user_message = "the slot is not lockable"
+
+
+class OverbookedSlotAlreadyLocked(OverbookedError):
+    user_message = "the slot is already locked"
+
+
+class OverbookedLockKeyInvalid(OverbookedError):
+    user_message = "Overbooked did not accept lockbot's key for the slot (the lock may have run out or been replaced)"
+
+
+class OverbookedUnauthorized(OverbookedError):
+    user_message = "Overbooked refused lockbot's API key (an admin needs to check OVERBOOKED_API_KEY)"
+
+
+class OverbookedRateLimited(OverbookedError):
+    user_message = "Overbooked is busy right now (rate limited); try again in a minute"
+
+    def __init__(self, detail: str = "", *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        self.retry_after = retry_after
+
+
+class OverbookedServerError(OverbookedError):
+    user_message = "Overbooked is having trouble right now; try again shortly"
+
+
+class OverbookedTimeout(OverbookedError):
+    """No answer, or the connection broke after the request may have arrived: the outcome is unknown."""
+
+    user_message = "Overbooked did not answer in time"
+
+
+class OverbookedUnreachable(OverbookedError):
+    """The request never left lockbot."""
+
+    user_message = "lockbot could not reach Overbooked"
+
+
+_BY_CODE: dict[str, type[OverbookedError]] = {
+    "E025": OverbookedSlotNotFound,
+    "E044": OverbookedSlotNotLockable,
+    "E045": OverbookedSlotAlreadyLocked,
+    "E059": OverbookedLockKeyInvalid,
+    "E008": OverbookedUnauthorized,
+    "E014": OverbookedUnauthorized,
+    "E015": OverbookedUnauthorized,
+    "E055": OverbookedUnauthorized,
+    "E056": OverbookedUnauthorized,
+    "E057": OverbookedUnauthorized,
+    "E062": OverbookedRateLimited,
+}
+
+
+class Slot(BaseModel):
+    """A slot as Overbooked returns it."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str
+    lockable: bool = True
+    available: bool | None = None
+    status: str | None = None
+    locked_until: datetime | None = None
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+
+    def locked_at(self, now: datetime) -> bool:
+        return self.locked_until is not None and self.locked_until > now
+
+
+def utc_iso(moment: datetime) -> str:
+    """UTC ISO 8601 with milliseconds, as Overbooked writes dates."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _error_from(response: httpx.Response) -> OverbookedError:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    error = body.get("error") if isinstance(body, Mapping) else None
+    code = str(error.get("code")) if isinstance(error, Mapping) and error.get("code") else None
+    message = str(error.get("message", "")) if isinstance(error, Mapping) else ""
+    status = response.status_code
+    kind = _BY_CODE.get(code or "")
+    if kind is None:
+        if status == 429:
+            kind = OverbookedRateLimited
+        elif status >= 500:
+            kind = OverbookedServerError
+        elif status in (401, 403) and code != "E059":
+            kind = OverbookedUnauthorized
+        else:
+            kind = OverbookedError
+    if kind is OverbookedRateLimited:
+        retry_after = response.headers.get("retry-after")
+        seconds = float(retry_after) if retry_after and retry_after.replace(".", "", 1).isdigit() else None
+        return OverbookedRateLimited(message, retry_after=seconds, status=status, code=code)
+    return kind(message or f"HTTP {status}", status=status, code=code)
+
+
+class SlotClient:
+    """Overbooked's slots over one pooled `httpx.AsyncClient`."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        endpoint: str,
+        timeout: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=endpoint.rstrip("/"),
+            headers={"Authorization": f"Bearer {api_key}", "User-Agent": "lockbot"},
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            transport=transport,
+        )
+        self._timeout = timeout
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def get(self, slot_id: str) -> Slot:
+        return await self._call("GET", f"/slots/{_path(slot_id)}", None, idempotent=True)
+
+    async def lock(self, slot_id: str, until: datetime, lock_key: str) -> Slot:
+        body = {"lock_until": utc_iso(until), "lock_key": lock_key}
+        return await self._call("POST", f"/slots/{_path(slot_id)}/lock", body, idempotent=False)
+
+    async def unlock(self, slot_id: str, lock_key: str) -> Slot:
+        return await self._call("POST", f"/slots/{_path(slot_id)}/unlock", {"lock_key": lock_key}, idempotent=False)
+
+    async def _call(self, method: str, path: str, body: dict[str, str] | None, *, idempotent: bool) -> Slot:
+        def retry_hook(exc: Exception) -> bool | float | timedelta:
+            if isinstance(exc, OverbookedRateLimited):
+                wait = exc.retry_after if exc.retry_after is not None else 1.0
+                return wait if wait <= _MAX_RETRY_AFTER_SECONDS else False
+            if isinstance(exc, OverbookedUnreachable):
+                return True
+            return idempotent and isinstance(exc, OverbookedServerError | OverbookedTimeout)
+
+        async for attempt in stamina.retry_context(
+            on=retry_hook, attempts=3 if idempotent else 2, timeout=self._timeout * 3, wait_initial=0.1, wait_max=2.0
+        ):
+            with attempt:
+                return await self._send(method, path, body)
+        raise AssertionError("unreachable: stamina re-raises the last failure")  # pragma: no cover
+
+    async def _send(self, method: str, path: str, body: dict[str, str] | None) -> Slot:
+        # The path names the operation; the body (with the lock key) is never logged.
+        operation = path.rsplit("/", 1)[-1] if path.count("/") > 2 else "get"
+        try:
+            response = await self._http.request(method, path, json=body)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise OverbookedUnreachable(f"{operation}: {type(exc).__name__}") from None
+        except httpx.TransportError as exc:
+            raise OverbookedTimeout(f"{operation}: {type(exc).__name__}") from None
+        if response.is_error:
+            error = _error_from(response)
+            log.warning("overbooked %s -> %s %s", operation, response.status_code, error.code or "")
+            raise error
+        try:
+            return Slot.model_validate(response.json()["data"])
+        except (ValueError, KeyError, TypeError, ValidationError):
+            raise OverbookedError("Overbooked sent an answer lockbot does not understand") from None
+
+
+def _path(slot_id: str) -> str:
+    # Slot ids are uuids; anything else is escaped rather than trusted into the URL path.
+    return quote(slot_id, safe="")

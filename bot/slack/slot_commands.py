@@ -1,0 +1,70 @@
+"""The /slot listener: acknowledge, parse, hand to the slot service, render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+
+from bot.replies import Problem
+from bot.slack.blocks import (
+    render_notice,
+    render_slot_status_reply,
+    render_slot_unlocked,
+    render_slot_usage,
+)
+from bot.slack.commands import answering_errors
+from bot.slots import BadSlotCommand, SlotLocked, SlotService, SlotStatus, SlotUnlocked
+
+__all__ = ["SlotCommands"]
+
+SLOTS_NOT_CONFIGURED = render_notice(
+    "Slots are not set up in this workspace: lockbot has no Overbooked API key (OVERBOOKED_API_KEY). "
+    "Ask the person who runs lockbot."
+)
+_HELP = ("", "help", "-h", "--help", "?")
+
+
+class SlotCommands:
+    COMMANDS = ("/slot",)
+
+    def __init__(self, service: SlotService | None) -> None:
+        self._service = service
+
+    def register(self, app: AsyncApp) -> None:
+        app.command("/slot")(answering_errors(self.slot))
+
+    async def slot(self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+        words = str(command.get("text") or "").split(maxsplit=2)
+        verb = words[0].casefold() if words else ""
+        arity_ok = (verb == "lock" and len(words) == 3) or (verb in ("unlock", "status") and len(words) == 2)
+        if verb in _HELP or not arity_ok:
+            why = None
+            if verb not in _HELP:
+                why = f"“{verb}” is not a /slot command." if verb not in ("lock", "unlock", "status") else None
+                why = why or ("Say which slot and until when." if verb == "lock" else f"Say which one slot to {verb}.")
+            await ack(**render_slot_usage(why).as_kwargs())
+            return
+        await ack()
+        if self._service is None:
+            await respond(response_type="ephemeral", **SLOTS_NOT_CONFIGURED.as_kwargs())
+            return
+        user, slot_id = command["user_id"], words[1]
+        if verb == "lock":
+            result: Any = await self._service.lock(user, command["channel_id"], slot_id, words[2])
+        elif verb == "unlock":
+            result = await self._service.unlock(user, slot_id)
+        else:
+            result = await self._service.status(slot_id)
+        if isinstance(result, SlotLocked):
+            return  # the action's own messages say everything
+        if isinstance(result, BadSlotCommand):
+            message = render_slot_usage(result.why)
+        elif isinstance(result, SlotUnlocked):
+            message = render_slot_unlocked(result, user)
+        elif isinstance(result, SlotStatus):
+            message = render_slot_status_reply(result)
+        else:
+            assert isinstance(result, Problem)
+            message = render_notice(result.message)
+        await respond(response_type="ephemeral", **message.as_kwargs())
