@@ -19,8 +19,17 @@ from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 from bot.app import open_lockbot
-from bot.config import ConfigError, Settings, load_database_settings, load_settings
+from bot.config import (
+    ConfigError,
+    SeamSettings,
+    Settings,
+    load_database_settings,
+    load_seam_settings,
+    load_settings,
+)
 from bot.logs import configure_logging
+from bot.seam import SeamClient, SeamError
+from bot.seam_events import EVENT_TYPES
 from bot.store import Store
 
 log = logging.getLogger("bot")
@@ -83,6 +92,18 @@ async def export_audit(database_url: str, since: datetime, until: datetime | Non
     return len(entries)
 
 
+async def create_seam_webhook(settings: SeamSettings, url: str, out: TextIO) -> None:
+    seam = SeamClient(api_key=settings.seam_api_key.get_secret_value(), endpoint=settings.seam_endpoint)
+    try:
+        webhook = await seam.create_webhook(url, EVENT_TYPES)
+    finally:
+        await seam.aclose()
+    print(f"Seam webhook {webhook.get('webhook_id', '')} created for {url}", file=out)
+    print(f"events: {', '.join(EVENT_TYPES)}", file=out)
+    print("Set this in lockbot's environment (it is shown only now):", file=out)
+    print(f"SEAM_WEBHOOK_SECRET={webhook['secret']}", file=out)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="lockbot: doors and slots from Slack")
     commands = parser.add_subparsers(dest="command")
@@ -90,8 +111,19 @@ def main(argv: list[str] | None = None) -> int:
     audit = commands.add_parser("audit", help="write the audit log as CSV to standard output")
     audit.add_argument("--since", type=_day, required=True, help="first day (or time) to include, UTC")
     audit.add_argument("--until", type=_day, default=None, help="first day (or time) not to include, UTC")
+    seam_webhook = commands.add_parser("seam-webhook", help="manage the Seam webhook")
+    seam_webhook.add_argument("action", choices=["create"])
+    seam_webhook.add_argument("--url", required=True, help="public URL of POST /webhooks/seam")
     args = parser.parse_args(argv)
     try:
+        if args.command == "seam-webhook":
+            try:
+                asyncio.run(create_seam_webhook(load_seam_settings(), args.url, sys.stdout))
+            except SeamError as exc:
+                detail = f" ({exc.detail})" if exc.detail else ""
+                print(f"Could not create the Seam webhook: {exc.user_message}{detail}.", file=sys.stderr)
+                return 1
+            return 0
         if args.command == "audit":
             database = load_database_settings()
             asyncio.run(export_audit(database.database_url, args.since, args.until, sys.stdout))

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -17,6 +18,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
+from svix.webhooks import Webhook, WebhookVerificationError
 
 from bot.actions import DoorActions
 from bot.config import ConfigError, Settings, load_policy, policy_path
@@ -25,10 +27,11 @@ from bot.durations import parse_duration
 from bot.overbooked import SlotClient
 from bot.policy import Policy
 from bot.seam import SeamClient
+from bot.seam_events import SeamEvents, UnreadableEvent
 from bot.slack.buttons import RequestButtons
 from bot.slack.commands import DoorCommands
 from bot.slack.people import SlackPeople
-from bot.slack.reporter import SlackRequestMessenger, action_reporter, slot_reporter
+from bot.slack.reporter import SlackNoticeBoard, SlackRequestMessenger, action_reporter, slot_reporter
 from bot.slack.slot_commands import SlotCommands
 from bot.slots import SlotService
 from bot.store import Store
@@ -54,7 +57,9 @@ class Lockbot:
     requests: UnlockRequests | None = None
     overbooked: SlotClient | None = None
     slots: SlotService | None = None
+    events: SeamEvents | None = None
     _background: list[asyncio.Task[None]] = field(default_factory=list)
+    _event_tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     def web_application(self) -> web.Application:
         """The HTTP routes: Slack's requests (HTTP mode only) and the health check."""
@@ -62,7 +67,35 @@ class Lockbot:
         if not self.settings.socket_mode:
             application.router.add_post("/slack/events", self._slack_events)
         application.router.add_get("/healthz", self._healthz)
+        application.router.add_post("/webhooks/seam", self._seam_webhook)
         return application
+
+    async def _seam_webhook(self, request: web.Request) -> web.Response:
+        """Svix-signed Seam events: checked, remembered once, answered at once, handled after."""
+        secret = self.settings.seam_webhook_secret
+        if secret is None or self.events is None:
+            return web.json_response({"ok": False, "error": "Seam webhooks are not configured"}, status=404)
+        body = await request.read()
+        try:
+            Webhook(secret.get_secret_value()).verify(body, dict(request.headers))
+        except WebhookVerificationError:
+            return web.json_response({"ok": False, "error": "bad or stale signature"}, status=401)
+        try:
+            event = SeamEvents.read(body)
+        except UnreadableEvent as exc:
+            return web.json_response({"ok": False, "error": str(exc)}, status=400)
+        if await self.events.receive(event):
+            task = asyncio.create_task(self._handle_event(event), name=f"seam-event-{event['event_id']}")
+            self._event_tasks.add(task)
+            task.add_done_callback(self._event_tasks.discard)
+        return web.json_response({"ok": True})
+
+    async def _handle_event(self, event: dict[str, Any]) -> None:
+        assert self.events is not None
+        try:
+            await self.events.handle(event)
+        except Exception:
+            log.exception("handling Seam event %s failed", event.get("event_id"))
 
     async def start_background_work(self) -> None:
         """Finish what was in flight before a restart, and expire requests as they come due."""
@@ -70,6 +103,10 @@ class Lockbot:
             self._background.append(asyncio.create_task(self.actions.keep_leases(), name="action-leases"))
         if self.requests is not None:
             self._background.append(asyncio.create_task(self.requests.run_expiry(), name="request-expiry"))
+        if self.events is not None:
+            caught_up = await self.events.catch_up()
+            if caught_up:
+                log.info("handled %d Seam events received before the last stop", caught_up)
         if self.slots is not None:
             settled = await self.slots.settle_interrupted()
             if settled:
@@ -85,7 +122,7 @@ class Lockbot:
         )
 
     async def aclose(self) -> None:
-        for task in self._background:
+        for task in [*self._background, *self._event_tasks]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -159,7 +196,11 @@ def build_lockbot(settings: Settings, store: Store, policy: Policy) -> Lockbot:
             endpoint=settings.seam_endpoint,
             timeout=settings.lockbot_seam_timeout,
         )
-        lockbot.tracker = tracker = AttemptTracker(seam, deadline_seconds=settings.lockbot_action_timeout)
+        # With webhooks, Seam says when an attempt ends; polling is only the fallback.
+        patience = 2.5 if settings.seam_webhook_secret is not None else 1.0
+        lockbot.tracker = tracker = AttemptTracker(
+            seam, deadline_seconds=settings.lockbot_action_timeout, patience=patience
+        )
         lockbot.actions = actions = DoorActions(
             seam, tracker, action_reporter(slack), store, timeout_seconds=settings.lockbot_action_timeout
         )
@@ -168,6 +209,8 @@ def build_lockbot(settings: Settings, store: Store, policy: Policy) -> Lockbot:
             store, policy, people, actions, SlackRequestMessenger(slack), directory.lock_named
         )
         door_service = DoorService(directory, people, policy, actions, requests, store)
+        lockbot.events = events = SeamEvents(store, policy, tracker, directory.lock_named, SlackNoticeBoard(slack))
+        actions.on_final(events.announce_outcome)
         RequestButtons(requests).register(bolt)
     else:
         log.warning("SEAM_API_KEY is not set: door commands will say doors are not configured")

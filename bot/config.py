@@ -27,9 +27,11 @@ from bot.policy import EVERYONE, DoorRules, Policy
 __all__ = [
     "ConfigError",
     "DatabaseSettings",
+    "SeamSettings",
     "Settings",
     "load_database_settings",
     "load_policy",
+    "load_seam_settings",
     "load_settings",
     "parse_duration",
     "policy_path",
@@ -67,6 +69,20 @@ class DatabaseSettings(BaseSettings):
         if scheme not in ("sqlite", "postgresql", "postgres"):
             raise ValueError(f"must start with sqlite:/// or postgresql://, got a {scheme!r} URL")
         return value
+
+
+class SeamSettings(BaseSettings):
+    """Seam alone: all that `python -m bot seam-webhook create` needs."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", env_ignore_empty=True, extra="ignore")
+
+    seam_api_key: SecretStr
+    seam_endpoint: str = "https://connect.getseam.com"
+
+    @field_validator("seam_endpoint")
+    @classmethod
+    def _endpoint_is_url(cls, value: str) -> str:
+        return _check_http_url(value, "seam_endpoint")
 
 
 class Settings(DatabaseSettings):
@@ -180,6 +196,10 @@ def load_settings(**overrides: Any) -> Settings:
 
 def load_database_settings() -> DatabaseSettings:
     return _load(DatabaseSettings, {})
+
+
+def load_seam_settings() -> SeamSettings:
+    return _load(SeamSettings, {})
 
 
 _S = TypeVar("_S", bound=BaseSettings)

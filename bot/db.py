@@ -38,6 +38,7 @@ __all__ = [
     "create_engine",
     "metadata",
     "migrate",
+    "seam_events",
     "slot_locks",
     "unlock_requests",
 ]
@@ -156,6 +157,18 @@ slot_locks = Table(
     Column("status_ts", String(32), nullable=True),
     Column("unlocked_by", String(32), nullable=True),
     Index("ix_slot_locks_slot_id_state", "slot_id", "state"),
+)
+
+
+seam_events = Table(
+    "seam_events",
+    metadata,
+    Column("event_id", String(128), primary_key=True),
+    Column("event_type", String(128), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("processed", Boolean, nullable=False),
+    Index("ix_seam_events_processed", "processed"),
 )
 
 

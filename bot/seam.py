@@ -266,6 +266,14 @@ class SeamClient:
         page = await self._call("/action_attempts/list", {"action_attempt_ids": list(action_attempt_ids)}, _READ)
         return self._parse_many(ActionAttempt, page.get("action_attempts"), "action_attempts")
 
+    async def create_webhook(self, url: str, event_types: Sequence[str]) -> dict[str, Any]:
+        """Register a webhook; Seam's answer carries its Svix secret."""
+        page = await self._call("/webhooks/create", {"url": url, "event_types": list(event_types)}, _WRITE)
+        webhook = page.get("webhook")
+        if not isinstance(webhook, dict) or not webhook.get("secret"):
+            raise SeamProtocolError("Seam's answer has no webhook secret")
+        return webhook
+
     async def _call(self, path: str, body: Mapping[str, Any], policy: _CallPolicy) -> dict[str, Any]:
         attempts = self._read_attempts if policy.idempotent else 2
 

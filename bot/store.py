@@ -8,9 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, and_, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.db import actions, audit_log, create_engine, migrate, slot_locks, unlock_requests
+from bot.db import actions, audit_log, create_engine, migrate, seam_events, slot_locks, unlock_requests
 from bot.records import ActionRecord, ActionState, AuditEntry, RequestState, SlotLock, SlotLockState, UnlockRequest
 
 __all__ = ["UNFINISHED", "Store"]
@@ -316,6 +317,42 @@ class Store:
         async with self._engine.connect() as connection:
             rows = await connection.execute(select(slot_locks).where(slot_locks.c.state == str(state)))
             return [_slot_lock(row) for row in rows]
+
+    # -- Seam events -----------------------------------------------------------------------------
+
+    async def record_event(self, event_id: str, event_type: str, payload: str, at: datetime) -> bool:
+        """Remember a delivered event; False when it was delivered before (a redelivery)."""
+        try:
+            async with self._engine.begin() as connection:
+                await connection.execute(
+                    insert(seam_events).values(
+                        event_id=event_id, event_type=event_type, payload=payload, received_at=at, processed=False
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    async def event_processed(self, event_id: str) -> None:
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(seam_events).where(seam_events.c.event_id == event_id).values(processed=True)
+            )
+
+    async def unprocessed_events(self) -> list[str]:
+        """Payloads of events received but not handled (lockbot stopped in between), oldest first."""
+        async with self._engine.connect() as connection:
+            rows = await connection.execute(
+                select(seam_events.c.payload)
+                .where(seam_events.c.processed.is_(False))
+                .order_by(seam_events.c.received_at)
+            )
+            return [str(payload) for payload in rows.scalars()]
+
+    async def action_by_attempt(self, attempt_id: str) -> ActionRecord | None:
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(select(actions).where(actions.c.attempt_id == attempt_id))).first()
+        return _action(row) if row is not None else None
 
     # -- the audit log -------------------------------------------------------------------------
 

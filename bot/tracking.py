@@ -55,10 +55,11 @@ class _Followed:
     polls: list[float] = field(default_factory=list)
     last_problem: str | None = None
 
-    def due_at(self, estimates: DurationEstimates) -> float:
-        elapsed = self.polls[-1] if self.polls else 0.0
+    def due_at(self, estimates: DurationEstimates, patience: float) -> float:
+        elapsed = (self.polls[-1] if self.polls else 0.0) / patience
         expected = estimates.expected(self.device_id, self.action_type)
-        return self.started + next_poll_offset(elapsed, expected, self.deadline - self.started)
+        offset = next_poll_offset(elapsed, expected, (self.deadline - self.started) / patience) * patience
+        return self.started + min(offset, self.deadline - self.started)
 
 
 class AttemptTracker:
@@ -69,10 +70,13 @@ class AttemptTracker:
         seam: SeamClient,
         *,
         deadline_seconds: float,
+        patience: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`patience` stretches the polling schedule: with webhooks, polling is only the fallback."""
         self._seam = seam
         self._deadline_seconds = deadline_seconds
+        self._patience = patience
         self._clock = clock
         self._estimates = DurationEstimates()
         self._followed: dict[str, _Followed] = {}
@@ -109,6 +113,20 @@ class AttemptTracker:
             self._loop_task = asyncio.create_task(self._run(), name="attempt-tracker")
         self._changed.set()
 
+    async def check_now(self, attempt_id: str) -> bool:
+        """Ask Seam about one attempt at once (Seam said it ended). False when not followed here."""
+        item = self._followed.get(attempt_id)
+        if item is None:
+            return False
+        try:
+            seen = await self._fetch_each([attempt_id])
+        except Exception:
+            log.exception("asking Seam about attempt %s failed", attempt_id)
+            return True
+        if self._followed.get(attempt_id) is item:  # not finished by a poll meanwhile
+            self._note_poll(item, seen.get(attempt_id))
+        return True
+
     async def aclose(self) -> None:
         if self._loop_task is not None:
             self._loop_task.cancel()
@@ -124,7 +142,7 @@ class AttemptTracker:
                 await self._changed.wait()
                 continue
             now = self._clock()
-            due = min(followed.due_at(self._estimates) for followed in self._followed.values())
+            due = min(followed.due_at(self._estimates, self._patience) for followed in self._followed.values())
             wake = max(due, self._last_call + _MIN_GAP)
             if wake > now:
                 self._changed.clear()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import httpx
@@ -22,6 +22,8 @@ ADMIN = "U0ADMIN001"
 OWNER = "U0OWNER001"
 MEMBER = "U0MEMBER01"
 LOCKS = ["Front Door", "Back Door", "Garage Door", "Garden Gate"]
+
+T = TypeVar("T")
 
 FINAL_STATUS_PREFIXES = ("Done:", "Failed:", "Not confirmed:")
 
@@ -211,3 +213,15 @@ def buttons(message: Message) -> dict[str, str]:
         if block.get("type") == "actions"
         for element in block["elements"]
     }
+
+
+def wait_until(condition: Callable[[], T | None], timeout: float = 10.0, what: str = "condition") -> T:
+    """For state in another process (Seam's fake): re-check often until true, or fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.02)

@@ -148,3 +148,10 @@ def test_no_secret_ever_reaches_the_logs(workspace: Workspace, channel: str) -> 
     assert workspace.seam is not None
     for secret in (BOT_TOKEN, SIGNING_SECRET, workspace.seam.api_key):
         assert secret not in logs
+
+
+def test_without_a_webhook_secret_the_seam_webhook_route_says_so(workspace: Workspace) -> None:
+    response = workspace.bot.http.post(f"{workspace.bot.url}/webhooks/seam", content=b"{}")
+
+    assert response.status_code == 404
+    assert response.json() == {"ok": False, "error": "Seam webhooks are not configured"}

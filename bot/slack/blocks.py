@@ -16,6 +16,7 @@ from bot.doors import DoorAmbiguous, DoorUnknown
 from bot.policy import EVERYONE
 from bot.records import AuditEntry, RequestState, UnlockRequest
 from bot.seam import Lock
+from bot.seam_events import DoorNotice
 from bot.slots import SlotStatus, SlotUnlocked, SlotView
 from bot.unlock_requests import (
     AlreadyDecided,
@@ -43,8 +44,10 @@ __all__ = [
     "render_audit",
     "render_decision_reply",
     "render_deny_reason_modal",
+    "render_door_notice",
     "render_door_overview",
     "render_notice",
+    "render_outcome_notice",
     "render_request",
     "render_request_filed",
     "render_requester_message",
@@ -556,3 +559,41 @@ def render_slot_status_reply(status: SlotStatus) -> SlackMessage:
 def render_slot_unlocked(unlocked: SlotUnlocked, by: str) -> SlackMessage:
     whose = "your" if unlocked.locked_by == by else f"<@{unlocked.locked_by}>'s"
     return render_notice(f"Unlocked {whose} lock on slot `{escape(unlocked.slot_id)}`.")
+
+
+# -- notices ------------------------------------------------------------------------------------
+
+_NOTICE_WORDS = {
+    "lock.unlocked": (":unlock:", "unlocked"),
+    "lock.locked": (":lock:", "locked"),
+    "lock.access_denied": (":no_entry:", "access denied"),
+    "device.disconnected": (":electric_plug:", "went offline"),
+    "device.connected": (":white_check_mark:", "is back online"),
+    "device.low_battery": (":battery:", "battery is low"),
+}
+
+
+def render_door_notice(notice: DoorNotice) -> SlackMessage:
+    """One readable line: door, what happened (and how), when."""
+    icon, what = _NOTICE_WORDS.get(notice.event_type, (":information_source:", notice.event_type))
+    door = escape(notice.door) if notice.known else f"a lock lockbot does not know (`{escape(notice.device_id)}`)"
+    how = f" ({notice.method})" if notice.method else ""
+    battery = f" ({notice.battery_level:.0%})" if notice.battery_level is not None else ""
+    if notice.event_type == "lock.access_denied":
+        sentence, plain = f"Access denied at *{door}*", f"Access denied at {_plain(door)}"
+    else:
+        sentence, plain = f"*{door}* {what}{how}{battery}", f"{_plain(door)} {what}{how}{battery}"
+    return SlackMessage(
+        text=f"{plain} at {_plain_date(notice.at)}",
+        blocks=[_context(f"{icon} {sentence} · {slack_date(notice.at)}")],
+    )
+
+
+def render_outcome_notice(view: ActionView, approved_by: str | None) -> SlackMessage:
+    """An action's outcome, announced in the door's notify channel."""
+    sentence = outcome_sentence(view)
+    who = f"asked by <@{view.requested_by}>" + (f", approved by <@{approved_by}>" if approved_by else "")
+    return SlackMessage(
+        text=f"{_plain(sentence)} ({who}, through lockbot)",
+        blocks=[_context(f"{_icon(view)} {sentence} · {who}, through lockbot")],
+    )

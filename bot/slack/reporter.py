@@ -13,10 +13,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions import ActionThread, ActionView, CannotReport
 from bot.records import UnlockRequest
+from bot.seam_events import DoorNotice
 from bot.slack.blocks import (
     SlackMessage,
     render_action_parent,
     render_action_status,
+    render_door_notice,
+    render_outcome_notice,
     render_request,
     render_requester_message,
     render_slot_parent,
@@ -24,7 +27,7 @@ from bot.slack.blocks import (
 )
 from bot.slots import SlotView
 
-__all__ = ["SlackRequestMessenger", "ThreadReporter", "action_reporter", "slot_reporter"]
+__all__ = ["SlackNoticeBoard", "SlackRequestMessenger", "ThreadReporter", "action_reporter", "slot_reporter"]
 
 V = TypeVar("V")
 
@@ -155,3 +158,19 @@ class SlackRequestMessenger(_SlackMessages):
 
     async def tell_requester(self, request: UnlockRequest, outcome: ActionView | None) -> None:
         await self._direct_message(request.requester, render_requester_message(request, outcome))
+
+
+class SlackNoticeBoard(_SlackMessages):
+    """Implements `bot.seam_events.NoticeBoard`. A 429 is waited out by the client's retry handler."""
+
+    async def post_notice(self, channel: str, notice: DoorNotice) -> None:
+        await self._post_quietly(channel, render_door_notice(notice))
+
+    async def post_outcome(self, channel: str, view: ActionView, approved_by: str | None) -> None:
+        await self._post_quietly(channel, render_outcome_notice(view, approved_by))
+
+    async def _post_quietly(self, channel: str, message: SlackMessage) -> None:
+        try:
+            await self._post(channel, message)
+        except CannotReport as exc:
+            log.warning("could not post a notice in %s: %s", channel, exc.user_message)

@@ -142,6 +142,37 @@ function handleFixture(req, res, p) {
   return sendJson(res, 404, { ok: false, error: { type: "not_found", message: "bad fixture request" } })
 }
 
+// Seam's documented event types (reference: api/events). The pinned fake knows an older, smaller
+// catalogue; /webhooks/create is checked against the documented one, and the fake gets the types it knows.
+const DOCUMENTED_EVENT_TYPES = new Set(["access_code.created", "access_code.changed", "access_code.name_changed", "access_code.code_changed", "access_code.time_frame_changed", "access_code.scheduled_on_device", "access_code.set_on_device", "access_code.removed_from_device", "access_code.delay_in_setting_on_device", "access_code.failed_to_set_on_device", "access_code.deleted", "access_code.delay_in_removing_from_device", "access_code.failed_to_remove_from_device", "access_code.modified_external_to_seam", "access_code.deleted_external_to_seam", "access_code.backup_access_code_pulled", "access_code.unmanaged.converted_to_managed", "access_code.unmanaged.failed_to_convert_to_managed", "access_code.unmanaged.created", "access_code.unmanaged.removed", "access_grant.created", "access_grant.deleted", "access_grant.access_granted_to_all_doors", "access_grant.access_granted_to_door", "access_grant.access_to_door_lost", "access_grant.access_times_changed", "access_grant.could_not_create_requested_access_methods", "access_method.issued", "access_method.revoked", "access_method.card_encoding_required", "access_method.deleted", "access_method.reissued", "access_method.created", "acs_system.connected", "acs_system.added", "acs_system.disconnected", "acs_credential.deleted", "acs_credential.issued", "acs_credential.reissued", "acs_credential.invalidated", "acs_user.created", "acs_user.deleted", "acs_encoder.added", "acs_encoder.removed", "acs_access_group.deleted", "acs_entrance.added", "acs_entrance.removed", "client_session.deleted", "connected_account.connected", "connected_account.created", "connected_account.disconnected", "connected_account.completed_first_sync", "connected_account.deleted", "connected_account.completed_first_sync_after_reconnection", "connected_account.reauthorization_requested", "action_attempt.lock_door.succeeded", "action_attempt.lock_door.failed", "action_attempt.unlock_door.succeeded", "action_attempt.unlock_door.failed", "action_attempt.simulate_keypad_code_entry.succeeded", "action_attempt.simulate_keypad_code_entry.failed", "action_attempt.simulate_manual_lock_via_keypad.succeeded", "action_attempt.simulate_manual_lock_via_keypad.failed", "connect_webview.login_succeeded", "connect_webview.login_failed", "device.connected", "device.added", "device.converted_to_unmanaged", "device.unmanaged.converted_to_managed", "device.unmanaged.connected", "device.disconnected", "device.unmanaged.disconnected", "device.tampered", "device.low_battery", "device.battery_status_changed", "device.removed", "device.deleted", "device.third_party_integration_detected", "device.third_party_integration_no_longer_detected", "device.salto.privacy_mode_activated", "device.salto.privacy_mode_deactivated", "device.connection_became_flaky", "device.connection_stabilized", "device.error.subscription_required", "device.error.subscription_required.resolved", "device.accessory_keypad_connected", "device.accessory_keypad_disconnected", "noise_sensor.noise_threshold_triggered", "lock.locked", "lock.unlocked", "lock.access_denied", "thermostat.climate_preset_activated", "thermostat.manually_adjusted", "thermostat.temperature_threshold_exceeded", "thermostat.temperature_threshold_no_longer_exceeded", "thermostat.temperature_reached_set_point", "thermostat.temperature_changed", "device.name_changed", "camera.activated", "device.doorbell_rang", "enrollment_automation.deleted", "phone.deactivated", "space.device_membership_changed", "space.created", "space.deleted"])
+
+function createWebhook(req, res) {
+  let raw = ""
+  req.on("data", (c) => (raw += c))
+  req.on("end", async () => {
+    let p
+    try { p = JSON.parse(raw || "{}") } catch { p = {} }
+    const wanted = Array.isArray(p.event_types) ? p.event_types : []
+    const unknown = wanted.filter((t) => !DOCUMENTED_EVENT_TYPES.has(t))
+    if (unknown.length > 0) {
+      return sendJson(res, 400, { error: { type: "invalid_event_types", message: `Invalid event types: ${unknown.join(", ")}` } })
+    }
+    const known = wanted.filter((t) => ["lock.locked", "lock.unlocked", "device.connected", "device.disconnected", "device.low_battery"].includes(t))
+    const answer = await fetch(`${url}/webhooks/create`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        authorization: req.headers.authorization ?? "",
+        "x-fixture-forwarded": "1",
+      },
+      body: JSON.stringify({ ...p, event_types: known }),
+    })
+    const body = await answer.json()
+    if (body.webhook) body.webhook.event_types = wanted
+    sendJson(res, answer.status, body)
+  })
+}
+
 const handlers = srv.listeners("request")
 srv.removeAllListeners("request")
 srv.on("request", (req, res) => {
@@ -157,6 +188,7 @@ srv.on("request", (req, res) => {
     return
   }
   calls[path] = (calls[path] ?? 0) + 1
+  if (path === "/webhooks/create" && !req.headers["x-fixture-forwarded"]) return createWebhook(req, res)
   const fault = faults.find((f) => f.path === path && f.count > 0)
   const forward = () => handlers.forEach((h) => h.call(srv, req, res))
   if (!fault) return forward()

@@ -1,0 +1,170 @@
+"""Seam's webhook events: each handled once, outcomes of lockbot's own actions finished at once,
+and door events announced in the door's notify channel."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from bot.actions import ActionView, utcnow
+from bot.policy import Policy
+from bot.records import ActionRecord
+from bot.seam import Lock, SeamError
+from bot.store import Store
+from bot.tracking import AttemptTracker
+
+__all__ = ["EVENT_TYPES", "DoorNotice", "NoticeBoard", "SeamEvents", "UnreadableEvent"]
+
+log = logging.getLogger(__name__)
+
+ANNOUNCED = (
+    "lock.locked",
+    "lock.unlocked",
+    "lock.access_denied",
+    "device.disconnected",
+    "device.connected",
+    "device.low_battery",
+)
+ATTEMPT_OUTCOMES = (
+    "action_attempt.lock_door.succeeded",
+    "action_attempt.lock_door.failed",
+    "action_attempt.unlock_door.succeeded",
+    "action_attempt.unlock_door.failed",
+)
+EVENT_TYPES = (*ANNOUNCED, *ATTEMPT_OUTCOMES)
+
+_METHODS = {
+    "keycode": "keypad",
+    "keypad": "keypad",
+    "manual": "by hand",
+    "automatic": "auto-lock",
+    "seamapi": "remotely",
+    "remote": "remotely",
+}
+
+
+class UnreadableEvent(Exception):
+    """The delivery is not a Seam event lockbot can read."""
+
+
+@dataclass(frozen=True)
+class DoorNotice:
+    """One thing that happened at a door, for its notify channel."""
+
+    event_type: str
+    door: str
+    device_id: str
+    at: datetime
+    method: str | None = None  # keypad, by hand, auto-lock, remotely
+    battery_level: float | None = None
+    known: bool = True  # False: a lock lockbot does not find in Seam
+
+
+class NoticeBoard(Protocol):
+    """Posts notices (the Slack edge); never raises."""
+
+    async def post_notice(self, channel: str, notice: DoorNotice) -> None: ...
+
+    async def post_outcome(self, channel: str, view: ActionView, approved_by: str | None) -> None: ...
+
+
+def _parse_time(value: Any, fallback: datetime) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return fallback
+    return parsed if parsed.tzinfo else fallback
+
+
+class SeamEvents:
+    def __init__(
+        self,
+        store: Store,
+        policy: Policy,
+        tracker: AttemptTracker,
+        lock_named: Callable[[str], Awaitable[Lock | None]],
+        board: NoticeBoard,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._store = store
+        self._policy = policy
+        self._tracker = tracker
+        self._lock_named = lock_named
+        self._board = board
+        self._clock = clock
+
+    @staticmethod
+    def read(body: bytes) -> dict[str, Any]:
+        """The event in a delivery (Seam sends the event itself; a wrapping `event` key is accepted)."""
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            raise UnreadableEvent("not JSON") from None
+        event = payload.get("event", payload) if isinstance(payload, dict) else None
+        if not isinstance(event, dict) or not event.get("event_id") or not event.get("event_type"):
+            raise UnreadableEvent("no event_id or event_type")
+        return event
+
+    async def receive(self, event: dict[str, Any]) -> bool:
+        """Remember the event; False for a redelivery, which must change nothing."""
+        return await self._store.record_event(
+            str(event["event_id"]), str(event["event_type"]), json.dumps(event), self._clock()
+        )
+
+    async def handle(self, event: dict[str, Any]) -> None:
+        """Act on a remembered event, then mark it handled."""
+        try:
+            await self._act(event)
+        finally:
+            await self._store.event_processed(str(event["event_id"]))
+
+    async def catch_up(self) -> int:
+        """After a restart: handle events that were received but not yet handled."""
+        payloads = await self._store.unprocessed_events()
+        for payload in payloads:
+            await self.handle(json.loads(payload))
+        return len(payloads)
+
+    async def _act(self, event: dict[str, Any]) -> None:
+        event_type = str(event["event_type"])
+        attempt_id = event.get("action_attempt_id")
+        if event_type in ATTEMPT_OUTCOMES:
+            # Seam says the attempt ended: ask for it now, rather than at the next poll. An event for an
+            # attempt no longer followed (already finished, or not lockbot's) changes nothing.
+            if attempt_id:
+                await self._tracker.check_now(str(attempt_id))
+            return
+        if event_type not in ANNOUNCED:
+            return
+        if attempt_id and await self._store.action_by_attempt(str(attempt_id)) is not None:
+            return  # lockbot's own action: its outcome is announced with the action
+        device_id = str(event.get("device_id") or "")
+        try:
+            lock = await self._lock_named(device_id) if device_id else None
+        except SeamError:
+            lock = None
+        rules = self._policy.rules_for(lock) if lock else self._policy.rules_for_door(device_id)
+        if rules.notify_channel is None:
+            return
+        level = event.get("battery_level")
+        notice = DoorNotice(
+            event_type=event_type,
+            door=lock.name if lock else device_id or "an unknown lock",
+            device_id=device_id,
+            at=_parse_time(event.get("occurred_at") or event.get("created_at"), self._clock()),
+            method=_METHODS.get(str(event.get("method") or "").lower()),
+            battery_level=float(level) if isinstance(level, int | float) else None,
+            known=lock is not None,
+        )
+        await self._board.post_notice(rules.notify_channel, notice)
+
+    async def announce_outcome(self, record: ActionRecord, view: ActionView) -> None:
+        """An action's outcome, in its door's notify channel when that is not where the action ran."""
+        rules = self._policy.rules_for_door(record.device_id, record.door)
+        if rules.notify_channel and rules.notify_channel != record.channel:
+            await self._board.post_outcome(rules.notify_channel, view, record.approved_by)

@@ -1,0 +1,60 @@
+"""Seam events alone: an event received but not handled before a stop is handled at the next start."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from bot.actions import ActionView
+from bot.policy import DoorRules, Policy
+from bot.seam import Lock
+from bot.seam_events import DoorNotice, SeamEvents
+from bot.store import Store
+
+
+class Board:
+    def __init__(self) -> None:
+        self.notices: list[tuple[str, DoorNotice]] = []
+
+    async def post_notice(self, channel: str, notice: DoorNotice) -> None:
+        self.notices.append((channel, notice))
+
+    async def post_outcome(self, channel: str, view: ActionView, approved_by: str | None) -> None:
+        raise AssertionError("no action here")
+
+
+class Tracker:
+    async def check_now(self, attempt_id: str) -> bool:
+        return False
+
+
+def test_events_received_before_a_stop_are_handled_once_at_the_next_start(tmp_path: Path) -> None:
+    async def go() -> list[tuple[str, DoorNotice]]:
+        store = await Store.open(f"sqlite:///{tmp_path / 'lockbot.db'}")
+        board = Board()
+
+        async def lock_named(device_id: str) -> Lock | None:
+            return Lock(device_id=device_id, display_name="Front Door")
+
+        policy = Policy(defaults=DoorRules(notify_channel="C0NOTIFY01"))
+        events = SeamEvents(store, policy, Tracker(), lock_named, board)  # type: ignore[arg-type]
+        event: dict[str, Any] = {
+            "event_id": "evt_1",
+            "event_type": "lock.unlocked",
+            "device_id": "lock_1",
+            "occurred_at": "2026-11-22T10:00:00Z",
+            "method": "keycode",
+        }
+        assert await events.receive(SeamEvents.read(json.dumps(event).encode()))  # then lockbot stopped
+        assert not await events.receive(event)  # a redelivery is not new
+
+        assert await events.catch_up() == 1
+        assert await events.catch_up() == 0  # handled once
+        await store.close()
+        return board.notices
+
+    [(channel, notice)] = asyncio.run(go())
+    assert channel == "C0NOTIFY01"
+    assert (notice.door, notice.event_type, notice.method) == ("Front Door", "lock.unlocked", "keypad")
