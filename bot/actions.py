@@ -43,7 +43,6 @@ log = logging.getLogger(__name__)
 _STALE_QUEUED = timedelta(minutes=2)
 # How long an instance holds the actions it runs without renewing; after that another takes them over.
 ACTION_LEASE = timedelta(seconds=10)
-_LEASE_RENEWAL_SECONDS = 3.0
 
 
 def utcnow() -> datetime:
@@ -189,7 +188,9 @@ class DoorActions:
         timeout_seconds: float,
         clock: Callable[[], datetime] = utcnow,
         owner: str | None = None,
+        lease: timedelta = ACTION_LEASE,
     ) -> None:
+        self.lease = lease
         self._owner = owner or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self._seam = seam
         self._tracker = tracker
@@ -224,7 +225,7 @@ class DoorActions:
             created_at=now,
             updated_at=now,
         )
-        await self._store.add_action(record, owner=self._owner, lease_until=now + ACTION_LEASE)
+        await self._store.add_action(record, owner=self._owner, lease_until=now + self.lease)
         running = _Running(record, _view_of(record, None), None, asyncio.Lock())
         try:
             thread = await self._reporter.open(channel, running.view)
@@ -241,7 +242,7 @@ class DoorActions:
 
     async def _run_approved(self, record: ActionRecord, request: UnlockRequest) -> None:
         now = self._clock()
-        if not await self._store.claim_action(record.id, self._owner, now, now + ACTION_LEASE):
+        if not await self._store.claim_action(record.id, self._owner, now, now + self.lease):
             log.info("approved action %s is already in another instance's hands", record.id)
             return
         running = _Running(record, _view_of(record, request), None, asyncio.Lock())
@@ -262,7 +263,7 @@ class DoorActions:
         """Take over every action whose holder stopped renewing its lease (a restart, a dead
         instance), and finish it. Returns how many were taken."""
         now = self._clock()
-        records = await self._store.claim_orphans(self._owner, now, now + ACTION_LEASE)
+        records = await self._store.claim_orphans(self._owner, now, now + self.lease)
         for record in records:
             request = await self._store.request(record.request_id) if record.request_id else None
             thread = (
@@ -278,13 +279,13 @@ class DoorActions:
         """Until cancelled: renew the leases of this instance's actions, and take over orphans."""
         while True:
             try:
-                await self._store.renew_leases(self._owner, self._clock() + ACTION_LEASE)
+                await self._store.renew_leases(self._owner, self._clock() + self.lease)
                 taken = await self.resume()
                 if taken:
                     log.info("took over %d actions that were in flight", taken)
             except Exception:
                 log.exception("keeping action leases failed; trying again shortly")
-            await asyncio.sleep(_LEASE_RENEWAL_SECONDS)
+            await asyncio.sleep(self.lease.total_seconds() / 3)
 
     async def _resume_one(self, running: _Running, request: UnlockRequest | None) -> None:
         record = running.record

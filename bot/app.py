@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import aiohttp
@@ -202,7 +203,12 @@ def build_lockbot(settings: Settings, store: Store, policy: Policy) -> Lockbot:
             seam, deadline_seconds=settings.lockbot_action_timeout, patience=patience
         )
         lockbot.actions = actions = DoorActions(
-            seam, tracker, action_reporter(slack), store, timeout_seconds=settings.lockbot_action_timeout
+            seam,
+            tracker,
+            action_reporter(slack),
+            store,
+            timeout_seconds=settings.lockbot_action_timeout,
+            lease=timedelta(seconds=settings.lockbot_action_lease),
         )
         directory = DoorDirectory(seam)
         lockbot.requests = requests = UnlockRequests(

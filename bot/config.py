@@ -108,6 +108,7 @@ class Settings(DatabaseSettings):
     # Beyond SPEC: tuning with safe defaults.
     lockbot_action_timeout: float = Field(default=20.0, gt=0, le=3600)
     lockbot_seam_timeout: float = Field(default=10.0, gt=0, le=120)
+    lockbot_action_lease: float = Field(default=10.0, ge=1, le=600)
     lockbot_overbooked_timeout: float = Field(default=10.0, gt=0, le=120)
     lockbot_slot_max_lock: str = "24h"
     log_level: str = "INFO"

@@ -16,7 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from bot.actions import ACTION_LEASE, ActionKind, ActionView, CannotReport, DoorActions, utcnow
+from bot.actions import ActionKind, ActionView, CannotReport, DoorActions, utcnow
 from bot.policy import DoorRules, PeopleDirectory, PeopleUnavailable, Policy, may_approve
 from bot.records import ActionRecord, ActionState, AuditEntry, RequestState, UnlockRequest, new_id
 from bot.replies import Problem
@@ -191,7 +191,7 @@ class UnlockRequests:
             by=clicker,
             at=now,
             then_run=then_run,
-            then_run_lease_until=now + ACTION_LEASE,
+            then_run_lease_until=now + self._actions.lease,
         )
         if decided is None:
             return AlreadyDecided(await self._store.request(request_id) or request)

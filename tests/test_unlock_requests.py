@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,8 @@ class Messenger:
 
 
 class Actions:
+    lease = timedelta(seconds=10)
+
     def __init__(self) -> None:
         self.started: list[Any] = []
 
