@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 import httpx
-import stamina
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+from bot.api_calls import Failures, NotSent, OutcomeUnknown, RateLimited, ServerFailed, request
 
 __all__ = [
     "OverbookedError",
@@ -33,8 +34,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-_MAX_RETRY_AFTER_SECONDS = 5.0
 
 
 class OverbookedError(Exception):
@@ -68,7 +67,7 @@ class OverbookedUnauthorized(OverbookedError):
     user_message = "Overbooked refused lockbot's API key (an admin needs to check OVERBOOKED_API_KEY)"
 
 
-class OverbookedRateLimited(OverbookedError):
+class OverbookedRateLimited(OverbookedError, RateLimited):
     user_message = "Overbooked is busy right now (rate limited); try again in a minute"
 
     def __init__(self, detail: str = "", *, retry_after: float | None = None, **kwargs: Any) -> None:
@@ -76,17 +75,17 @@ class OverbookedRateLimited(OverbookedError):
         self.retry_after = retry_after
 
 
-class OverbookedServerError(OverbookedError):
+class OverbookedServerError(OverbookedError, ServerFailed):
     user_message = "Overbooked is having trouble right now; try again shortly"
 
 
-class OverbookedTimeout(OverbookedError):
+class OverbookedTimeout(OverbookedError, OutcomeUnknown):
     """No answer, or the connection broke after the request may have arrived: the outcome is unknown."""
 
     user_message = "Overbooked did not answer in time"
 
 
-class OverbookedUnreachable(OverbookedError):
+class OverbookedUnreachable(OverbookedError, NotSent):
     """The request never left lockbot."""
 
     user_message = "lockbot could not reach Overbooked"
@@ -127,6 +126,16 @@ class Slot(BaseModel):
 def utc_iso(moment: datetime) -> str:
     """UTC ISO 8601 with milliseconds, as Overbooked writes dates."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _logged_error(response: httpx.Response) -> OverbookedError:
+    error = _error_from(response)
+    operation = response.request.url.path.rsplit("/", 1)[-1]
+    log.warning("overbooked %s -> %s %s", operation, response.status_code, error.code or "")
+    return error
+
+
+_FAILURES = Failures(unreachable=OverbookedUnreachable, timeout=OverbookedTimeout, connection_lost=OverbookedTimeout)
 
 
 def _error_from(response: httpx.Response) -> OverbookedError:
@@ -188,34 +197,17 @@ class SlotClient:
         return await self._call("POST", f"/slots/{_path(slot_id)}/unlock", {"lock_key": lock_key}, idempotent=False)
 
     async def _call(self, method: str, path: str, body: dict[str, str] | None, *, idempotent: bool) -> Slot:
-        def retry_hook(exc: Exception) -> bool | float | timedelta:
-            if isinstance(exc, OverbookedRateLimited):
-                wait = exc.retry_after if exc.retry_after is not None else 1.0
-                return wait if wait <= _MAX_RETRY_AFTER_SECONDS else False
-            if isinstance(exc, OverbookedUnreachable):
-                return True
-            return idempotent and isinstance(exc, OverbookedServerError | OverbookedTimeout)
-
-        async for attempt in stamina.retry_context(
-            on=retry_hook, attempts=3 if idempotent else 2, timeout=self._timeout * 3, wait_initial=0.1, wait_max=2.0
-        ):
-            with attempt:
-                return await self._send(method, path, body)
-        raise AssertionError("unreachable: stamina re-raises the last failure")  # pragma: no cover
-
-    async def _send(self, method: str, path: str, body: dict[str, str] | None) -> Slot:
-        # The path names the operation; the body (with the lock key) is never logged.
-        operation = path.rsplit("/", 1)[-1] if path.count("/") > 2 else "get"
-        try:
-            response = await self._http.request(method, path, json=body)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise OverbookedUnreachable(f"{operation}: {type(exc).__name__}") from None
-        except httpx.TransportError as exc:
-            raise OverbookedTimeout(f"{operation}: {type(exc).__name__}") from None
-        if response.is_error:
-            error = _error_from(response)
-            log.warning("overbooked %s -> %s %s", operation, response.status_code, error.code or "")
-            raise error
+        # The body carries the lock key: nothing here logs it.
+        response = await request(
+            self._http,
+            method,
+            path,
+            body,
+            idempotent=idempotent,
+            failures=_FAILURES,
+            error_of=_logged_error,
+            answer_within=self._timeout,
+        )
         try:
             return Slot.model_validate(response.json()["data"])
         except (ValueError, KeyError, TypeError, ValidationError):

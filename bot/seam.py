@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from enum import StrEnum
 from typing import Any, Literal, TypeVar
 
 import httpx
-import stamina
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+from bot.api_calls import Failures, NotSent, OutcomeUnknown, RateLimited, ServerFailed, request
 
 __all__ = [
     "ActionAttempt",
@@ -36,9 +36,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-# Longest Retry-After lockbot waits out inside one call; beyond it the caller hears "busy".
-_MAX_RETRY_AFTER_SECONDS = 5.0
 
 
 class SeamError(Exception):
@@ -65,7 +62,7 @@ class SeamDeviceNotFound(SeamError):
     user_message = "Seam does not know this lock any more (it may have been removed)"
 
 
-class SeamRateLimited(SeamError):
+class SeamRateLimited(SeamError, RateLimited):
     user_message = "Seam is busy right now (rate limited); try again in a minute"
 
     def __init__(self, detail: str = "", *, retry_after: float | None = None, **kwargs: Any) -> None:
@@ -73,15 +70,15 @@ class SeamRateLimited(SeamError):
         self.retry_after = retry_after
 
 
-class SeamServerError(SeamError):
+class SeamServerError(SeamError, ServerFailed):
     user_message = "Seam is having trouble right now; try again shortly"
 
 
-class SeamTimeout(SeamError):
+class SeamTimeout(SeamError, OutcomeUnknown):
     user_message = "Seam did not answer in time"
 
 
-class SeamUnreachable(SeamError):
+class SeamUnreachable(SeamError, NotSent):
     """The request never left lockbot: Seam did nothing."""
 
     user_message = "lockbot could not reach Seam"
@@ -172,6 +169,8 @@ class _CallPolicy:
 
 _Model = TypeVar("_Model", bound=BaseModel)
 
+_FAILURES = Failures(unreachable=SeamUnreachable, timeout=SeamTimeout, connection_lost=SeamConnectionLost)
+
 _READ = _CallPolicy(idempotent=True)
 _WRITE = _CallPolicy(idempotent=False)
 
@@ -182,6 +181,12 @@ def _retry_after(response: httpx.Response) -> float | None:
         return max(0.0, float(value)) if value is not None else None
     except ValueError:
         return None
+
+
+def _logged_error(response: httpx.Response) -> SeamError:
+    error = _error_from_response(response)
+    log.warning("seam %s -> %s %s", response.request.url.path, response.status_code, error.error_type or "")
+    return error
 
 
 def _error_from_response(response: httpx.Response) -> SeamError:
@@ -275,44 +280,17 @@ class SeamClient:
         return webhook
 
     async def _call(self, path: str, body: Mapping[str, Any], policy: _CallPolicy) -> dict[str, Any]:
-        attempts = self._read_attempts if policy.idempotent else 2
-
-        def retry_hook(exc: Exception) -> bool | float | timedelta:
-            if isinstance(exc, SeamRateLimited):
-                # Not acted on, so a retry is safe even for a write.
-                wait = exc.retry_after if exc.retry_after is not None else 1.0
-                return wait if wait <= _MAX_RETRY_AFTER_SECONDS else False
-            if isinstance(exc, SeamUnreachable):
-                # The connection never opened: Seam did nothing.
-                return True
-            return policy.idempotent and isinstance(exc, SeamServerError | SeamTimeout)
-
-        async for attempt in stamina.retry_context(
-            on=retry_hook,
-            attempts=attempts,
-            timeout=self._timeout * 3,
-            wait_initial=0.1,
-            wait_max=2.0,
-            wait_jitter=0.1,
-        ):
-            with attempt:
-                return await self._send(path, body)
-        raise AssertionError("unreachable: stamina re-raises the last failure")  # pragma: no cover
-
-    async def _send(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        try:
-            response = await self._http.post(path, json=dict(body))
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise SeamUnreachable(f"{path}: {type(exc).__name__}") from None
-        except httpx.TimeoutException:
-            raise SeamTimeout(f"{path}: no answer within {self._timeout:g} s") from None
-        except httpx.TransportError as exc:
-            # A read or write error, or a dropped keep-alive connection: Seam may have acted.
-            raise SeamConnectionLost(f"{path}: {type(exc).__name__}") from None
-        if response.is_error:
-            error = _error_from_response(response)
-            log.warning("seam %s -> %s %s", path, response.status_code, error.error_type or "")
-            raise error
+        response = await request(
+            self._http,
+            "POST",
+            path,
+            body,
+            idempotent=policy.idempotent,
+            failures=_FAILURES,
+            error_of=_logged_error,
+            answer_within=self._timeout,
+            attempts=self._read_attempts,
+        )
         try:
             page = response.json()
         except ValueError:

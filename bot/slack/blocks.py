@@ -331,7 +331,9 @@ def render_request(
         context = (
             f"Approvers: {who} · expires {slack_date(request.expires_at)} · only <@{request.requester}> can cancel"
         )
-        plain.append(f"Approvers: {who}. Expires at {_plain_date(request.expires_at)}.")
+        plain.append(
+            f"Approvers: {who}. Expires at {_plain_date(request.expires_at)}. Only <@{request.requester}> can cancel."
+        )
         blocks.append(_context(context))
         blocks.append(
             {
