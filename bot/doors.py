@@ -37,9 +37,20 @@ def _normalise(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
+def _unquoted(text: str) -> str:
+    text = text.strip()
+    closing = _QUOTES.get(text[:1])
+    if closing is not None and len(text) > 1 and text.endswith(closing):
+        return text[1:-1]
+    return text
+
+
 def match_door(query: str, locks: Sequence[Lock]) -> DoorMatch:
-    """The lock named exactly (case-insensitive), by device id, or by a unique name prefix."""
-    wanted = _normalise(query)
+    """The lock named exactly (case-insensitive), by device id, or by a unique name prefix.
+
+    A name in quotes (`"Back Door"`) is the name without them.
+    """
+    wanted = _normalise(_unquoted(query))
     if not wanted:
         return DoorUnknown(query, tuple(locks))
     exact = [

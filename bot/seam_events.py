@@ -40,10 +40,10 @@ EVENT_TYPES = (*ANNOUNCED, *ATTEMPT_OUTCOMES)
 _METHODS = {
     "keycode": "keypad",
     "keypad": "keypad",
-    "manual": "by hand",
-    "automatic": "auto-lock",
-    "seamapi": "remotely",
-    "remote": "remotely",
+    "manual": "manual",
+    "automatic": "automatic",
+    "seamapi": "remote",
+    "remote": "remote",
 }
 
 
@@ -59,7 +59,7 @@ class DoorNotice:
     door: str
     device_id: str
     at: datetime
-    method: str | None = None  # keypad, by hand, auto-lock, remotely
+    method: str | None = None  # keypad, manual, automatic, remote
     battery_level: float | None = None
     known: bool = True  # False: a lock lockbot does not find in Seam
 

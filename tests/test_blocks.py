@@ -49,7 +49,7 @@ def view(phase: ActionPhase, **kwargs: Any) -> ActionView:
             view(ActionPhase.FAILED, problem="the lock is offline"),
             "Could not unlock Front Door: the lock is offline.",
         ),
-        (view(ActionPhase.SUCCEEDED, confirmed_by_device=False), "not confirmed by the device"),
+        (view(ActionPhase.SUCCEEDED, confirmed_by_device=False), "unconfirmed by the device"),
         (view(ActionPhase.NOT_CONFIRMED, timeout_seconds=20), "Unlocking Front Door not confirmed"),
     ],
 )

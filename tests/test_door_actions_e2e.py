@@ -62,8 +62,8 @@ def test_unlock_success_not_confirmed_by_the_device_says_so(workspace: Workspace
 
     parent, status = workspace.finished_action(sent)
     assert status.text.startswith("Done: Back Door unlocked")
-    assert "not confirmed by the device" in status.text
-    assert "not confirmed by the device" in parent.text
+    assert "unconfirmed by the device" in status.text
+    assert "unconfirmed by the device" in parent.text
 
 
 def test_offline_lock_fails_with_plain_words(workspace: Workspace, channel: str) -> None:

@@ -34,6 +34,12 @@ def test_device_id() -> None:
     assert found(match_door("lock_3", LOCKS)) == "Garage Door"
 
 
+def test_a_quoted_name_is_the_name_as_in_lock_back_door() -> None:
+    assert found(match_door('"Back Door"', LOCKS)) == "Back Door"
+    assert found(match_door("“garage door”", LOCKS)) == "Garage Door"
+    assert isinstance(match_door('"', LOCKS), DoorUnknown)
+
+
 def test_exact_name_beats_being_a_prefix_of_another() -> None:
     assert found(match_door("lab", LOCKS)) == "Lab"
 

@@ -78,8 +78,8 @@ def next_notice(workspace: Workspace, seen: int) -> Message:
     ("given", "expected"),
     [
         (event("lock.unlocked", method="keycode"), "Front Door unlocked (keypad) at "),
-        (event("lock.locked", "lock_2", method="manual"), "Back Door locked (by hand) at "),
-        (event("lock.locked", "lock_3", method="automatic"), "Garage Door locked (auto-lock) at "),
+        (event("lock.locked", "lock_2", method="manual"), "Back Door locked (manual) at "),
+        (event("lock.locked", "lock_3", method="automatic"), "Garage Door locked (automatic) at "),
         (event("lock.access_denied"), "Access denied at Front Door at "),
         (event("device.disconnected", "lock_2"), "Back Door went offline at "),
         (event("device.connected", "lock_2"), "Back Door is back online at "),

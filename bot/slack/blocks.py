@@ -105,8 +105,8 @@ def _icon(view: ActionView) -> str:
 
 
 def outcome_sentence(view: ActionView) -> str:
-    """The action's state in one plain sentence, door name in bold (mrkdwn)."""
-    door = f"*{escape(view.door)}*"
+    """The action's state in one plain sentence (mrkdwn), the outcome's words kept whole ("Front Door unlocked")."""
+    door = escape(view.door)
     verb = view.kind.value
     if view.phase is ActionPhase.WORKING:
         return f"{view.kind.gerund.capitalize()} {door}…"
@@ -114,7 +114,7 @@ def outcome_sentence(view: ActionView) -> str:
         return f"{view.kind.gerund.capitalize()} {door}: waiting for the lock to confirm…"
     if view.phase is ActionPhase.SUCCEEDED:
         if not view.confirmed_by_device:
-            return f"{door} {view.kind.past}, but the lock did not confirm it (not confirmed by the device)."
+            return f"{door} {view.kind.past}, but the lock itself did not confirm it (unconfirmed by the device)."
         return f"{door} {view.kind.past}."
     if view.phase is ActionPhase.FAILED:
         return f"Could not {verb} {door}: {escape(view.problem or 'Seam reported an error')}."

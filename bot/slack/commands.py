@@ -29,8 +29,7 @@ __all__ = ["DoorCommands", "answering_errors", "render_command_result"]
 log = logging.getLogger(__name__)
 
 DOORS_NOT_CONFIGURED = render_notice(
-    "Doors are not set up in this workspace: lockbot has no Seam API key (SEAM_API_KEY). "
-    "Ask the person who runs lockbot."
+    "Doors are not configured: lockbot has no Seam API key (SEAM_API_KEY). Ask the person who runs lockbot."
 )
 SOMETHING_WENT_WRONG = render_notice(
     "Something went wrong on lockbot's side. Check this channel for the outcome before trying again."
