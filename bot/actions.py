@@ -9,19 +9,20 @@ finishes what was in flight; an action that may already have reached Seam is nev
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
 from bot.records import ActionRecord, ActionState, AuditEntry, UnlockRequest, new_id
-from bot.seam import ActionAttempt, ActionType, Lock, SeamClient, SeamError, SeamTimeout
+from bot.seam import ActionAttempt, ActionType, Lock, SeamClient, SeamError, SeamServerError
 from bot.store import UNFINISHED, Store
 from bot.tracking import AttemptOutcome, AttemptTracker, OutcomeKind
 
@@ -159,9 +160,14 @@ def describe_attempt_error(attempt: ActionAttempt) -> str:
     return error.message.rstrip(".") or f"the lock reported an error ({error.type})"
 
 
-def _unknown_outcome(kind: ActionKind, error: SeamTimeout) -> str:
+def _unknown_outcome(kind: ActionKind, error: SeamError) -> str:
     # Seam may have acted on it: say so rather than guess.
-    return f"{error.user_message}, so lockbot cannot tell whether it {kind.past} the door; check /doors"
+    what = f"Seam answered with a server error (HTTP {error.status})" if isinstance(error, SeamServerError) else None
+    return f"{what or error.user_message}, so lockbot cannot tell whether it {kind.past} the door; check /doors"
+
+
+def _could_not_post(error: CannotReport) -> str:
+    return f"lockbot could not post its status: {error.user_message}"
 
 
 @dataclass
@@ -200,6 +206,19 @@ class DoorActions:
         self._clock = clock
         self._final_listeners: list[FinalListener] = []
         self._background: set[asyncio.Task[Any]] = set()
+        # The actions this instance is working on: only their leases are renewed. One whose work
+        # died of an error drops out, so its lease runs out and it is taken over and finished.
+        self._driving: set[str] = set()
+
+    @contextlib.contextmanager
+    def _driven(self, action_id: str) -> Iterator[None]:
+        """Hold the action's lease while this block works on it; let go if the work dies."""
+        self._driving.add(action_id)
+        try:
+            yield
+        except BaseException:
+            self._driving.discard(action_id)
+            raise
 
     def on_final(self, listener: FinalListener) -> None:
         """Call `listener` after an action's outcome is stored and shown."""
@@ -227,12 +246,13 @@ class DoorActions:
         )
         await self._store.add_action(record, owner=self._owner, lease_until=now + self.lease)
         running = _Running(record, _view_of(record, None), None, asyncio.Lock())
-        try:
-            thread = await self._reporter.open(channel, running.view)
-        except CannotReport as exc:
-            await self._finish_unannounced(running, exc.user_message)
-            raise
-        await self._send(running, thread)
+        with self._driven(record.id):
+            try:
+                thread = await self._reporter.open(channel, running.view)
+            except CannotReport as exc:
+                await self._finish_unannounced(running, exc.user_message)
+                raise
+            await self._send(running, thread)
         assert running.thread is not None
         return running.thread
 
@@ -246,18 +266,17 @@ class DoorActions:
             log.info("approved action %s is already in another instance's hands", record.id)
             return
         running = _Running(record, _view_of(record, request), None, asyncio.Lock())
-        if request.message_ts is None:
-            await self._finish(running, ActionPhase.FAILED, problem="the request's message is missing")
-            return
-        try:
-            thread = await self._reporter.open_in_thread(request.channel, request.message_ts, running.view)
-        except CannotReport as exc:
-            # Nothing was sent; the requester still hears of it (the final listeners).
-            await self._finish(
-                running, ActionPhase.FAILED, problem=f"lockbot could not post its status: {exc.user_message}"
-            )
-            return
-        await self._send(running, thread)
+        with self._driven(record.id):
+            if request.message_ts is None:
+                await self._finish(running, ActionPhase.FAILED, problem="the request's message is missing")
+                return
+            try:
+                thread = await self._reporter.open_in_thread(request.channel, request.message_ts, running.view)
+            except CannotReport as exc:
+                # Nothing was sent; the requester still hears of it (the final listeners).
+                await self._finish(running, ActionPhase.FAILED, problem=_could_not_post(exc))
+                return
+            await self._send(running, thread)
 
     async def resume(self) -> int:
         """Take over every action whose holder stopped renewing its lease (a restart, a dead
@@ -279,7 +298,7 @@ class DoorActions:
         """Until cancelled: renew the leases of this instance's actions, and take over orphans."""
         while True:
             try:
-                await self._store.renew_leases(self._owner, self._clock() + self.lease)
+                await self._store.renew_leases(self._owner, set(self._driving), self._clock() + self.lease)
                 taken = await self.resume()
                 if taken:
                     log.info("took over %d actions that were in flight", taken)
@@ -288,6 +307,10 @@ class DoorActions:
             await asyncio.sleep(self.lease.total_seconds() / 3)
 
     async def _resume_one(self, running: _Running, request: UnlockRequest | None) -> None:
+        with self._driven(running.record.id):
+            await self._carry_on(running, request)
+
+    async def _carry_on(self, running: _Running, request: UnlockRequest | None) -> None:
         record = running.record
         log.info("resuming action %s (%s %s, %s)", record.id, record.kind, record.device_id, record.state)
         if record.state is ActionState.PENDING and record.attempt_id:
@@ -300,7 +323,10 @@ class DoorActions:
                     else:
                         thread = await self._reporter.open(record.channel, running.view)
                 except CannotReport as exc:
-                    await self._finish_unannounced(running, exc.user_message)
+                    if request is None:
+                        await self._finish_unannounced(running, exc.user_message)
+                    else:  # the requester still hears of it (the final listeners)
+                        await self._finish(running, ActionPhase.FAILED, problem=_could_not_post(exc))
                     return
                 running.thread = thread
             await self._send(running, running.thread)
@@ -340,25 +366,38 @@ class DoorActions:
                 attempt = await self._seam.lock_door(record.device_id)
             else:
                 attempt = await self._seam.unlock_door(record.device_id)
-        except SeamTimeout as exc:
-            log.warning("%s %s: no answer from Seam: %s", kind, record.device_id, exc)
-            await self._finish(running, ActionPhase.NOT_CONFIRMED, problem=_unknown_outcome(kind, exc))
-            return
         except SeamError as exc:
-            log.warning("%s %s failed at Seam: %s", kind, record.device_id, exc)
-            await self._finish(running, ActionPhase.FAILED, problem=exc.user_message)
+            if exc.may_have_acted:
+                log.warning("%s %s: outcome unknown at Seam: %s", kind, record.device_id, exc)
+                await self._finish(running, ActionPhase.NOT_CONFIRMED, problem=_unknown_outcome(kind, exc))
+            else:
+                log.warning("%s %s failed at Seam: %s", kind, record.device_id, exc)
+                await self._finish(running, ActionPhase.FAILED, problem=exc.user_message)
             return
         answered = time.monotonic()
         log.info("%s %s: attempt %s %s", kind, record.device_id, attempt.action_attempt_id, attempt.status)
-        running.record = replace(running.record, state=ActionState.PENDING, attempt_id=attempt.action_attempt_id)
-        await self._store.update_action(
-            running.record, self._clock(), state=ActionState.PENDING, attempt_id=attempt.action_attempt_id
-        )
+        running.record = replace(running.record, attempt_id=attempt.action_attempt_id)
         if attempt.finished:
             await self._finish_with(running, AttemptOutcome(_outcome_kind(attempt), attempt))
             return
-        # Followed before it is shown, so a failure to show it cannot leave it unfollowed.
+        # Followed before anything else, so no failure after Seam answered can leave it unfollowed.
         self._follow(running, attempt.action_attempt_id, started=answered)
+        try:
+            # Only from requesting, while still held here: never back from an outcome another instance stored.
+            pending = await self._store.update_action(
+                running.record,
+                self._clock(),
+                only_from=(ActionState.REQUESTING,),
+                owner=self._owner,
+                state=ActionState.PENDING,
+                attempt_id=attempt.action_attempt_id,
+            )
+        except Exception:
+            # Followed all the same; the outcome (with its attempt id) is stored when it comes.
+            log.exception("could not store attempt %s of action %s", attempt.action_attempt_id, record.id)
+        else:
+            if pending is not None:
+                running.record = pending
         await self._show(running, ActionPhase.PENDING, attempt_id=attempt.action_attempt_id)
 
     def _follow(
@@ -399,6 +438,7 @@ class DoorActions:
 
     async def _finish_unannounced(self, running: _Running, why: str) -> None:
         """The action could not be shown, so it was never sent: record and audit that."""
+        self._driving.discard(running.record.id)
         await self._store.update_action(
             running.record,
             self._clock(),
@@ -417,9 +457,38 @@ class DoorActions:
         confirmed_by_device: bool = True,
         timeout_seconds: float | None = None,
     ) -> None:
+        try:
+            stored = await self._show_and_store_outcome(
+                running,
+                phase,
+                problem=problem,
+                confirmed_by_device=confirmed_by_device,
+                timeout_seconds=timeout_seconds,
+            )
+        finally:
+            # Finished, or failed to store it: either way no longer this instance's to hold.
+            self._driving.discard(running.record.id)
+        if not stored:
+            return
+        for listener in self._final_listeners:
+            try:
+                await listener(running.record, running.view)
+            except Exception:
+                log.exception("after the outcome of action %s", running.record.id)
+
+    async def _show_and_store_outcome(
+        self,
+        running: _Running,
+        phase: ActionPhase,
+        *,
+        problem: str | None,
+        confirmed_by_device: bool,
+        timeout_seconds: float | None,
+    ) -> bool:
+        """Show the final outcome and store it; False if the action had an outcome already."""
         async with running.lock:
             if running.view.phase.final:
-                return  # an outcome is never overwritten
+                return False  # an outcome is never overwritten
             running.view = replace(
                 running.view,
                 phase=phase,
@@ -438,18 +507,15 @@ class DoorActions:
                 state=_STATE_OF_FINAL_PHASE[phase],
                 problem=problem,
                 confirmed_by_device=confirmed_by_device,
+                attempt_id=running.record.attempt_id,
                 status_ts=running.thread.status_ts if running.thread else running.record.status_ts,
                 audit=self._audit_entry(running.record, outcome=str(phase), detail=problem),
             )
             if stored is None:
                 log.info("action %s was already finished elsewhere", running.record.id)
-                return
+                return False
             running.record = stored
-        for listener in self._final_listeners:
-            try:
-                await listener(running.record, running.view)
-            except Exception:
-                log.exception("after the outcome of action %s", running.record.id)
+            return True
 
     async def _show(self, running: _Running, phase: ActionPhase, *, attempt_id: str | None = None) -> None:
         async with running.lock:

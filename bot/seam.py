@@ -49,17 +49,22 @@ class SeamError(Exception):
         self.status = status
         self.error_type = error_type
 
+    @property
+    def may_have_acted(self) -> bool:
+        """Whether Seam may have carried out the write that failed this way (so it must not be called a failure)."""
+        return False
+
 
 class SeamInvalidInput(SeamError):
     user_message = "Seam did not accept the request"
 
 
 class SeamUnauthorized(SeamError):
-    user_message = "Seam refused lockbot's API key (an admin needs to check SEAM_API_KEY)"
+    user_message = "the Seam API key is invalid (an admin needs to check SEAM_API_KEY)"
 
 
 class SeamDeviceNotFound(SeamError):
-    user_message = "Seam does not know this lock any more (it may have been removed)"
+    user_message = "the device was not found (it may have been removed from Seam)"
 
 
 class SeamRateLimited(SeamError, RateLimited):
@@ -73,9 +78,18 @@ class SeamRateLimited(SeamError, RateLimited):
 class SeamServerError(SeamError, ServerFailed):
     user_message = "Seam is having trouble right now; try again shortly"
 
+    @property
+    def may_have_acted(self) -> bool:
+        # 503 is "unavailable": refused before any work. Any other 5xx may come after the work was done.
+        return self.status != 503
+
 
 class SeamTimeout(SeamError, OutcomeUnknown):
     user_message = "Seam did not answer in time"
+
+    @property
+    def may_have_acted(self) -> bool:
+        return True
 
 
 class SeamUnreachable(SeamError, NotSent):
@@ -91,7 +105,13 @@ class SeamConnectionLost(SeamTimeout):
 
 
 class SeamProtocolError(SeamError):
+    """An answer lockbot cannot read; to a write it was a success status, so Seam may well have acted."""
+
     user_message = "Seam sent an answer lockbot does not understand"
+
+    @property
+    def may_have_acted(self) -> bool:
+        return True
 
 
 class ActionType(StrEnum):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, fields, replace
 from datetime import datetime
 from typing import Any
@@ -218,11 +218,18 @@ class Store:
                     claimed.append(_action(row))
         return claimed
 
-    async def renew_leases(self, owner: str, lease_until: datetime) -> None:
+    async def renew_leases(self, owner: str, action_ids: Collection[str], lease_until: datetime) -> None:
+        """Extend `owner`'s hold on these actions (the ones it is still working on)."""
+        if not action_ids:
+            return
         async with self._engine.begin() as connection:
             await connection.execute(
                 update(actions)
-                .where(actions.c.lease_owner == owner, actions.c.phase.in_([str(state) for state in _UNFINISHED]))
+                .where(
+                    actions.c.lease_owner == owner,
+                    actions.c.id.in_(list(action_ids)),
+                    actions.c.phase.in_([str(state) for state in _UNFINISHED]),
+                )
                 .values(lease_expires=lease_until)
             )
 
@@ -298,15 +305,16 @@ class Store:
         return updated
 
     async def current_slot_lock(self, slot_id: str) -> SlotLock | None:
-        """lockbot's newest lock on the slot that is (or may be) held."""
+        """lockbot's newest lock on the slot that is (or may be) held, confirmed or not."""
+        return await self.latest_slot_lock(slot_id, [state for state in SlotLockState if state.may_be_held])
+
+    async def latest_slot_lock(self, slot_id: str, states: Collection[SlotLockState]) -> SlotLock | None:
+        """lockbot's newest lock on the slot in one of these states."""
         async with self._engine.connect() as connection:
             row = (
                 await connection.execute(
                     select(slot_locks)
-                    .where(
-                        slot_locks.c.slot_id == slot_id,
-                        slot_locks.c.state.in_([str(SlotLockState.LOCKED), str(SlotLockState.LOCKING)]),
-                    )
+                    .where(slot_locks.c.slot_id == slot_id, slot_locks.c.state.in_([str(state) for state in states]))
                     .order_by(slot_locks.c.created_at.desc())
                     .limit(1)
                 )

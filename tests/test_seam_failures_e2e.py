@@ -40,7 +40,7 @@ def test_unauthorized_names_the_api_key(workspace: Workspace, channel: str) -> N
 
     _, status = workspace.finished_action(workspace.command("/unlock", "back door", user=ADMIN, channel=channel))
 
-    assert "Could not unlock Back Door: Seam refused lockbot's API key" in status.text
+    assert "Could not unlock Back Door: the Seam API key is invalid" in status.text
     assert workspace.seam.calls()["/locks/unlock_door"] == 1
 
 
@@ -53,7 +53,7 @@ def test_device_removed_from_seam_is_device_not_found(workspace: Workspace, chan
     _, status = workspace.finished_action(workspace.command("/lock", "old shed", channel=channel))
 
     assert status.text == (
-        "Failed: Could not lock Old Shed: Seam does not know this lock any more (it may have been removed)."
+        "Failed: Could not lock Old Shed: the device was not found (it may have been removed from Seam)."
     )
 
 
@@ -88,6 +88,24 @@ def test_server_error_on_a_write_is_reported_not_retried(workspace: Workspace, c
     _, status = workspace.finished_action(workspace.command("/unlock", "front door", user=ADMIN, channel=channel))
 
     assert "Could not unlock Front Door: Seam is having trouble right now" in status.text
+    assert workspace.seam.calls()["/locks/unlock_door"] == 1
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_server_error_that_may_follow_the_work_is_not_confirmed_never_failed(
+    workspace: Workspace, channel: str, status: int
+) -> None:
+    assert workspace.seam is not None
+    workspace.seam.fail("/locks/unlock_door", status=status)
+
+    _, status_message = workspace.finished_action(
+        workspace.command("/unlock", "front door", user=ADMIN, channel=channel)
+    )
+
+    assert status_message.text.startswith(
+        f"Not confirmed: Unlocking Front Door not confirmed: Seam answered with a server error (HTTP {status}), "
+        "so lockbot cannot tell whether it unlocked the door"
+    )
     assert workspace.seam.calls()["/locks/unlock_door"] == 1
 
 
@@ -169,7 +187,7 @@ def test_wrong_api_key_is_reported_plainly(slack: FakeSlack, seam: SeamFake, tmp
     finally:
         bot.close()
 
-    assert reply.text.startswith("Could not look up the doors: Seam refused lockbot's API key")
+    assert reply.text.startswith("Could not look up the doors: the Seam API key is invalid")
     assert "seam_wrong_key" not in bot.log_text
 
 
@@ -185,4 +203,4 @@ def test_without_a_seam_key_doors_are_not_configured_but_the_bot_runs(
         bot.close()
 
     assert health["doors"] is False
-    assert reply.text.startswith("Doors are not set up in this workspace")
+    assert reply.text.startswith("Doors are not configured")

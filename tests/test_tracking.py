@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -146,3 +148,50 @@ def test_an_attempt_already_finished_in_seams_answer_is_final_at_once(tmp_path: 
     assert [v.phase for v in reporter.shown] == [ActionPhase.WORKING, ActionPhase.SUCCEEDED]
     assert reporter.shown[-1].confirmed_by_device is False
     assert seam.list_calls == 0
+
+
+class StoreThatFailsOneOutcome(Store):
+    """Refuses the first write of a final outcome, as a database that is briefly locked would."""
+
+    failed = False
+
+    async def update_action(self, record: Any, at: Any, **kwargs: Any) -> Any:
+        if not self.failed and str(kwargs.get("state")) == "succeeded":
+            self.failed = True
+            raise RuntimeError("database is locked")
+        return await super().update_action(record, at, **kwargs)
+
+
+def test_an_action_whose_outcome_could_not_be_stored_is_let_go_then_taken_over_and_finished(tmp_path: Path) -> None:
+    seam = MemorySeam({"slow": 2})
+    seam.lock_result = attempt("slow")
+    reporter = MemoryReporter()
+
+    async def go() -> None:
+        store = await StoreThatFailsOneOutcome.open(f"sqlite:///{tmp_path / 'lockbot.db'}")
+        tracker = AttemptTracker(seam, deadline_seconds=5)  # type: ignore[arg-type]
+        actions = DoorActions(
+            seam,  # type: ignore[arg-type]
+            tracker,
+            reporter,
+            store,
+            timeout_seconds=5,
+            owner="only-instance",
+            lease=timedelta(milliseconds=300),
+        )
+        leases = asyncio.create_task(actions.keep_leases())
+        await actions.run(ActionKind.LOCK, Lock(device_id="lock_1", display_name="Front Door"), "U1", "C1")
+        deadline = time.monotonic() + 10
+        while await store.unfinished_actions():  # the lease, no longer renewed, runs out; then taken over
+            assert time.monotonic() < deadline, "the action was never finished"
+            await asyncio.sleep(0.05)
+        assert store.failed
+        [entry] = await store.audit_entries()
+        assert (entry.event, entry.outcome, entry.attempt_id) == ("lock", "succeeded", "slow")
+        leases.cancel()
+        await actions.aclose()
+        await tracker.aclose()
+        await store.close()
+
+    asyncio.run(go())
+    assert reporter.shown[-1].phase is ActionPhase.SUCCEEDED
