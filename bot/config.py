@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import tomllib
 from datetime import timedelta
@@ -138,8 +140,14 @@ class Settings(DatabaseSettings):
     @field_validator("seam_webhook_secret")
     @classmethod
     def _webhook_secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and not value.get_secret_value().startswith("whsec_"):
+        if value is None:
+            return value
+        if not value.get_secret_value().startswith("whsec_"):
             raise ValueError("must be a Svix secret starting with whsec_")
+        try:
+            base64.b64decode(value.get_secret_value().removeprefix("whsec_"), validate=True)
+        except binascii.Error:
+            raise ValueError("is not a valid Svix secret (whsec_ followed by base64)") from None
         return value
 
     @field_validator("slack_api_url", "seam_endpoint", "overbooked_endpoint")

@@ -197,10 +197,11 @@ def create_engine(database_url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
         # SQLite has one writer at a time. One connection makes writers queue in order here, instead
         # of contending for the file lock and sleeping in SQLite's busy handler.
-        engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60)
+        # hide_parameters: an error's message must never carry a value (a slot's lock key) into a log.
+        engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True)
 
 
 def _upgrade(connection: Connection) -> None:

@@ -18,7 +18,10 @@ def parse_duration(text: str) -> timedelta:
     if not text.strip() or found is None or not any(found.groupdict().values()):
         raise ValueError(f"{text!r} is not a duration like 15m, 2h, 1h30m or 90s")
     parts = {unit: int(value or 0) for unit, value in found.groupdict().items()}
-    duration = timedelta(hours=parts["h"], minutes=parts["m"], seconds=parts["s"])
+    try:
+        duration = timedelta(hours=parts["h"], minutes=parts["m"], seconds=parts["s"])
+    except OverflowError:
+        raise ValueError(f"{text!r} is longer than any duration lockbot can use") from None
     if duration <= timedelta(0):
         raise ValueError(f"{text!r} is not a positive duration")
     return duration

@@ -174,3 +174,15 @@ def test_tracebacks_in_logs_are_redacted_too() -> None:
     formatted = logging.Formatter().format(record)
     assert "xoxb-secret-token" not in formatted
     assert "[redacted] refused" in formatted
+
+
+def test_a_webhook_secret_that_is_not_base64_stops_lockbot_at_start(env: pytest.MonkeyPatch) -> None:
+    env.setenv("SLACK_BOT_TOKEN", "xoxb-valid")
+    env.setenv("SLACK_SIGNING_SECRET", "sig")
+    env.setenv("SEAM_WEBHOOK_SECRET", "whsec_not!base64")
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings()
+
+    assert "SEAM_WEBHOOK_SECRET is not a valid Svix secret (whsec_ followed by base64)" in str(raised.value)
+    assert "not!base64" not in str(raised.value)

@@ -59,6 +59,16 @@ def test_durations_parse_to_something_positive_or_say_why(text: str) -> None:
         assert duration > timedelta(0)
 
 
+@given(st.integers(min_value=0, max_value=10**30), st.sampled_from(["h", "m", "s"]))
+def test_any_number_of_hours_minutes_or_seconds_parses_or_says_why(count: int, unit: str) -> None:
+    try:
+        duration = parse_duration(f"{count}{unit}")
+    except ValueError as exc:
+        assert "duration" in str(exc)
+    else:
+        assert duration > timedelta(0)
+
+
 @given(TYPED, ZONES, st.integers(min_value=1, max_value=48))
 def test_lock_until_is_in_the_allowed_window_or_says_why(text: str, zone: str | None, hours: int) -> None:
     longest = timedelta(hours=hours)
