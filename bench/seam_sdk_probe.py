@@ -19,8 +19,8 @@ import time
 from typing import Any
 
 import httpx
-import seam
-from seam.modules import action_attempts
+import seam  # type: ignore[import-not-found]
+from seam.modules import action_attempts  # type: ignore[import-not-found]
 
 
 def main(argv: list[str] | None = None) -> int:
