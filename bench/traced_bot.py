@@ -98,7 +98,7 @@ def install() -> None:
     wrap(app.Lockbot, "_slack_events", "slack route (all of it)")
     wrap(Webhook, "verify", "webhook signature check")
     wrap(seam_events.SeamEvents, "receive", "webhook event remembered (store)")
-    wrap(tracking.AttemptTracker, "check_now", "tracker check_now (Seam + finish)")
+    wrap(tracking.AttemptTracker, "_ask_now", "tracker asked about ended attempts (Seam + finish)")
     wrap(tracking.AttemptTracker, "_poll_all", "tracker poll of all followed")
     wrap(tracking.AttemptTracker, "_deliver", "tracker outcome delivered (on_finished)")
 

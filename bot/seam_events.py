@@ -137,7 +137,7 @@ class SeamEvents:
             # Seam says the attempt ended: ask for it now, rather than at the next poll. An event for an
             # attempt no longer followed (already finished, or not lockbot's) changes nothing.
             if attempt_id:
-                await self._tracker.check_now(str(attempt_id))
+                self._tracker.check_now(str(attempt_id))
             return
         if event_type not in ANNOUNCED:
             return

@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 _MIN_GAP = 0.05
 # How many attempts one list call asks about.
 _BATCH_SIZE = 100
+# Seam's event about an attempt's end comes this soon after it, or sooner: the attempt was still
+# pending this long before the event, which is what the schedule learns from an attempt ended so.
+_EVENT_DELIVERY = 0.1
 
 
 class OutcomeKind(StrEnum):
@@ -85,6 +88,8 @@ class AttemptTracker:
         self._callbacks: set[asyncio.Task[None]] = set()
         self._batch_supported = True
         self._last_call = float("-inf")
+        self._asked_now: dict[str, _Followed] = {}
+        self._asking: asyncio.Task[None] | None = None
 
     @property
     def following(self) -> int:
@@ -113,25 +118,26 @@ class AttemptTracker:
             self._loop_task = asyncio.create_task(self._run(), name="attempt-tracker")
         self._changed.set()
 
-    async def check_now(self, attempt_id: str) -> bool:
-        """Ask Seam about one attempt at once (Seam said it ended). False when not followed here."""
+    def check_now(self, attempt_id: str) -> bool:
+        """Ask Seam about the attempt at once (Seam said it ended). False when not followed here.
+
+        Attempts asked about while a question is on its way go together in the next one, so a
+        burst of events costs a few list calls, not one call each. Polling stays the fallback.
+        """
         item = self._followed.get(attempt_id)
         if item is None:
             return False
-        try:
-            seen = await self._fetch_each([attempt_id])
-        except Exception:
-            log.exception("asking Seam about attempt %s failed", attempt_id)
-            return True
-        if self._followed.get(attempt_id) is item:  # not finished by a poll meanwhile
-            self._note_poll(item, seen.get(attempt_id))
+        self._asked_now[attempt_id] = item
+        if self._asking is None or self._asking.done():
+            self._asking = asyncio.create_task(self._ask_now(), name="attempt-tracker-events")
         return True
 
     async def aclose(self) -> None:
-        if self._loop_task is not None:
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
+        for task in (self._loop_task, self._asking):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._callbacks:
             await asyncio.gather(*self._callbacks, return_exceptions=True)
 
@@ -153,6 +159,22 @@ class AttemptTracker:
                 await self._poll_all()
             except Exception:
                 log.exception("polling Seam for action attempts failed")
+
+    async def _ask_now(self) -> None:
+        while self._asked_now:
+            asked = [item for item in self._asked_now.values() if self._followed.get(item.attempt_id) is item]
+            self._asked_now.clear()
+            for start in range(0, len(asked), _BATCH_SIZE):
+                batch = asked[start : start + _BATCH_SIZE]
+                ids = [item.attempt_id for item in batch]
+                try:
+                    seen = await (self._fetch_each(ids) if len(ids) == 1 else self._fetch(ids))
+                except Exception:
+                    log.exception("asking Seam about %d ended attempts failed; polling will", len(batch))
+                    continue
+                for item in batch:
+                    if self._followed.get(item.attempt_id) is item:  # not finished by a poll meanwhile
+                        self._note_poll(item, seen.get(item.attempt_id), ended_by_event=True)
 
     async def _poll_all(self) -> None:
         self._last_call = self._clock()
@@ -210,11 +232,16 @@ class AttemptTracker:
                 raise result
         return found
 
-    def _note_poll(self, item: _Followed, attempt: ActionAttempt | None) -> None:
+    def _note_poll(self, item: _Followed, attempt: ActionAttempt | None, *, ended_by_event: bool = False) -> None:
         now = self._clock()
         item.polls.append(now - item.started)
         if attempt is not None and attempt.finished:
-            self._estimates.record(item.device_id, item.action_type, item.polls)
+            polls = item.polls
+            if ended_by_event:
+                # Learned as if asked just before the event too: it was surely pending then.
+                pending_at = max(polls[-2] if len(polls) > 1 else 0.0, polls[-1] - _EVENT_DELIVERY)
+                polls = [pending_at, polls[-1]]
+            self._estimates.record(item.device_id, item.action_type, polls)
             kind = OutcomeKind.SUCCEEDED if attempt.status == "success" else OutcomeKind.FAILED
             self._finish(item, AttemptOutcome(kind, attempt))
         elif now >= item.deadline:

@@ -26,7 +26,7 @@ class Board:
 
 
 class Tracker:
-    async def check_now(self, attempt_id: str) -> bool:
+    def check_now(self, attempt_id: str) -> bool:
         return False
 
 

@@ -9,6 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.actions import ActionKind, ActionPhase, ActionThread, ActionView, DoorActions
 from bot.seam import ActionAttempt, Lock, SeamInvalidInput, SeamServerError
 from bot.store import Store
@@ -195,3 +197,37 @@ def test_an_action_whose_outcome_could_not_be_stored_is_let_go_then_taken_over_a
 
     asyncio.run(go())
     assert reporter.shown[-1].phase is ActionPhase.SUCCEEDED
+
+
+def test_attempts_ended_by_events_are_asked_about_together_and_teach_the_schedule() -> None:
+    seam = MemorySeam({f"e{i}": 1 for i in range(30)})
+    now = [100.0]
+
+    async def go() -> dict[str, AttemptOutcome]:
+        tracker = AttemptTracker(seam, deadline_seconds=20, patience=2.5, clock=lambda: now[0])  # type: ignore[arg-type]
+        outcomes: dict[str, AttemptOutcome] = {}
+        done = asyncio.Event()
+
+        def recorder(attempt_id: str) -> Any:
+            async def record(outcome: AttemptOutcome) -> None:
+                outcomes[attempt_id] = outcome
+                if len(outcomes) == len(seam.finish_after):
+                    done.set()
+
+            return record
+
+        for attempt_id in seam.finish_after:
+            tracker.follow(attempt(attempt_id), "lock_1", recorder(attempt_id), started=now[0])
+        now[0] += 0.9  # Seam's events come 0.9 s later, all at once, before the first poll (at 0.4 s x 2.5)
+        assert all(tracker.check_now(attempt_id) for attempt_id in seam.finish_after)
+        assert not tracker.check_now("not-followed-here")
+        await asyncio.wait_for(done.wait(), 5)
+        # Learned: the lock takes about 0.9 s, so a fallback poll is not asked for early.
+        assert tracker._estimates.expected("lock_1", "LOCK_DOOR") == pytest.approx(0.8)
+        await tracker.aclose()
+        return outcomes
+
+    outcomes = asyncio.run(go())
+    assert {outcome.kind for outcome in outcomes.values()} == {OutcomeKind.SUCCEEDED}
+    assert seam.list_calls == 1  # thirty events, one question
+    assert seam.get_calls == 0
