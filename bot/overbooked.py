@@ -8,6 +8,7 @@ transient failures; lock and unlock only when the request certainly never reache
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from bot.api_calls import Failures, NotSent, OutcomeUnknown, RateLimited, ServerFailed, request
 
 __all__ = [
+    "OverbookedBadAnswer",
     "OverbookedError",
     "OverbookedLockKeyInvalid",
     "OverbookedRateLimited",
@@ -46,9 +48,14 @@ class OverbookedError(Exception):
         self.status = status
         self.code = code
 
+    @property
+    def may_have_acted(self) -> bool:
+        """Whether Overbooked may have carried out a lock or unlock despite this error: its outcome is unknown."""
+        return False
+
 
 class OverbookedSlotNotFound(OverbookedError):
-    user_message = "Overbooked has no such slot"
+    user_message = "slot not found: Overbooked has no slot with that id"
 
 
 class OverbookedSlotNotLockable(OverbookedError):
@@ -60,11 +67,13 @@ class OverbookedSlotAlreadyLocked(OverbookedError):
 
 
 class OverbookedLockKeyInvalid(OverbookedError):
-    user_message = "Overbooked did not accept lockbot's key for the slot (the lock may have run out or been replaced)"
+    user_message = (
+        "the lock key is invalid: Overbooked did not accept lockbot's key (the lock may have run out or been replaced)"
+    )
 
 
 class OverbookedUnauthorized(OverbookedError):
-    user_message = "Overbooked refused lockbot's API key (an admin needs to check OVERBOOKED_API_KEY)"
+    user_message = "the Overbooked API key is invalid (an admin needs to check OVERBOOKED_API_KEY)"
 
 
 class OverbookedRateLimited(OverbookedError, RateLimited):
@@ -78,11 +87,30 @@ class OverbookedRateLimited(OverbookedError, RateLimited):
 class OverbookedServerError(OverbookedError, ServerFailed):
     user_message = "Overbooked is having trouble right now; try again shortly"
 
+    @property
+    def may_have_acted(self) -> bool:
+        # A 503 is refused at the door; any other 5xx may come after the work was done.
+        return self.status != 503
+
 
 class OverbookedTimeout(OverbookedError, OutcomeUnknown):
     """No answer, or the connection broke after the request may have arrived: the outcome is unknown."""
 
     user_message = "Overbooked did not answer in time"
+
+    @property
+    def may_have_acted(self) -> bool:
+        return True
+
+
+class OverbookedBadAnswer(OverbookedError, OutcomeUnknown):
+    """A 2xx answer lockbot cannot read: Overbooked probably did what it was asked."""
+
+    user_message = "Overbooked sent an answer lockbot does not understand"
+
+    @property
+    def may_have_acted(self) -> bool:
+        return True
 
 
 class OverbookedUnreachable(OverbookedError, NotSent):
@@ -138,14 +166,38 @@ def _logged_error(response: httpx.Response) -> OverbookedError:
 _FAILURES = Failures(unreachable=OverbookedUnreachable, timeout=OverbookedTimeout, connection_lost=OverbookedTimeout)
 
 
+_CODE = re.compile(r"^E\d{3}$")
+
+
+def _code_in(value: object) -> str | None:
+    text = str(value).strip().upper() if isinstance(value, str | int) and not isinstance(value, bool) else ""
+    return text if _CODE.match(text) else None
+
+
+def _code_and_message(body: object) -> tuple[str | None, str]:
+    """The error code (E###) and message of an error body, wherever Overbooked put them."""
+    if not isinstance(body, Mapping):
+        return None, ""
+    error = body.get("error")
+    code = _code_in(body.get("code"))
+    message = body.get("message")
+    if isinstance(error, Mapping):
+        code = _code_in(error.get("code")) or code
+        message = error.get("message") or message
+    elif isinstance(error, str):
+        if (from_error := _code_in(error)) is not None:
+            code = code or from_error
+        else:
+            message = message or error
+    return code, str(message) if isinstance(message, str | int) and not isinstance(message, bool) else ""
+
+
 def _error_from(response: httpx.Response) -> OverbookedError:
     try:
         body = response.json()
     except ValueError:
         body = None
-    error = body.get("error") if isinstance(body, Mapping) else None
-    code = str(error.get("code")) if isinstance(error, Mapping) and error.get("code") else None
-    message = str(error.get("message", "")) if isinstance(error, Mapping) else ""
+    code, message = _code_and_message(body)
     status = response.status_code
     kind = _BY_CODE.get(code or "")
     if kind is None:
@@ -155,6 +207,8 @@ def _error_from(response: httpx.Response) -> OverbookedError:
             kind = OverbookedServerError
         elif status in (401, 403) and code != "E059":
             kind = OverbookedUnauthorized
+        elif status == 404 and code is None:  # a documented code (E002 route, E007 environment…) says what is missing
+            kind = OverbookedSlotNotFound
         else:
             kind = OverbookedError
     if kind is OverbookedRateLimited:
@@ -208,10 +262,19 @@ class SlotClient:
             error_of=_logged_error,
             answer_within=self._timeout,
         )
+        if not response.is_success:  # a redirect or an informational answer: nothing was done
+            raise _logged_error(response)
         try:
-            return Slot.model_validate(response.json()["data"])
-        except (ValueError, KeyError, TypeError, ValidationError):
-            raise OverbookedError("Overbooked sent an answer lockbot does not understand") from None
+            answer = response.json()
+        except ValueError:
+            raise OverbookedBadAnswer("not JSON", status=response.status_code) from None
+        if isinstance(answer, Mapping) and answer.get("success") is False:
+            # An error, whatever the HTTP status said.
+            raise _logged_error(response)
+        try:
+            return Slot.model_validate(answer["data"])
+        except (KeyError, TypeError, ValidationError):
+            raise OverbookedBadAnswer("no slot in the answer", status=response.status_code) from None
 
 
 def _path(slot_id: str) -> str:

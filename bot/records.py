@@ -102,9 +102,16 @@ class AuditEntry:
 class SlotLockState(StrEnum):
     LOCKING = "locking"  # Overbooked may have been asked
     LOCKED = "locked"
+    # Overbooked may hold the lock, and lockbot could not find out: the key is kept, `/slot unlock` uses it.
+    NOT_CONFIRMED = "not_confirmed"
     FAILED = "failed"
     UNLOCKED = "unlocked"
     EXPIRED = "expired"
+
+    @property
+    def may_be_held(self) -> bool:
+        """Whether Overbooked may hold this lock now (as far as lockbot knows)."""
+        return self in (SlotLockState.LOCKING, SlotLockState.LOCKED, SlotLockState.NOT_CONFIRMED)
 
 
 @dataclass(frozen=True)

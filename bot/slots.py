@@ -16,8 +16,8 @@ from typing import Protocol
 
 from bot.actions import ActionPhase, ActionThread, CannotReport, utcnow
 from bot.durations import LockUntilError, parse_lock_until
-from bot.overbooked import OverbookedError, OverbookedTimeout, Slot, SlotClient
-from bot.policy import PeopleDirectory, PeopleUnavailable, Policy, may_approve
+from bot.overbooked import OverbookedError, OverbookedLockKeyInvalid, OverbookedServerError, Slot, SlotClient
+from bot.policy import PeopleDirectory, PeopleUnavailable, Person, Policy
 from bot.records import AuditEntry, SlotLock, SlotLockState, new_id
 from bot.replies import Problem
 from bot.store import Store
@@ -25,11 +25,13 @@ from bot.store import Store
 __all__ = [
     "BadSlotCommand",
     "SlotLocked",
+    "SlotRanOut",
     "SlotReporter",
     "SlotService",
     "SlotStatus",
     "SlotUnlocked",
     "SlotView",
+    "may_unlock_slots",
     "valid_slot_id",
 ]
 
@@ -83,6 +85,14 @@ class SlotUnlocked:
 
 
 @dataclass(frozen=True)
+class SlotRanOut:
+    """lockbot's lock on the slot already ran out, at `at`: there is nothing to unlock."""
+
+    slot_id: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class SlotStatus:
     slot: Slot
     ours: SlotLock | None  # lockbot's current lock on it, if the slot is locked by lockbot
@@ -121,6 +131,11 @@ class SlotService:
             until = parse_lock_until(when, now=now, time_zone=time_zone, longest=self._longest)
         except LockUntilError as exc:
             return BadSlotCommand(f"Cannot lock until then: {exc.reason}")
+        view = SlotView(slot_id, user_id, ActionPhase.WORKING, until)
+        try:
+            thread = await self._reporter.open(channel, view)
+        except CannotReport as exc:
+            return Problem(exc.user_message)
         lock = SlotLock(
             id=new_id(),
             slot_id=slot_id,
@@ -131,114 +146,150 @@ class SlotService:
             state=SlotLockState.LOCKING,
             created_at=now,
             updated_at=now,
+            parent_ts=thread.parent_ts,
+            status_ts=thread.status_ts,
         )
-        view = SlotView(slot_id, user_id, ActionPhase.WORKING, until)
+        asked = False
         try:
-            thread = await self._reporter.open(channel, view)
-        except CannotReport as exc:
-            return Problem(exc.user_message)
-        # Stored, key and all, before Overbooked is asked: a lock lockbot made is never keyless.
-        await self._store.add_slot_lock(replace(lock, parent_ts=thread.parent_ts, status_ts=thread.status_ts))
-        lock = replace(lock, parent_ts=thread.parent_ts, status_ts=thread.status_ts)
-        try:
-            slot = await self._client.lock(slot_id, until, lock.lock_key)
-        except OverbookedTimeout as exc:
-            await self._settle_unknown(lock, thread, view, exc)
-            return SlotLocked(thread)
-        except OverbookedError as exc:
-            await self._store.update_slot_lock(
-                lock, self._clock(), state=SlotLockState.FAILED, audit=self._audit(lock, "slot_lock", "failed", exc)
-            )
-            await self._reporter.show(thread, replace(view, phase=ActionPhase.FAILED, problem=exc.user_message))
-            return SlotLocked(thread)
-        locked_until = slot.locked_until or until
-        await self._store.update_slot_lock(
-            lock,
-            self._clock(),
-            state=SlotLockState.LOCKED,
-            locked_until=locked_until,
-            audit=self._audit(replace(lock, locked_until=locked_until), "slot_lock", "locked"),
-        )
-        await self._reporter.show(thread, replace(view, phase=ActionPhase.SUCCEEDED, until=locked_until))
+            # Stored, key and all, before Overbooked is asked: a lock lockbot made is never keyless.
+            await self._store.add_slot_lock(lock)
+            asked = True
+            await self._ask(lock, thread)
+        except Exception:
+            await self._give_up(lock, thread, asked=asked)
+            raise
         return SlotLocked(thread)
 
-    async def _settle_unknown(
-        self, lock: SlotLock, thread: ActionThread, view: SlotView, error: OverbookedError
-    ) -> None:
-        """Overbooked did not answer: find out from the slot itself whether the lock took."""
-        if await self._took(lock):
-            await self._store.update_slot_lock(
-                lock, self._clock(), state=SlotLockState.LOCKED, audit=self._audit(lock, "slot_lock", "locked")
-            )
-            await self._reporter.show(thread, replace(view, phase=ActionPhase.SUCCEEDED))
+    async def _ask(self, lock: SlotLock, thread: ActionThread) -> None:
+        try:
+            slot = await self._client.lock(lock.slot_id, lock.locked_until, lock.lock_key)
+        except OverbookedError as exc:
+            if exc.may_have_acted:
+                # Never sent twice: the slot itself says whether the lock took.
+                took = await self._took(lock)
+                await self._settle(lock, thread, took, why=_why_unknown(exc), refused=exc.user_message)
+            else:
+                await self._finish(lock, thread, SlotLockState.FAILED, problem=exc.user_message)
             return
-        await self._store.update_slot_lock(
-            lock,
-            self._clock(),
-            state=SlotLockState.FAILED,
-            audit=self._audit(lock, "slot_lock", "not_confirmed", error),
-        )
-        await self._reporter.show(
-            thread,
-            replace(
-                view,
-                phase=ActionPhase.NOT_CONFIRMED,
-                problem=f"{error.user_message}; check /slot status {lock.slot_id}",
-            ),
-        )
+        await self._finish(lock, thread, SlotLockState.LOCKED, until=slot.locked_until or lock.locked_until)
 
-    async def _took(self, lock: SlotLock) -> bool:
+    async def _give_up(self, lock: SlotLock, thread: ActionThread, *, asked: bool) -> None:
+        """An unexpected error: the thread must not say "locking…" forever, nor the key be abandoned."""
+        if asked:
+            state, problem = SlotLockState.NOT_CONFIRMED, "lockbot ran into an unexpected error while asking Overbooked"
+        else:
+            state, problem = SlotLockState.FAILED, "lockbot ran into an unexpected error before asking Overbooked"
+        try:
+            await self._store.update_slot_lock(
+                lock, self._clock(), state=state, audit=self._audit(lock, "slot_lock", str(state), problem)
+            )
+        except Exception:
+            log.exception("could not record how slot lock %s ended", lock.id)
+        try:
+            await self._reporter.show(thread, _view(lock, state, problem=problem))
+        except Exception:
+            log.exception("could not show how slot lock %s ended", lock.id)
+
+    async def _settle(
+        self, lock: SlotLock, thread: ActionThread | None, took: bool | None, *, why: str, refused: str
+    ) -> SlotLock:
+        """Record what reading the slot found out: locked, not locked (`refused`), or still unknown (`why`)."""
+        if took is None:
+            return await self._finish(lock, thread, SlotLockState.NOT_CONFIRMED, problem=why)
+        if took:
+            return await self._finish(lock, thread, SlotLockState.LOCKED)
+        return await self._finish(lock, thread, SlotLockState.FAILED, problem=refused)
+
+    async def _finish(
+        self,
+        lock: SlotLock,
+        thread: ActionThread | None,
+        state: SlotLockState,
+        *,
+        problem: str | None = None,
+        until: datetime | None = None,
+    ) -> SlotLock:
+        """Store where the lock ended up (audited), then show it in its thread."""
+        until = until or lock.locked_until
+        changes: dict[str, object] = {"state": state}
+        if until != lock.locked_until:
+            changes["locked_until"] = until
+        audit = self._audit(replace(lock, locked_until=until), "slot_lock", str(state), problem)
+        settled = await self._store.update_slot_lock(lock, self._clock(), audit=audit, **changes)
+        if thread is not None:
+            await self._reporter.show(thread, _view(settled, state, problem=problem))
+        return settled
+
+    async def _took(self, lock: SlotLock) -> bool | None:
+        """Whether Overbooked holds this lock, read from the slot; None when the slot cannot be read."""
         try:
             slot = await self._client.get(lock.slot_id)
         except OverbookedError:
-            return False
+            return None
         return _same_time(slot.locked_until, lock.locked_until)
 
     async def settle_interrupted(self) -> int:
         """After a restart: settle slot locks that were being made when lockbot stopped."""
         interrupted = await self._store.slot_locks_in(SlotLockState.LOCKING)
         for lock in interrupted:
-            thread = (
-                ActionThread(lock.channel, lock.parent_ts, lock.status_ts)
-                if lock.parent_ts and lock.status_ts
-                else None
+            await self._settle(
+                lock,
+                _thread_of(lock),
+                await self._took(lock),
+                why="lockbot restarted before Overbooked answered",
+                refused="lockbot restarted before Overbooked answered, and the slot is not locked",
             )
-            view = SlotView(lock.slot_id, lock.locked_by, ActionPhase.WORKING, lock.locked_until)
-            took = await self._took(lock)
-            state, outcome = (SlotLockState.LOCKED, "locked") if took else (SlotLockState.FAILED, "not_confirmed")
-            await self._store.update_slot_lock(
-                lock, self._clock(), state=state, audit=self._audit(lock, "slot_lock", outcome)
-            )
-            if thread is not None:
-                problem = None if took else "lockbot restarted before Overbooked answered, and the slot is not locked"
-                phase = ActionPhase.SUCCEEDED if took else ActionPhase.NOT_CONFIRMED
-                await self._reporter.show(thread, replace(view, phase=phase, problem=problem))
         return len(interrupted)
 
-    async def unlock(self, user_id: str, slot_id: str) -> SlotUnlocked | BadSlotCommand | Problem:
+    async def unlock(self, user_id: str, slot_id: str) -> SlotUnlocked | SlotRanOut | BadSlotCommand | Problem:
         if not valid_slot_id(slot_id):
             return BadSlotCommand(f"“{slot_id}” is not a slot id")
         lock = await self._store.current_slot_lock(slot_id)
-        if lock is None or lock.state is not SlotLockState.LOCKED:
+        if lock is None:
+            ended = await self._store.latest_slot_lock(slot_id, (SlotLockState.EXPIRED, SlotLockState.UNLOCKED))
+            if ended is not None and ended.state is SlotLockState.EXPIRED:
+                return SlotRanOut(slot_id, ended.locked_until)
+            if ended is not None and ended.unlocked_by is not None:
+                return Problem(f"lockbot holds no lock on slot `{slot_id}`: <@{ended.unlocked_by}> unlocked it.")
             return Problem(f"lockbot holds no lock on slot `{slot_id}`, so there is nothing for it to unlock.")
+        if lock.state is SlotLockState.LOCKING:
+            return Problem(f"lockbot is still locking slot `{slot_id}`; try again when its thread says how that went.")
         now = self._clock()
         if lock.locked_until <= now:
-            await self._store.update_slot_lock(lock, now, state=SlotLockState.EXPIRED)
-            return Problem(f"The lock on slot `{slot_id}` already ran out at {lock.locked_until:%Y-%m-%d %H:%M} UTC.")
+            expired = self._audit(lock, "slot_lock", "expired", actor=user_id)
+            await self._store.update_slot_lock(lock, now, state=SlotLockState.EXPIRED, audit=expired)
+            return SlotRanOut(slot_id, lock.locked_until)
         if user_id != lock.locked_by:
             try:
                 person = await self._people.person(user_id)
             except PeopleUnavailable:
                 return _PROFILE_UNAVAILABLE
-            if not may_approve(self._policy.defaults, person):
+            if not may_unlock_slots(self._policy, person):
                 return Problem(
                     f"Only <@{lock.locked_by}>, who locked slot `{slot_id}`, or an approver can unlock it early."
                 )
         try:
             await self._client.unlock(slot_id, lock.lock_key)
+        except OverbookedLockKeyInvalid as exc:
+            if lock.state is not SlotLockState.NOT_CONFIRMED:
+                return await self._unlock_failed(lock, user_id, exc)
+            # The lock lockbot could not confirm is not on the slot: it did not take, or it has ended.
+            await self._store.update_slot_lock(
+                lock,
+                self._clock(),
+                state=SlotLockState.FAILED,
+                audit=self._audit(lock, "slot_unlock", "not_locked", exc.user_message, actor=user_id),
+            )
+            thread = _thread_of(lock)
+            if thread is not None:
+                view = _view(lock, SlotLockState.FAILED, problem=_NEVER_CONFIRMED)
+                await self._reporter.show(thread, view)
+            return Problem(
+                f"Slot `{slot_id}` is not locked with lockbot's key, so there is nothing to unlock: the lock "
+                "lockbot could not confirm did not take, or has already ended."
+            )
         except OverbookedError as exc:
-            await self._store.audit(self._audit(lock, "slot_unlock", "failed", exc, actor=user_id))
-            return Problem(f"Could not unlock slot `{slot_id}`: {exc.user_message}.")
+            return await self._unlock_failed(lock, user_id, exc)
         unlocked_at = self._clock()
         await self._store.update_slot_lock(
             lock,
@@ -247,7 +298,8 @@ class SlotService:
             unlocked_by=user_id,
             audit=self._audit(lock, "slot_unlock", "unlocked", actor=user_id),
         )
-        if lock.parent_ts and lock.status_ts:
+        thread = _thread_of(lock)
+        if thread is not None:
             view = SlotView(
                 slot_id,
                 lock.locked_by,
@@ -256,8 +308,19 @@ class SlotService:
                 unlocked_by=user_id,
                 unlocked_at=unlocked_at,
             )
-            await self._reporter.show(ActionThread(lock.channel, lock.parent_ts, lock.status_ts), view)
+            await self._reporter.show(thread, view)
         return SlotUnlocked(slot_id, lock.locked_by)
+
+    async def _unlock_failed(self, lock: SlotLock, user_id: str, error: OverbookedError) -> Problem:
+        outcome = "not_confirmed" if error.may_have_acted else "failed"
+        await self._store.audit(self._audit(lock, "slot_unlock", outcome, error.user_message, actor=user_id))
+        if error.may_have_acted:
+            return Problem(
+                f"Unlocking slot `{lock.slot_id}` not confirmed: {_why_unknown(error)}, so lockbot cannot tell "
+                f"whether it is unlocked. `/slot status {lock.slot_id}` shows it; `/slot unlock {lock.slot_id}` "
+                "tries again."
+            )
+        return Problem(f"Could not unlock slot `{lock.slot_id}`: {error.user_message}.")
 
     async def status(self, slot_id: str) -> SlotStatus | BadSlotCommand | Problem:
         if not valid_slot_id(slot_id):
@@ -269,6 +332,9 @@ class SlotService:
         now = self._clock()
         ours = await self._store.current_slot_lock(slot_id)
         held = ours is not None and slot.locked_at(now) and _same_time(slot.locked_until, ours.locked_until)
+        if ours is not None and ours.state is SlotLockState.NOT_CONFIRMED and (held or ours.locked_until > now):
+            # The slot has just been read: a lock lockbot could not confirm is settled by what it shows.
+            ours = await self._settle(ours, _thread_of(ours), held, why="", refused=_NEVER_CONFIRMED)
         return SlotStatus(slot, ours if held else None, now)
 
     def _audit(
@@ -276,14 +342,46 @@ class SlotService:
         lock: SlotLock,
         event: str,
         outcome: str,
-        error: OverbookedError | None = None,
+        problem: str | None = None,
         *,
         actor: str | None = None,
     ) -> AuditEntry:
         detail = f"slot {lock.slot_id} until {lock.locked_until.isoformat()}"
-        if error is not None:
-            detail += f"; {error.user_message}"
+        if problem:
+            detail += f"; {problem}"
         return AuditEntry(at=self._clock(), actor=actor or lock.locked_by, event=event, outcome=outcome, detail=detail)
+
+
+_NEVER_CONFIRMED = "Overbooked never confirmed it, and the slot later turned out not to be locked by lockbot"
+
+_PHASE_OF = {
+    SlotLockState.LOCKING: ActionPhase.WORKING,
+    SlotLockState.LOCKED: ActionPhase.SUCCEEDED,
+    SlotLockState.NOT_CONFIRMED: ActionPhase.NOT_CONFIRMED,
+    SlotLockState.FAILED: ActionPhase.FAILED,
+}
+
+
+def _view(lock: SlotLock, state: SlotLockState, *, problem: str | None = None) -> SlotView:
+    return SlotView(lock.slot_id, lock.locked_by, _PHASE_OF[state], lock.locked_until, problem=problem)
+
+
+def _thread_of(lock: SlotLock) -> ActionThread | None:
+    if lock.parent_ts and lock.status_ts:
+        return ActionThread(lock.channel, lock.parent_ts, lock.status_ts)
+    return None
+
+
+def may_unlock_slots(policy: Policy, person: Person) -> bool:
+    """Whether the person may unlock a slot someone else locked: an approver of any door, or of all by default."""
+    return policy.approves_anything(person)
+
+
+def _why_unknown(error: OverbookedError) -> str:
+    """Why the outcome of a call is unknown, in plain words."""
+    if isinstance(error, OverbookedServerError):
+        return f"Overbooked answered with a server error (HTTP {error.status})"
+    return error.user_message
 
 
 def _same_time(overbooked: datetime | None, ours: datetime) -> bool:

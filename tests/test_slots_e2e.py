@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.botprocess import BotProcess
-from tests.conftest import ADMIN, MEMBER, CommandSent, Workspace, bot_env
+from tests.conftest import ADMIN, MEMBER, CommandSent, Workspace, bot_env, wait_until
 from tests.fakes.overbooked_api import FakeOverbooked
 from tests.fakes.seam_fake import SeamFake
 from tests.fakes.slack_api import FakeSlack, Message
@@ -163,7 +162,7 @@ def test_no_or_incomplete_arguments_print_usage_in_the_ack(workspace: Workspace,
 @pytest.mark.parametrize(
     ("setup", "expected"),
     [
-        ({"missing": True}, "Overbooked has no such slot"),
+        ({"missing": True}, "slot not found"),
         ({"lockable": False}, "the slot is not lockable"),
         ({"locked": True}, "the slot is already locked"),
     ],
@@ -179,8 +178,8 @@ def test_overbooked_refusals_in_plain_words(
 
     parent, status = finished(workspace, workspace.command("/slot", f"lock {slot_id} 30m", channel=channel))
 
-    assert status.text == f"Failed: Could not lock slot {slot_id}: {expected}."
-    assert parent.text.startswith(f"Could not lock slot {slot_id}: {expected}.")
+    assert status.text.startswith(f"Failed: Could not lock slot {slot_id}: {expected}")
+    assert parent.text.startswith(f"Could not lock slot {slot_id}: {expected}")
     assert lock_calls(overbooked) == 1
 
 
@@ -191,7 +190,7 @@ def test_api_key_refusals(workspace: Workspace, overbooked: FakeOverbooked, chan
 
     _, status = finished(workspace, workspace.command("/slot", f"lock {slot_id} 30m", channel=channel))
 
-    assert "Overbooked refused lockbot's API key" in status.text
+    assert "the Overbooked API key is invalid" in status.text
 
 
 def test_server_error_on_lock_is_reported_and_not_retried(
@@ -202,8 +201,70 @@ def test_server_error_on_lock_is_reported_and_not_retried(
 
     _, status = finished(workspace, workspace.command("/slot", f"lock {slot_id} 30m", channel=channel))
 
-    assert "Overbooked is having trouble right now" in status.text
+    # A 500 may follow a lock Overbooked made: the slot is read, it is not locked, so the lock failed.
+    assert status.text.startswith(f"Failed: Could not lock slot {slot_id}: Overbooked is having trouble right now")
     assert lock_calls(overbooked) == 1
+    assert overbooked.calls_to(f"/slots/{slot_id}") != []
+
+
+def test_a_503_on_lock_failed_without_reading_the_slot(
+    workspace: Workspace, overbooked: FakeOverbooked, channel: str
+) -> None:
+    slot_id = new_slot(overbooked)
+    overbooked.fail("lock", code="E001", status=503)
+
+    _, status = finished(workspace, workspace.command("/slot", f"lock {slot_id} 30m", channel=channel))
+
+    assert status.text.startswith(f"Failed: Could not lock slot {slot_id}: Overbooked is having trouble right now")
+    assert lock_calls(overbooked) == 1
+    assert overbooked.calls_to(f"/slots/{slot_id}") == []
+
+
+def not_confirmed_lock(workspace: Workspace, overbooked: FakeOverbooked, channel: str) -> tuple[str, Message, Message]:
+    """A slot lock Overbooked made but answered too late, with the slot unreadable afterwards."""
+    slot_id = new_slot(overbooked)
+    overbooked.fail("lock", status=None, delay_ms=2500)  # lockbot waits 1 s; Overbooked locks anyway
+    overbooked.fail("get", code="E001", status=500, times=3)  # and reading the slot fails on every try
+
+    parent, status = finished(workspace, workspace.command("/slot", f"lock {slot_id} 2h", channel=channel))
+
+    assert status.text.startswith("Not confirmed: ")
+    assert "Overbooked did not answer in time, so lockbot cannot tell whether slot" in status.text
+    assert f"/slot status {slot_id} shows it" in status.text
+    assert "failed" not in status.text.casefold()
+    assert parent.text.startswith(f"Locking slot {slot_id} not confirmed: Overbooked did not answer in time")
+    assert lock_calls(overbooked) == 1  # never sent twice
+    assert overbooked.is_locked(slot_id)
+    return slot_id, parent, status
+
+
+def test_a_lock_whose_outcome_is_unknown_is_not_confirmed_and_unlock_still_releases_it(
+    workspace: Workspace, overbooked: FakeOverbooked, channel: str
+) -> None:
+    slot_id, parent, _ = not_confirmed_lock(workspace, overbooked, channel)
+    key = overbooked.calls_to("/lock")[0].json["lock_key"]
+
+    reply = workspace.ephemeral(workspace.command("/slot", f"unlock {slot_id}", channel=channel))
+
+    assert reply.text == f"Unlocked your lock on slot `{slot_id}`."
+    assert overbooked.calls_to("/unlock")[0].json == {"lock_key": key}  # the stored key
+    assert not overbooked.is_locked(slot_id)
+    workspace.slack.wait_for(lambda: f"unlocked early by <@{MEMBER}>" in parent.text, what="the thread updated")
+    assert key not in workspace.bot.log_text
+
+
+def test_status_settles_a_lock_that_was_not_confirmed(
+    workspace: Workspace, overbooked: FakeOverbooked, channel: str
+) -> None:
+    slot_id, parent, status = not_confirmed_lock(workspace, overbooked, channel)
+    overbooked.reset()  # Overbooked answers again
+
+    reply = workspace.ephemeral(workspace.command("/slot", f"status {slot_id}", channel=channel))
+
+    assert reply.text.startswith(f"Slot {slot_id} is locked until ")
+    assert f"by <@{MEMBER}> (through lockbot)" in reply.text
+    workspace.slack.wait_for(lambda: status.text.startswith("Done: "), what="the thread says locked")
+    assert parent.text.startswith(f"Slot {slot_id} locked until ")
 
 
 def test_a_lock_overbooked_answers_too_late_is_checked_on_the_slot(
@@ -256,7 +317,7 @@ def test_a_rejected_key_is_said_plainly(workspace: Workspace, overbooked: FakeOv
 
     reply = workspace.ephemeral(workspace.command("/slot", f"unlock {slot_id}", channel=channel))
 
-    assert reply.text.startswith(f"Could not unlock slot `{slot_id}`: Overbooked did not accept lockbot's key")
+    assert reply.text.startswith(f"Could not unlock slot `{slot_id}`: the lock key is invalid")
 
 
 def test_a_lock_that_already_ran_out_is_said_so_without_an_api_call(
@@ -264,14 +325,15 @@ def test_a_lock_that_already_ran_out_is_said_so_without_an_api_call(
 ) -> None:
     slot_id = new_slot(overbooked)
     finished(workspace, workspace.command("/slot", f"lock {slot_id} 2s", channel=channel))
-    runs_out = datetime.now(UTC) + timedelta(seconds=2.5)
-    while datetime.now(UTC) < runs_out:  # the clock is the condition: the lock must run out
-        time.sleep(0.1)
-    assert not overbooked.is_locked(slot_id)
+    wait_until(lambda: not overbooked.is_locked(slot_id), 10, "the lock to run out")
 
-    reply = workspace.ephemeral(workspace.command("/slot", f"unlock {slot_id}", channel=channel))
+    first = workspace.ephemeral(workspace.command("/slot", f"unlock {slot_id}", channel=channel))
+    again = workspace.ephemeral(workspace.command("/slot", f"unlock {slot_id}", user=ADMIN, channel=channel))
 
-    assert reply.text.startswith(f"The lock on slot `{slot_id}` already ran out at ")
+    for reply in (first, again):  # the first unlock settles the lock as run out; later ones still say so
+        assert reply.text.startswith(f"The lock on slot `{slot_id}` already ran out at ")
+        assert reply.text.endswith(" UTC, so there is nothing to unlock.")  # the plain-text fallback
+        assert "<!date^" in str(reply.body["blocks"])  # each reader's own time zone
     assert overbooked.calls_to("/unlock") == []
 
 
@@ -292,7 +354,9 @@ def test_status_shows_who_holds_the_slot_until_when(
     assert "(not by lockbot)" in texts[theirs]
     assert texts[free].startswith(f"Slot {free} is not locked.")
     unknown = workspace.ephemeral(workspace.command("/slot", "status 5f0f0f0f-dead", channel=channel))
-    assert unknown.text == "Could not look up slot `5f0f0f0f-dead`: Overbooked has no such slot."
+    assert (
+        unknown.text == "Could not look up slot `5f0f0f0f-dead`: slot not found: Overbooked has no slot with that id."
+    )
 
 
 def test_keys_survive_a_restart_between_lock_and_unlock(
@@ -329,5 +393,5 @@ def test_without_an_overbooked_key_slots_are_not_configured(slack: FakeSlack, tm
     finally:
         bot.close()
 
-    assert reply.text.startswith("Slots are not set up in this workspace")
+    assert reply.text.startswith("Slots are not configured")
     assert health["slots"] is False

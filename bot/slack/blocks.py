@@ -486,15 +486,22 @@ def _slot_sentence(view: SlotView, *, plain: bool) -> str:
     until = _plain_date(view.until) if plain else slack_date(view.until)
     if view.unlocked_by is not None and view.unlocked_at is not None:
         when = _plain_date(view.unlocked_at) if plain else slack_date(view.unlocked_at)
-        return f"{slot.capitalize()} was locked until {until}; unlocked early by <@{view.unlocked_by}> {when}."
+        return f"S{slot[1:]} was locked until {until}; unlocked early by <@{view.unlocked_by}> {when}."
     if view.phase in (ActionPhase.WORKING, ActionPhase.PENDING):
         return f"Locking {slot} until {until}…"
     if view.phase is ActionPhase.SUCCEEDED:
-        return f"{slot.capitalize()} locked until {until}."
+        return f"S{slot[1:]} locked until {until}."
     problem = escape(view.problem or "Overbooked reported an error")
     if view.phase is ActionPhase.FAILED:
         return f"Could not lock {slot}: {problem}."
-    return f"Locking {slot} not confirmed: {problem}."
+    # Overbooked may hold the lock: say so plainly, and how to find out or undo it.
+    tick = "" if plain else "`"
+    slot_id = view.slot_id if plain else escape(view.slot_id)
+    status, unlock = (f"{tick}/slot {verb} {slot_id}{tick}" for verb in ("status", "unlock"))
+    return (
+        f"Locking {slot} not confirmed: {problem}, so lockbot cannot tell whether {slot} is locked until {until}. "
+        f"{status} shows it; {unlock} releases it if it is."
+    )
 
 
 def _slot_icon(view: SlotView) -> str:
@@ -561,6 +568,15 @@ def render_slot_status_reply(status: SlotStatus) -> SlackMessage:
 def render_slot_unlocked(unlocked: SlotUnlocked, by: str) -> SlackMessage:
     whose = "your" if unlocked.locked_by == by else f"<@{unlocked.locked_by}>'s"
     return render_notice(f"Unlocked {whose} lock on slot `{escape(unlocked.slot_id)}`.")
+
+
+def render_slot_ran_out(slot_id: str, at: datetime) -> SlackMessage:
+    """lockbot's lock on a slot already ran out: when, in each reader's own time zone."""
+    sentence = "The lock on slot `{slot}` already ran out at {at}, so there is nothing to unlock."
+    return SlackMessage(
+        text=sentence.format(slot=slot_id, at=_plain_date(at)),
+        blocks=[_section(sentence.format(slot=escape(slot_id), at=slack_date(at)))],
+    )
 
 
 # -- notices ------------------------------------------------------------------------------------

@@ -9,18 +9,18 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from bot.replies import Problem
 from bot.slack.blocks import (
     render_notice,
+    render_slot_ran_out,
     render_slot_status_reply,
     render_slot_unlocked,
     render_slot_usage,
 )
 from bot.slack.commands import answering_errors
-from bot.slots import BadSlotCommand, SlotLocked, SlotService, SlotStatus, SlotUnlocked
+from bot.slots import BadSlotCommand, SlotLocked, SlotRanOut, SlotService, SlotStatus, SlotUnlocked
 
 __all__ = ["SlotCommands"]
 
 SLOTS_NOT_CONFIGURED = render_notice(
-    "Slots are not set up in this workspace: lockbot has no Overbooked API key (OVERBOOKED_API_KEY). "
-    "Ask the person who runs lockbot."
+    "Slots are not configured: lockbot has no Overbooked API key (OVERBOOKED_API_KEY). Ask the person who runs lockbot."
 )
 _HELP = ("", "help", "-h", "--help", "?")
 
@@ -62,6 +62,8 @@ class SlotCommands:
             message = render_slot_usage(result.why)
         elif isinstance(result, SlotUnlocked):
             message = render_slot_unlocked(result, user)
+        elif isinstance(result, SlotRanOut):
+            message = render_slot_ran_out(result.slot_id, result.at)
         elif isinstance(result, SlotStatus):
             message = render_slot_status_reply(result)
         else:
