@@ -96,7 +96,7 @@ def install() -> None:
     wrap(app.Lockbot, "_seam_webhook", "webhook route (all of it)")
     wrap(app.Lockbot, "_handle_event", "webhook event handled (after the answer)")
     wrap(app.Lockbot, "_slack_events", "slack route (all of it)")
-    wrap(Webhook, "verify", "webhook signature check")
+    wrap(Webhook, "verify", "webhook signature check")  # svix is imported above, so lockbot gets this class
     wrap(seam_events.SeamEvents, "receive", "webhook event remembered (store)")
     wrap(tracking.AttemptTracker, "_ask_now", "tracker asked about ended attempts (Seam + finish)")
     wrap(tracking.AttemptTracker, "_poll_all", "tracker poll of all followed")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -19,10 +20,10 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
-from svix.webhooks import Webhook, WebhookVerificationError
 
 from bot.actions import DoorActions
 from bot.config import ConfigError, Settings, load_policy, policy_path
+from bot.db import MigrationFailed
 from bot.door_service import DoorDirectory, DoorService
 from bot.durations import parse_duration
 from bot.overbooked import SlotClient
@@ -43,6 +44,25 @@ __all__ = ["Lockbot", "build_lockbot", "open_lockbot"]
 
 log = logging.getLogger(__name__)
 
+SignatureCheck = Callable[[bytes, Mapping[str, str]], bool]
+
+
+def svix_signature_check(secret: str) -> SignatureCheck:
+    """Whether a delivery carries a good, fresh Svix signature for `secret` (the svix library checks)."""
+    # Imported here: svix (7 MiB) is loaded only by a lockbot that takes Seam's webhooks.
+    from svix.webhooks import Webhook, WebhookVerificationError  # noqa: PLC0415
+
+    webhook = Webhook(secret)
+
+    def signed(body: bytes, headers: Mapping[str, str]) -> bool:
+        try:
+            webhook.verify(body, dict(headers))
+        except WebhookVerificationError:
+            return False
+        return True
+
+    return signed
+
 
 @dataclass
 class Lockbot:
@@ -59,6 +79,7 @@ class Lockbot:
     overbooked: SlotClient | None = None
     slots: SlotService | None = None
     events: SeamEvents | None = None
+    webhook_signed: SignatureCheck | None = None
     _background: list[asyncio.Task[None]] = field(default_factory=list)
     _event_tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -73,13 +94,10 @@ class Lockbot:
 
     async def _seam_webhook(self, request: web.Request) -> web.Response:
         """Svix-signed Seam events: checked, remembered once, answered at once, handled after."""
-        secret = self.settings.seam_webhook_secret
-        if secret is None or self.events is None:
+        if self.webhook_signed is None or self.events is None:
             return web.json_response({"ok": False, "error": "Seam webhooks are not configured"}, status=404)
         body = await request.read()
-        try:
-            Webhook(secret.get_secret_value()).verify(body, dict(request.headers))
-        except WebhookVerificationError:
+        if not self.webhook_signed(body, request.headers):
             return web.json_response({"ok": False, "error": "bad or stale signature"}, status=401)
         try:
             event = SeamEvents.read(body)
@@ -216,6 +234,8 @@ def build_lockbot(settings: Settings, store: Store, policy: Policy) -> Lockbot:
         )
         door_service = DoorService(directory, people, policy, actions, requests, store)
         lockbot.events = events = SeamEvents(store, policy, tracker, directory.lock_named, SlackNoticeBoard(slack))
+        if settings.seam_webhook_secret is not None:
+            lockbot.webhook_signed = svix_signature_check(settings.seam_webhook_secret.get_secret_value())
         actions.on_final(events.announce_outcome)
         RequestButtons(requests).register(bolt)
     else:
@@ -253,6 +273,8 @@ async def open_lockbot(settings: Settings) -> Lockbot:
         log.info("policy from %s", path)
     try:
         store = await Store.open(settings.database_url)
+    except MigrationFailed as exc:
+        raise ConfigError(f"lockbot cannot start: {exc}") from None
     except Exception as exc:
         # The driver's message may quote the URL, password included: name only the kind of failure.
         raise ConfigError(

@@ -6,13 +6,15 @@ the work. The schema is owned by Alembic migrations in `bot/migrations`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import re
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import (
     Boolean,
     Column,
@@ -26,21 +28,27 @@ from sqlalchemy import (
     Table,
     Text,
     event,
+    inspect,
     text,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
+    "MIGRATE_URL_VARIABLE",
+    "MigrationFailed",
     "actions",
     "async_database_url",
     "audit_log",
     "create_engine",
+    "head_revision",
     "metadata",
     "migrate",
+    "schema_revision",
     "seam_events",
     "slot_locks",
     "unlock_requests",
+    "upgrade",
 ]
 
 log = logging.getLogger(__name__)
@@ -48,6 +56,10 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant: several instances starting at once take turns to migrate.
 _MIGRATION_LOCK_KEY = 7_314_120_009
+# How `migrate` hands the database to the child process that runs Alembic (never on a command line).
+MIGRATE_URL_VARIABLE = "LOCKBOT_MIGRATE_URL"
+_REVISION = re.compile(r"""^revision\b[^=\n]*=\s*["']([^"']+)["']""", re.MULTILINE)
+_DOWN_REVISION = re.compile(r"""^down_revision\b[^=\n]*=\s*["']([^"']+)["']""", re.MULTILINE)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -204,7 +216,41 @@ def create_engine(database_url: str) -> AsyncEngine:
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True)
 
 
+class MigrationFailed(Exception):
+    """The schema could not be brought up to date."""
+
+
+def head_revision() -> str:
+    """The newest migration's revision, read from the migration files without loading Alembic."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        revisions.update(_REVISION.findall(source))
+        parents.update(_DOWN_REVISION.findall(source))
+    heads = revisions - parents
+    if len(heads) != 1:
+        raise MigrationFailed(f"bot/migrations should have one newest migration, not {sorted(heads)}")
+    return heads.pop()
+
+
+async def schema_revision(engine: AsyncEngine) -> str | None:
+    """The migration the database is at; None for a database lockbot has not used yet."""
+
+    def read(connection: Connection) -> str | None:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+    async with engine.connect() as connection:
+        return await connection.run_sync(read)
+
+
 def _upgrade(connection: Connection) -> None:
+    # Imported here: Alembic is only ever loaded by the short-lived process that migrates.
+    from alembic import command  # noqa: PLC0415
+    from alembic.config import Config  # noqa: PLC0415
+
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
     config = Config()
@@ -213,7 +259,31 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
-async def migrate(engine: AsyncEngine) -> None:
-    """Bring the schema to the newest migration; safe to run from several instances at once."""
+async def upgrade(engine: AsyncEngine) -> None:
+    """Apply pending migrations in this process; safe to run from several instances at once."""
     async with engine.begin() as connection:
         await connection.run_sync(_upgrade)
+
+
+async def migrate(engine: AsyncEngine) -> None:
+    """Bring the schema to the newest migration; safe to run from several instances at once.
+
+    A database already up to date costs one query. Otherwise Alembic runs in a child process
+    (`python -m bot.migrations`), so a running lockbot never holds Alembic (11 MiB) in memory.
+    """
+    if await schema_revision(engine) == head_revision():
+        return
+    child_env = {**os.environ, MIGRATE_URL_VARIABLE: engine.url.render_as_string(hide_password=False)}
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.migrations",
+        env=child_env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, errors = await child.communicate()
+    if child.returncode != 0:
+        last_line = errors.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no message"]
+        raise MigrationFailed(f"applying migrations failed: {last_line[0]}")

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 
-from bot.db import create_engine, metadata, migrate
+from bot.db import MIGRATIONS, create_engine, head_revision, metadata, migrate
 from bot.records import ActionRecord, ActionState, RequestState, UnlockRequest, new_id
 from bot.store import Store
 from tests.databases import DATABASE_KINDS, fresh_database
@@ -104,3 +108,30 @@ def test_an_expired_request_cannot_be_decided_and_expires_once(database_url: str
         await store.close()
 
     asyncio.run(go())
+
+
+def test_the_newest_migration_is_read_from_the_files_as_alembic_reads_it() -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert head_revision() == ScriptDirectory.from_config(config).get_current_head()
+
+
+def test_lockbot_migrates_a_new_database_without_loading_alembic_itself(tmp_path: Path) -> None:
+    # A fresh interpreter, as `python -m bot` is: Alembic runs in its child process only.
+    program = f"""
+import asyncio, sys
+from bot.db import create_engine, head_revision, migrate, schema_revision
+
+async def go():
+    engine = create_engine("sqlite:///{tmp_path / "new.db"}")
+    assert await schema_revision(engine) is None
+    await migrate(engine)
+    assert await schema_revision(engine) == head_revision()
+    await migrate(engine)  # up to date: nothing to do
+    await engine.dispose()
+
+asyncio.run(go())
+print(sorted(name for name in sys.modules if name.split(".")[0] in ("alembic", "mako")))
+"""
+    ran = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=True)
+    assert ran.stdout.strip() == "[]"
