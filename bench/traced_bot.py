@@ -94,7 +94,7 @@ def install() -> None:
     wrap_all(seam.SeamClient, "seam")
     wrap(AsyncBaseClient, "api_call", lambda args: f"slack {args[1] if len(args) > 1 else '?'}")
     wrap(app.Lockbot, "_seam_webhook", "webhook route (all of it)")
-    wrap(app.Lockbot, "_handle_event", "webhook event handled (after the answer)")
+    wrap(seam_events.SeamEvents, "handle", "webhook event handled (after the answer)")
     wrap(app.Lockbot, "_slack_events", "slack route (all of it)")
     wrap(Webhook, "verify", "webhook signature check")  # svix is imported above, so lockbot gets this class
     wrap(seam_events.SeamEvents, "receive", "webhook event remembered (store)")

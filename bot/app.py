@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -103,18 +103,24 @@ class Lockbot:
             event = SeamEvents.read(body)
         except UnreadableEvent as exc:
             return web.json_response({"ok": False, "error": str(exc)}, status=400)
-        if await self.events.receive(event):
-            task = asyncio.create_task(self._handle_event(event), name=f"seam-event-{event['event_id']}")
-            self._event_tasks.add(task)
-            task.add_done_callback(self._event_tasks.discard)
+        if SeamEvents.ends_an_attempt(event):
+            # Acted on at once, stored after: the outcome shows without waiting on the database.
+            self.events.attempt_ended(event)
+            self._in_background(self.events.remember_handled(event), event)
+        elif await self.events.receive(event):
+            self._in_background(self.events.handle(event), event)
         return web.json_response({"ok": True})
 
-    async def _handle_event(self, event: dict[str, Any]) -> None:
-        assert self.events is not None
-        try:
-            await self.events.handle(event)
-        except Exception:
-            log.exception("handling Seam event %s failed", event.get("event_id"))
+    def _in_background(self, work: Coroutine[Any, Any, None], event: dict[str, Any]) -> None:
+        async def guarded() -> None:
+            try:
+                await work
+            except Exception:
+                log.exception("handling Seam event %s failed", event.get("event_id"))
+
+        task = asyncio.create_task(guarded(), name=f"seam-event-{event['event_id']}")
+        self._event_tasks.add(task)
+        task.add_done_callback(self._event_tasks.discard)
 
     async def start_background_work(self) -> None:
         """Finish what was in flight before a restart, and expire requests as they come due."""

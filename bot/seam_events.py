@@ -116,6 +116,28 @@ class SeamEvents:
             str(event["event_id"]), str(event["event_type"]), json.dumps(event), self._clock()
         )
 
+    @staticmethod
+    def ends_an_attempt(event: dict[str, Any]) -> bool:
+        """Whether the event says an action attempt ended (it only hastens what polling finds anyway)."""
+        return str(event["event_type"]) in ATTEMPT_OUTCOMES
+
+    def attempt_ended(self, event: dict[str, Any]) -> None:
+        """Seam says the attempt ended: ask for it now, rather than at the next poll.
+
+        Acted on before it is stored: losing it in a crash loses nothing, since polling finds the
+        outcome; a redelivery, or an event for an attempt no longer followed (already finished, or
+        not lockbot's), changes nothing.
+        """
+        attempt_id = event.get("action_attempt_id")
+        if attempt_id:
+            self._tracker.check_now(str(attempt_id))
+
+    async def remember_handled(self, event: dict[str, Any]) -> None:
+        """Keep an event that was already acted on, for the record."""
+        await self._store.record_event(
+            str(event["event_id"]), str(event["event_type"]), json.dumps(event), self._clock(), processed=True
+        )
+
     async def handle(self, event: dict[str, Any]) -> None:
         """Act on a remembered event, then mark it handled."""
         try:
@@ -134,10 +156,7 @@ class SeamEvents:
         event_type = str(event["event_type"])
         attempt_id = event.get("action_attempt_id")
         if event_type in ATTEMPT_OUTCOMES:
-            # Seam says the attempt ended: ask for it now, rather than at the next poll. An event for an
-            # attempt no longer followed (already finished, or not lockbot's) changes nothing.
-            if attempt_id:
-                self._tracker.check_now(str(attempt_id))
+            self.attempt_ended(event)
             return
         if event_type not in ANNOUNCED:
             return

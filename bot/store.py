@@ -328,13 +328,15 @@ class Store:
 
     # -- Seam events -----------------------------------------------------------------------------
 
-    async def record_event(self, event_id: str, event_type: str, payload: str, at: datetime) -> bool:
+    async def record_event(
+        self, event_id: str, event_type: str, payload: str, at: datetime, *, processed: bool = False
+    ) -> bool:
         """Remember a delivered event; False when it was delivered before (a redelivery)."""
         try:
             async with self._engine.begin() as connection:
                 await connection.execute(
                     insert(seam_events).values(
-                        event_id=event_id, event_type=event_type, payload=payload, received_at=at, processed=False
+                        event_id=event_id, event_type=event_type, payload=payload, received_at=at, processed=processed
                     )
                 )
         except IntegrityError:

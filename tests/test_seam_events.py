@@ -58,3 +58,33 @@ def test_events_received_before_a_stop_are_handled_once_at_the_next_start(tmp_pa
     [(channel, notice)] = asyncio.run(go())
     assert channel == "C0NOTIFY01"
     assert (notice.door, notice.event_type, notice.method) == ("Front Door", "lock.unlocked", "keypad")
+
+
+def test_an_attempts_end_is_acted_on_at_once_and_kept_as_handled(tmp_path: Path) -> None:
+    asked: list[str] = []
+
+    class FollowingTracker:
+        def check_now(self, attempt_id: str) -> bool:
+            asked.append(attempt_id)
+            return True
+
+    async def go() -> int:
+        store = await Store.open(f"sqlite:///{tmp_path / 'lockbot.db'}")
+
+        async def lock_named(device_id: str) -> Lock | None:
+            return None
+
+        events = SeamEvents(store, Policy(), FollowingTracker(), lock_named, Board())  # type: ignore[arg-type]
+        ended = {"event_id": "evt_9", "event_type": "action_attempt.unlock_door.succeeded", "action_attempt_id": "a9"}
+        assert SeamEvents.ends_an_attempt(ended)
+        assert not SeamEvents.ends_an_attempt({"event_id": "evt_8", "event_type": "lock.unlocked"})
+        events.attempt_ended(ended)  # before anything is stored
+        assert asked == ["a9"]
+        await events.remember_handled(ended)
+        assert not await events.receive(ended)  # kept: a redelivery is known
+        replayed = await events.catch_up()  # and not handled again after a restart
+        await store.close()
+        return replayed
+
+    assert asyncio.run(go()) == 0
+    assert asked == ["a9"]
