@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import asdict, fields, replace
 from datetime import datetime
 from typing import Any
@@ -79,6 +79,7 @@ class Store:
         return _request(row) if row is not None else None
 
     async def set_request_message(self, request_id: str, channel: str, message_ts: str) -> None:
+        """Where the request's message is (its channel and ts)."""
         async with self._engine.begin() as connection:
             await connection.execute(
                 update(unlock_requests)
@@ -100,13 +101,14 @@ class Store:
         by: str,
         at: datetime,
         note: str | None = None,
+        audit: AuditEntry | None = None,
         then_run: ActionRecord | None = None,
         then_run_lease_until: datetime | None = None,
     ) -> UnlockRequest | None:
         """Move a pending, unexpired request to `state`; None if another decision came first.
 
-        An approval stores the action it starts in the same transaction, so an approved request
-        always has its action, even if lockbot dies the moment after.
+        The decision's audit entry, and the action an approval starts, are stored in the same
+        transaction: a decided request always has both, even if lockbot dies the moment after.
         """
         async with self._engine.begin() as connection:
             won = await connection.execute(
@@ -120,6 +122,8 @@ class Store:
             )
             if won.rowcount != 1:
                 return None
+            if audit is not None:
+                await connection.execute(insert(audit_log).values(asdict(audit)))
             if then_run is not None:
                 # Held by nobody yet, but not an orphan either until the lease time has passed.
                 values = _action_values(then_run) | {"lease_owner": None, "lease_expires": then_run_lease_until}
@@ -127,8 +131,13 @@ class Store:
             row = (await connection.execute(select(unlock_requests).where(unlock_requests.c.id == request_id))).one()
         return _request(row)
 
-    async def expire_due(self, now: datetime) -> list[UnlockRequest]:
-        """Expire every pending request past its time; returns the ones this call expired."""
+    async def expire_due(
+        self, now: datetime, audit_of: Callable[[UnlockRequest], AuditEntry] | None = None
+    ) -> list[UnlockRequest]:
+        """Expire every pending request past its time; returns the ones this call expired.
+
+        Each expiry's audit entry (`audit_of` the expired request) is stored in its transaction.
+        """
         async with self._engine.connect() as connection:
             due = (
                 (
@@ -157,7 +166,10 @@ class Store:
                     row = (
                         await connection.execute(select(unlock_requests).where(unlock_requests.c.id == request_id))
                     ).one()
-                    expired.append(_request(row))
+                    request = _request(row)
+                    if audit_of is not None:
+                        await connection.execute(insert(audit_log).values(asdict(audit_of(request))))
+                    expired.append(request)
         return expired
 
     async def next_expiry(self) -> datetime | None:

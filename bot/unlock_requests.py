@@ -155,12 +155,19 @@ class UnlockRequests:
         self._expiry_changed.set()
         return RequestFiled(request, rules.approvers)
 
-    async def decide(self, request_id: str, clicker: str, decision: Decision) -> DecisionResult:
+    async def decide(
+        self, request_id: str, clicker: str, decision: Decision, *, clicked_in: tuple[str, str] | None = None
+    ) -> DecisionResult:
+        """`clicked_in`: the (channel, ts) of the message whose button was clicked, if Slack said."""
         request = await self._store.request(request_id)
         if request is None:
             return RequestGone()
         if request.state is not RequestState.PENDING:
             return AlreadyDecided(request)
+        if request.message_ts is None and clicked_in is not None and clicked_in[0] == request.channel:
+            # Posted, but lockbot stopped before it stored where: the click shows where the message is.
+            await self._store.set_request_message(request.id, *clicked_in)
+            request = replace(request, message_ts=clicked_in[1])
         if self._clock() >= request.expires_at:
             await self.expire_due()
             return AlreadyDecided(await self._store.request(request_id) or request)
@@ -190,6 +197,7 @@ class UnlockRequests:
             _STATE_OF[decision],
             by=clicker,
             at=now,
+            audit=self._audit_entry(request, str(decision), str(_STATE_OF[decision]), actor=clicker),
             then_run=then_run,
             then_run_lease_until=now + self._actions.lease,
         )
@@ -197,8 +205,7 @@ class UnlockRequests:
             return AlreadyDecided(await self._store.request(request_id) or request)
         if then_run is not None:
             self._actions.start_approved(then_run, decided)
-        await self._audit(decided, str(decision), str(decided.state), actor=clicker)
-        if then_run is None:
+        else:
             await self._messenger.show(decided)
             if decision is Decision.DENY:
                 await self._messenger.tell_requester(decided, None)
@@ -252,10 +259,11 @@ class UnlockRequests:
 
     async def expire_due(self) -> list[UnlockRequest]:
         """Expire every request past its time (once, whichever instance gets there first)."""
-        expired = await self._store.expire_due(self._clock())
+        expired = await self._store.expire_due(
+            self._clock(), lambda request: self._audit_entry(request, "expire", "expired", actor="lockbot")
+        )
         for request in expired:
             log.info("request %s for %s expired", request.id, request.door)
-            await self._audit(request, "expire", "expired", actor="lockbot")
             await self._messenger.show(request)
             await self._messenger.tell_requester(request, None)
         return expired
@@ -284,15 +292,18 @@ class UnlockRequests:
     async def _audit(
         self, request: UnlockRequest, event: str, outcome: str, *, actor: str, detail: str | None = None
     ) -> None:
-        await self._store.audit(
-            AuditEntry(
-                at=self._clock(),
-                actor=actor,
-                event=event,
-                outcome=outcome,
-                door=request.door,
-                device_id=request.device_id,
-                request_id=request.id,
-                detail=detail,
-            )
+        await self._store.audit(self._audit_entry(request, event, outcome, actor=actor, detail=detail))
+
+    def _audit_entry(
+        self, request: UnlockRequest, event: str, outcome: str, *, actor: str, detail: str | None = None
+    ) -> AuditEntry:
+        return AuditEntry(
+            at=self._clock(),
+            actor=actor,
+            event=event,
+            outcome=outcome,
+            door=request.door,
+            device_id=request.device_id,
+            request_id=request.id,
+            detail=detail,
         )

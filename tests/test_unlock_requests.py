@@ -105,3 +105,46 @@ def test_a_denial_reason_is_given_once_and_only_by_the_denier(tmp_path: Path) ->
         await store.close()
 
     asyncio.run(go())
+
+
+def test_a_request_whose_message_was_never_stored_is_found_through_the_click_and_audited_with_its_decision(
+    tmp_path: Path,
+) -> None:
+    async def go() -> None:
+        store = await Store.open(f"sqlite:///{tmp_path / 'lockbot.db'}")
+        actions = Actions()
+
+        async def lock_named(device_id: str) -> Lock | None:
+            return SERVER_ROOM
+
+        requests = UnlockRequests(store, POLICY, People(), actions, Messenger(), lock_named)  # type: ignore[arg-type]
+        filed = await requests.file(SERVER_ROOM, "U0MEMBER01", "C0APPROVE1", "")
+        assert isinstance(filed, RequestFiled)
+        # As if lockbot had stopped between posting the message and storing where it is.
+        await store.set_request_message(filed.request.id, filed.request.channel, None)  # type: ignore[arg-type]
+
+        elsewhere = await requests.decide(
+            filed.request.id, "U0SECURE01", Decision.APPROVE, clicked_in=("C0ELSEWHERE", "1700000000.000999")
+        )
+        assert isinstance(elsewhere, Decided)  # decided all the same, but another channel's ts is not taken
+        assert actions.started[0].parent_ts is None
+        await store.close()
+
+        store = await Store.open(f"sqlite:///{tmp_path / 'second.db'}")
+        actions = Actions()
+        requests = UnlockRequests(store, POLICY, People(), actions, Messenger(), lock_named)  # type: ignore[arg-type]
+        filed = await requests.file(SERVER_ROOM, "U0MEMBER01", "C0APPROVE1", "")
+        assert isinstance(filed, RequestFiled)
+        await store.set_request_message(filed.request.id, filed.request.channel, None)  # type: ignore[arg-type]
+
+        decided = await requests.decide(
+            filed.request.id, "U0SECURE01", Decision.APPROVE, clicked_in=("C0APPROVE1", "1700000000.000777")
+        )
+        assert isinstance(decided, Decided)
+        assert decided.request.message_ts == "1700000000.000777"
+        assert actions.started[0].parent_ts == "1700000000.000777"  # the approved unlock runs in its thread
+        trail = [(entry.event, entry.outcome) for entry in await store.audit_entries()]
+        assert ("approve", "approved") in trail
+        await store.close()
+
+    asyncio.run(go())

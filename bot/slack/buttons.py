@@ -92,6 +92,9 @@ class RequestButtons:
     ) -> None:
         await ack()
         clicker = str(body["user"]["id"])
-        result = await self._requests.decide(str(action.get("value") or ""), clicker, decision)
+        container = body.get("container") or {}
+        channel, message_ts = container.get("channel_id"), container.get("message_ts")
+        clicked_in = (str(channel), str(message_ts)) if channel and message_ts else None
+        result = await self._requests.decide(str(action.get("value") or ""), clicker, decision, clicked_in=clicked_in)
         reply = render_decision_reply(result, clicker)
         await respond(response_type="ephemeral", replace_original=False, **reply.as_kwargs())
