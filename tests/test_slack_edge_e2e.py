@@ -139,6 +139,20 @@ def test_cannot_post_the_action_means_the_door_is_not_touched(workspace: Workspa
     assert "/locks/lock_door" not in workspace.seam.calls()
 
 
+def test_a_status_that_cannot_be_posted_leaves_no_parent_behind_and_the_door_untouched(
+    workspace: Workspace, channel: str
+) -> None:
+    workspace.slack.fail("chat.postMessage", error="msg_too_long", after=1)  # the parent posts, its status not
+
+    reply = workspace.ephemeral(workspace.command("/lock", "front door", channel=channel))
+
+    assert "did nothing" in reply.text
+    assert workspace.slack.calls_of("chat.delete")
+    assert workspace.slack.channel_messages(channel) == []
+    assert workspace.seam is not None
+    assert "/locks/lock_door" not in workspace.seam.calls()
+
+
 def test_no_secret_ever_reaches_the_logs(workspace: Workspace, channel: str) -> None:
     workspace.finished_action(workspace.command("/lock", "front door", channel=channel))
     workspace.bot.post_signed("command=%2Flock", headers=signed_headers("x", secret="wrong"))

@@ -82,6 +82,12 @@ class _SlackMessages:
             return False
         return True
 
+    async def _delete(self, channel: str, ts: str) -> None:
+        try:
+            await self._client.chat_delete(channel=channel, ts=ts)
+        except _SLACK_FAILURES as exc:
+            log.warning("could not delete %s/%s: %s", channel, ts, _error_code(exc))
+
     async def _direct_message(self, user_id: str, message: SlackMessage) -> None:
         try:
             await self._client.chat_postMessage(channel=user_id, **message.as_kwargs())
@@ -107,7 +113,12 @@ class ThreadReporter(_SlackMessages, Generic[V]):
 
     async def open(self, channel: str, view: V) -> ActionThread:
         channel, parent_ts = await self._post(channel, self._render_parent(view))
-        _, status_ts = await self._post(channel, self._render_status(view), thread_ts=parent_ts)
+        try:
+            _, status_ts = await self._post(channel, self._render_status(view), thread_ts=parent_ts)
+        except CannotReport:
+            # Nothing will be done, so no message may stay behind saying it is being done.
+            await self._delete(channel, parent_ts)
+            raise
         return ActionThread(channel=channel, parent_ts=parent_ts, status_ts=status_ts)
 
     async def open_in_thread(self, channel: str, parent_ts: str, view: V) -> ActionThread:

@@ -51,6 +51,7 @@ class Fault:
     status: int = 200
     retry_after: int | None = None
     times: int = 1
+    after: int = 0  # calls of `method` that still succeed first
 
 
 @dataclass
@@ -160,10 +161,12 @@ class FakeSlack:
         status: int = 200,
         retry_after: int | None = None,
         times: int = 1,
+        after: int = 0,
     ) -> None:
-        """The next `times` calls of `method` fail: with `error`, or with HTTP `status` (429: Retry-After)."""
+        """After `after` more calls of `method`, the next `times` fail: with `error`, or with HTTP `status`
+        (429: Retry-After)."""
         with self._changed:
-            self._faults.append(Fault(method, error, status, retry_after, times))
+            self._faults.append(Fault(method, error, status, retry_after, times, after))
 
     def delete_message(self, channel: str, ts: str) -> None:
         with self._changed:
@@ -267,7 +270,10 @@ class FakeSlack:
             call = Call(method, params, time.time())
             self.calls.append(call)
             fault = next((f for f in self._faults if f.method == method and f.times > 0), None)
-            if fault is not None:
+            if fault is not None and fault.after > 0:
+                fault.after -= 1
+                fault = None
+            elif fault is not None:
                 fault.times -= 1
             try:
                 if method == "apps.connections.open":
@@ -366,6 +372,16 @@ class FakeSlack:
             "text": message.text,
             "message": self._as_json(message),
         }
+
+    def _m_chat_delete(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = str(params.get("channel") or ""), str(params.get("ts") or "")
+        message = self.messages.get((channel, ts))
+        if message is None:
+            return {"ok": False, "error": "message_not_found"}
+        if message.user != self.BOT_USER_ID:
+            return {"ok": False, "error": "cant_delete_message"}
+        del self.messages[(channel, ts)]
+        return {"ok": True, "channel": channel, "ts": ts}
 
     def _m_chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "message_ts": self._next_ts()}
