@@ -3,6 +3,7 @@ and door events announced in the door's notify channel."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -139,11 +140,18 @@ class SeamEvents:
         )
 
     async def handle(self, event: dict[str, Any]) -> None:
-        """Act on a remembered event, then mark it handled."""
+        """Act on a remembered event, then mark it handled (also when acting failed: never retried forever).
+
+        Stopped part-way (cancelled), it stays unhandled, so the next start handles it.
+        """
         try:
             await self._act(event)
-        finally:
+        except asyncio.CancelledError:
+            raise
+        except Exception:
             await self._store.event_processed(str(event["event_id"]))
+            raise
+        await self._store.event_processed(str(event["event_id"]))
 
     async def catch_up(self) -> int:
         """After a restart: handle events that were received but not yet handled."""

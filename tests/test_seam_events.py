@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -88,3 +89,40 @@ def test_an_attempts_end_is_acted_on_at_once_and_kept_as_handled(tmp_path: Path)
 
     assert asyncio.run(go()) == 0
     assert asked == ["a9"]
+
+
+def test_an_event_whose_handling_was_stopped_part_way_is_handled_at_the_next_start(tmp_path: Path) -> None:
+    class StuckBoard(Board):
+        def __init__(self) -> None:
+            super().__init__()
+            self.posting = asyncio.Event()
+
+        async def post_notice(self, channel: str, notice: DoorNotice) -> None:
+            self.posting.set()
+            await asyncio.Event().wait()  # Slack never answers before lockbot stops
+
+    async def go() -> list[tuple[str, DoorNotice]]:
+        store = await Store.open(f"sqlite:///{tmp_path / 'lockbot.db'}")
+
+        async def lock_named(device_id: str) -> Lock | None:
+            return Lock(device_id=device_id, display_name="Front Door")
+
+        policy = Policy(defaults=DoorRules(notify_channel="C0NOTIFY01"))
+        stuck = StuckBoard()
+        before = SeamEvents(store, policy, Tracker(), lock_named, stuck)  # type: ignore[arg-type]
+        event = {"event_id": "evt_2", "event_type": "device.disconnected", "device_id": "lock_1"}
+        assert await before.receive(event)
+        handling = asyncio.create_task(before.handle(event))
+        await asyncio.wait_for(stuck.posting.wait(), 5)
+        handling.cancel()  # lockbot stops
+        with contextlib.suppress(asyncio.CancelledError):
+            await handling
+
+        board = Board()
+        after = SeamEvents(store, policy, Tracker(), lock_named, board)  # type: ignore[arg-type]
+        assert await after.catch_up() == 1
+        await store.close()
+        return board.notices
+
+    [(_, notice)] = asyncio.run(go())
+    assert notice.event_type == "device.disconnected"
