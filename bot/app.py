@@ -133,9 +133,17 @@ class Lockbot:
             if caught_up:
                 log.info("handled %d Seam events received before the last stop", caught_up)
         if self.slots is not None:
+            self._background.append(asyncio.create_task(self._settle_slot_locks(), name="slot-settle"))
+
+    async def _settle_slot_locks(self) -> None:
+        assert self.slots is not None
+        try:
             settled = await self.slots.settle_interrupted()
-            if settled:
-                log.info("settled %d slot locks that were being made at the last stop", settled)
+        except Exception:
+            log.exception("settling the slot locks interrupted at the last stop failed")
+            return
+        if settled:
+            log.info("settled %d slot locks that were being made at the last stop", settled)
 
     async def _slack_events(self, request: web.Request) -> web.Response:
         bolt_response = await self.bolt.async_dispatch(await to_bolt_request(request))
@@ -261,6 +269,8 @@ def build_lockbot(settings: Settings, store: Store, policy: Policy) -> Lockbot:
             policy,
             slot_reporter(slack),
             longest=parse_duration(settings.lockbot_slot_max_lock),
+            # A live instance's lock call, with its retries, ends within 3 timeouts (bot.api_calls).
+            settle_after=timedelta(seconds=3 * settings.lockbot_overbooked_timeout + 5),
         )
     else:
         log.warning("OVERBOOKED_API_KEY is not set: /slot will say slots are not configured")

@@ -6,6 +6,7 @@ shows or logs it. A slot lock is an action: a parent message and a status messag
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
@@ -109,14 +110,18 @@ class SlotService:
         reporter: SlotReporter,
         *,
         longest: timedelta,
+        settle_after: timedelta = timedelta(0),
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        """`settle_after`: how long a lock may still be being made by a live instance (its answer from
+        Overbooked, retries and all, takes at most this long); only older ones are settled by others."""
         self._client = client
         self._store = store
         self._people = people
         self._policy = policy
         self._reporter = reporter
         self._longest = longest
+        self._settle_after = settle_after
         self._clock = clock
 
     async def lock(self, user_id: str, channel: str, slot_id: str, when: str) -> SlotLocked | BadSlotCommand | Problem:
@@ -209,13 +214,20 @@ class SlotService:
         problem: str | None = None,
         until: datetime | None = None,
     ) -> SlotLock:
-        """Store where the lock ended up (audited), then show it in its thread."""
+        """Store where the lock ended up (audited), then show it in its thread.
+
+        Only from the state lockbot last knew it in: if another instance moved it first (settling a
+        lock this one was still making, say), the first outcome stands and is not shown again.
+        """
         until = until or lock.locked_until
         changes: dict[str, object] = {"state": state}
         if until != lock.locked_until:
             changes["locked_until"] = until
         audit = self._audit(replace(lock, locked_until=until), "slot_lock", str(state), problem)
-        settled = await self._store.update_slot_lock(lock, self._clock(), audit=audit, **changes)
+        settled = await self._store.move_slot_lock(lock, self._clock(), audit=audit, **changes)
+        if settled is None:
+            log.info("slot lock %s was settled elsewhere first", lock.id)
+            return await self._store.slot_lock(lock.id) or lock
         if thread is not None:
             await self._reporter.show(thread, _view(settled, state, problem=problem))
         return settled
@@ -229,9 +241,21 @@ class SlotService:
         return _same_time(slot.locked_until, lock.locked_until)
 
     async def settle_interrupted(self) -> int:
-        """After a restart: settle slot locks that were being made when lockbot stopped."""
-        interrupted = await self._store.slot_locks_in(SlotLockState.LOCKING)
+        """After a restart: settle slot locks that were being made when lockbot stopped.
+
+        A lock younger than `settle_after` may still be in the hands of another, live instance: it
+        is settled only once that long has passed, and only if it is still being made by then.
+        """
+        interrupted = sorted(await self._store.slot_locks_in(SlotLockState.LOCKING), key=lambda lock: lock.updated_at)
+        settled = 0
         for lock in interrupted:
+            wait = (lock.updated_at + self._settle_after - self._clock()).total_seconds()
+            if wait > 0:
+                await asyncio.sleep(wait)
+                current = await self._store.slot_lock(lock.id)
+                if current is None or current.state is not SlotLockState.LOCKING:
+                    continue  # its own instance finished it meanwhile
+            settled += 1
             await self._settle(
                 lock,
                 _thread_of(lock),
@@ -239,7 +263,7 @@ class SlotService:
                 why="lockbot restarted before Overbooked answered",
                 refused="lockbot restarted before Overbooked answered, and the slot is not locked",
             )
-        return len(interrupted)
+        return settled
 
     async def unlock(self, user_id: str, slot_id: str) -> SlotUnlocked | SlotRanOut | BadSlotCommand | Problem:
         if not valid_slot_id(slot_id):

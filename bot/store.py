@@ -49,6 +49,10 @@ def _action_values(record: ActionRecord) -> dict[str, Any]:
 _ACTION_FIELDS = {field.name for field in fields(ActionRecord)}
 
 
+def _slot_lock_values(changes: Mapping[str, Any], at: datetime) -> dict[str, Any]:
+    return {key: (str(value) if key == "state" else value) for key, value in {**changes, "updated_at": at}.items()}
+
+
 class Store:
     """Unlock requests, actions and the audit log, on SQLite or PostgreSQL."""
 
@@ -307,14 +311,30 @@ class Store:
     ) -> SlotLock:
         """Store changes to a slot lock, and its audit entry in the same transaction."""
         updated = replace(lock, updated_at=at, **changes)
-        values = {
-            key: (str(value) if key == "state" else value) for key, value in {**changes, "updated_at": at}.items()
-        }
         async with self._engine.begin() as connection:
-            await connection.execute(update(slot_locks).where(slot_locks.c.id == lock.id).values(**values))
+            await connection.execute(
+                update(slot_locks).where(slot_locks.c.id == lock.id).values(**_slot_lock_values(changes, at))
+            )
             if audit is not None:
                 await connection.execute(insert(audit_log).values(asdict(audit)))
         return updated
+
+    async def move_slot_lock(
+        self, lock: SlotLock, at: datetime, *, audit: AuditEntry | None = None, **changes: Any
+    ) -> SlotLock | None:
+        """Like `update_slot_lock`, but only while the lock is still in `lock.state`: None (and nothing
+        written) when another instance moved it first."""
+        async with self._engine.begin() as connection:
+            moved = await connection.execute(
+                update(slot_locks)
+                .where(slot_locks.c.id == lock.id, slot_locks.c.state == str(lock.state))
+                .values(**_slot_lock_values(changes, at))
+            )
+            if moved.rowcount != 1:
+                return None
+            if audit is not None:
+                await connection.execute(insert(audit_log).values(asdict(audit)))
+        return replace(lock, updated_at=at, **changes)
 
     async def current_slot_lock(self, slot_id: str) -> SlotLock | None:
         """lockbot's newest lock on the slot that is (or may be) held, confirmed or not."""
@@ -331,6 +351,11 @@ class Store:
                     .limit(1)
                 )
             ).first()
+        return _slot_lock(row) if row is not None else None
+
+    async def slot_lock(self, lock_id: str) -> SlotLock | None:
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(select(slot_locks).where(slot_locks.c.id == lock_id))).first()
         return _slot_lock(row) if row is not None else None
 
     async def slot_locks_in(self, state: SlotLockState) -> list[SlotLock]:

@@ -111,7 +111,7 @@ class Overbooked:
 
 
 class Harness:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, settle_after: timedelta = timedelta(0)) -> None:
         self.store = store
         self.overbooked = Overbooked()
         self.reporter = Reporter()
@@ -123,6 +123,7 @@ class Harness:
             POLICY,
             self.reporter,
             longest=timedelta(hours=8),
+            settle_after=settle_after,
             clock=lambda: self.now,
         )
 
@@ -134,11 +135,11 @@ class Harness:
         return await self.store.current_slot_lock(SLOT)
 
 
-def run(tmp_path: Path, test: Callable[[Harness], Awaitable[T]]) -> T:
+def run(tmp_path: Path, test: Callable[[Harness], Awaitable[T]], *, settle_after: timedelta = timedelta(0)) -> T:
     async def go() -> T:
         store = await Store.open(f"sqlite:///{tmp_path / 'lockbot.db'}")
         try:
-            return await test(Harness(store))
+            return await test(Harness(store, settle_after=settle_after))
         finally:
             await store.close()
 
@@ -373,6 +374,65 @@ def test_after_a_restart_an_interrupted_lock_is_settled_and_never_abandoned_unre
         if slot_reads == "unreadable":
             assert h.shown.problem == "lockbot restarted before Overbooked answered"
             assert await h.current() == row  # /slot unlock still finds it
+
+    run(tmp_path, test)
+
+
+def interrupted_lock(at: datetime) -> SlotLock:
+    return SlotLock(
+        id=new_id(),
+        slot_id=SLOT,
+        lock_key="k" * 43,
+        locked_by=LOCKER,
+        channel="C1",
+        locked_until=at + timedelta(hours=1),
+        state=SlotLockState.LOCKING,
+        created_at=at,
+        updated_at=at,
+        parent_ts="100.1",
+        status_ts="100.2",
+    )
+
+
+def test_a_young_lock_is_left_to_the_live_instance_making_it(tmp_path: Path) -> None:
+    async def test(h: Harness) -> None:
+        lock = interrupted_lock(START)
+        await h.store.add_slot_lock(lock)
+        found = asyncio.Event()
+        slot_locks_in = h.store.slot_locks_in
+
+        async def noting_what_was_found(state: SlotLockState) -> list[SlotLock]:
+            try:
+                return await slot_locks_in(state)
+            finally:
+                found.set()
+
+        h.store.slot_locks_in = noting_what_was_found  # type: ignore[method-assign]
+        settling = asyncio.create_task(h.service.settle_interrupted())
+        await asyncio.wait_for(found.wait(), 5)  # it found the lock, and waits for it to be old enough
+        # Meanwhile the instance that is making it gets Overbooked's answer and stores it.
+        locked = await h.store.move_slot_lock(lock, START, state=SlotLockState.LOCKED)
+        assert locked is not None
+
+        assert await asyncio.wait_for(settling, 5) == 0
+        assert h.overbooked.calls == []  # nothing asked, nothing shown: its outcome stands
+        assert h.reporter.views == []
+        assert (await h.current()) == locked
+
+    run(tmp_path, test, settle_after=timedelta(seconds=0.3))
+
+
+def test_a_lock_settled_elsewhere_first_keeps_that_outcome(tmp_path: Path) -> None:
+    async def test(h: Harness) -> None:
+        lock = interrupted_lock(START)
+        await h.store.add_slot_lock(lock)
+        assert await h.store.move_slot_lock(lock, START, state=SlotLockState.FAILED) is not None
+        assert await h.store.move_slot_lock(lock, START, state=SlotLockState.LOCKED) is None  # moved from locking once
+
+        assert await h.service.settle_interrupted() == 0  # none left to settle
+        row = await h.store.slot_lock(lock.id)
+        assert row is not None
+        assert row.state is SlotLockState.FAILED
 
     run(tmp_path, test)
 
