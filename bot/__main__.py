@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import contextlib
 import csv
+import gc
 import logging
 import signal
 import sys
@@ -39,6 +40,10 @@ AUDIT_COLUMNS = ("at", "actor", "event", "door", "device_id", "outcome", "attemp
 
 async def serve(settings: Settings) -> None:
     lockbot = await open_lockbot(settings)
+    # Everything made so far (modules, the app) lives as long as the process: kept out of the
+    # collector's view, a full collection no longer walks it and stalls every request for ~90 ms.
+    gc.collect()
+    gc.freeze()
     runner = web.AppRunner(lockbot.web_application(), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.lockbot_host, settings.port)
