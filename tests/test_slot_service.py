@@ -333,6 +333,22 @@ def test_status_settles_a_lock_that_was_not_confirmed(tmp_path: Path) -> None:
     run(tmp_path, test)
 
 
+def interrupted_lock(at: datetime) -> SlotLock:
+    return SlotLock(
+        id=new_id(),
+        slot_id=SLOT,
+        lock_key="k" * 43,
+        locked_by=LOCKER,
+        channel="C1",
+        locked_until=at + timedelta(hours=1),
+        state=SlotLockState.LOCKING,
+        created_at=at,
+        updated_at=at,
+        parent_ts="100.1",
+        status_ts="100.2",
+    )
+
+
 @pytest.mark.parametrize(
     ("slot_reads", "state", "phase"),
     [
@@ -345,19 +361,7 @@ def test_after_a_restart_an_interrupted_lock_is_settled_and_never_abandoned_unre
     tmp_path: Path, slot_reads: str, state: SlotLockState, phase: ActionPhase
 ) -> None:
     async def test(h: Harness) -> None:
-        lock = SlotLock(
-            id=new_id(),
-            slot_id=SLOT,
-            lock_key="k" * 43,
-            locked_by=LOCKER,
-            channel="C1",
-            locked_until=START + timedelta(hours=1),
-            state=SlotLockState.LOCKING,
-            created_at=START,
-            updated_at=START,
-            parent_ts="100.1",
-            status_ts="100.2",
-        )
+        lock = interrupted_lock(START)
         await h.store.add_slot_lock(lock)
         if slot_reads == "ours":
             h.overbooked.locked_until, h.overbooked.key = lock.locked_until, lock.lock_key
@@ -376,22 +380,6 @@ def test_after_a_restart_an_interrupted_lock_is_settled_and_never_abandoned_unre
             assert await h.current() == row  # /slot unlock still finds it
 
     run(tmp_path, test)
-
-
-def interrupted_lock(at: datetime) -> SlotLock:
-    return SlotLock(
-        id=new_id(),
-        slot_id=SLOT,
-        lock_key="k" * 43,
-        locked_by=LOCKER,
-        channel="C1",
-        locked_until=at + timedelta(hours=1),
-        state=SlotLockState.LOCKING,
-        created_at=at,
-        updated_at=at,
-        parent_ts="100.1",
-        status_ts="100.2",
-    )
 
 
 def test_a_young_lock_is_left_to_the_live_instance_making_it(tmp_path: Path) -> None:
