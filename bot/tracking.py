@@ -57,6 +57,7 @@ class _Followed:
     on_finished: OnFinished
     polls: list[float] = field(default_factory=list)
     last_problem: str | None = None
+    event_at: float | None = None  # when Seam's event said it ended, seconds after the start
 
     def due_at(self, estimates: DurationEstimates, patience: float) -> float:
         elapsed = (self.polls[-1] if self.polls else 0.0) / patience
@@ -127,6 +128,8 @@ class AttemptTracker:
         item = self._followed.get(attempt_id)
         if item is None:
             return False
+        if item.event_at is None:
+            item.event_at = self._clock() - item.started
         self._asked_now[attempt_id] = item
         if self._asking is None or self._asking.done():
             self._asking = asyncio.create_task(self._ask_now(), name="attempt-tracker-events")
@@ -191,12 +194,14 @@ class AttemptTracker:
                 problem = "lockbot could not ask Seam"
             else:
                 for item in batch:
-                    self._note_poll(item, seen.get(item.attempt_id))
+                    if self._followed.get(item.attempt_id) is item:  # not finished by an event meanwhile
+                        self._note_poll(item, seen.get(item.attempt_id))
                 continue
             # Still counted as a question, so deadlines pass and the schedule backs off.
             for item in batch:
-                item.last_problem = problem
-                self._note_poll(item, None)
+                if self._followed.get(item.attempt_id) is item:
+                    item.last_problem = problem
+                    self._note_poll(item, None)
 
     async def _fetch(self, attempt_ids: list[str]) -> dict[str, ActionAttempt]:
         if self._batch_supported:
@@ -237,9 +242,9 @@ class AttemptTracker:
         item.polls.append(now - item.started)
         if attempt is not None and attempt.finished:
             polls = item.polls
-            if ended_by_event:
-                # Learned as if asked just before the event too: it was surely pending then.
-                pending_at = max(polls[-2] if len(polls) > 1 else 0.0, polls[-1] - _EVENT_DELIVERY)
+            if ended_by_event and item.event_at is not None:
+                # Learned as if asked just before the event came too: it was surely pending then.
+                pending_at = max(polls[-2] if len(polls) > 1 else 0.0, item.event_at - _EVENT_DELIVERY)
                 polls = [pending_at, polls[-1]]
             self._estimates.record(item.device_id, item.action_type, polls)
             kind = OutcomeKind.SUCCEEDED if attempt.status == "success" else OutcomeKind.FAILED
@@ -248,6 +253,8 @@ class AttemptTracker:
             self._finish(item, AttemptOutcome(OutcomeKind.NOT_CONFIRMED, attempt, item.last_problem))
 
     def _finish(self, item: _Followed, outcome: AttemptOutcome) -> None:
+        if self._followed.get(item.attempt_id) is not item:
+            return  # finished already (an event and a poll answered together): delivered once
         del self._followed[item.attempt_id]
         task = asyncio.create_task(self._deliver(item, outcome), name=f"finish-{item.attempt_id}")
         self._callbacks.add(task)

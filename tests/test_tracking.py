@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.actions import ActionKind, ActionPhase, ActionThread, ActionView, DoorActions
+from bot.records import ActionRecord, ActionState, new_id
 from bot.seam import ActionAttempt, Lock, SeamInvalidInput, SeamServerError
 from bot.store import Store
 from bot.tracking import AttemptOutcome, AttemptTracker, OutcomeKind
@@ -231,3 +232,118 @@ def test_attempts_ended_by_events_are_asked_about_together_and_teach_the_schedul
     assert {outcome.kind for outcome in outcomes.values()} == {OutcomeKind.SUCCEEDED}
     assert seam.list_calls == 1  # thirty events, one question
     assert seam.get_calls == 0
+
+
+class SlowListSeam(MemorySeam):
+    """Its list call waits until released, so an event can finish an attempt while a poll is out."""
+
+    def __init__(self, finish_after: dict[str, int]) -> None:
+        super().__init__(finish_after)
+        self.listing = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def list_action_attempts(self, ids: Sequence[str]) -> list[ActionAttempt]:
+        self.listing.set()
+        await self.release.wait()
+        return await super().list_action_attempts(ids)
+
+
+def test_an_attempt_finished_by_an_event_while_a_poll_is_out_is_delivered_once_and_the_rest_still() -> None:
+    seam = SlowListSeam({"a": 1, "b": 1, "c": 1})
+
+    async def go() -> dict[str, list[AttemptOutcome]]:
+        tracker = AttemptTracker(seam, deadline_seconds=20)  # type: ignore[arg-type]
+        delivered: dict[str, list[AttemptOutcome]] = {}
+        all_three = asyncio.Event()
+
+        def recorder(attempt_id: str) -> Any:
+            async def record(outcome: AttemptOutcome) -> None:
+                delivered.setdefault(attempt_id, []).append(outcome)
+                if len(delivered) == 3:
+                    all_three.set()
+
+            return record
+
+        for attempt_id in ("a", "b", "c"):
+            tracker.follow(attempt(attempt_id), "lock_1", recorder(attempt_id))
+        await asyncio.wait_for(seam.listing.wait(), 5)  # the first poll (at 0.4 s) is out
+        assert tracker.check_now("a")  # Seam's event for "a" comes meanwhile: asked by get
+
+        async def a_delivered() -> None:
+            while "a" not in delivered:
+                await asyncio.sleep(0.01)
+
+        await asyncio.wait_for(a_delivered(), 5)
+        seam.release.set()  # the poll comes back, with "a" in it too
+        await asyncio.wait_for(all_three.wait(), 5)
+        await tracker.aclose()
+        return delivered
+
+    delivered = asyncio.run(go())
+    assert {attempt_id: len(outcomes) for attempt_id, outcomes in delivered.items()} == {"a": 1, "b": 1, "c": 1}
+    assert seam.list_calls == 1  # "b" and "c" were finished by that same poll, not a later one
+
+
+def test_a_direct_unlock_interrupted_before_it_was_sent_is_never_sent_later_but_a_lock_is(tmp_path: Path) -> None:
+    seam = MemorySeam({"late-lock": 1})
+    seam.lock_result = attempt("late-lock", "success", result={})
+    reporter = MemoryReporter()
+
+    async def go() -> tuple[list[Any], list[Any]]:
+        store = await Store.open(f"sqlite:///{tmp_path / 'lockbot.db'}")
+        now = datetime.now(UTC)
+        for kind in ("unlock", "lock"):  # typed, stored, and then lockbot died before sending
+            record = ActionRecord(
+                id=new_id(),
+                kind=kind,
+                device_id="lock_1",
+                door="Front Door",
+                requested_by="U1",
+                reason="",
+                channel="C1",
+                state=ActionState.QUEUED,
+                created_at=now,
+                updated_at=now,
+            )
+            await store.add_action(record, owner="dead-instance", lease_until=now - timedelta(seconds=1))
+        tracker = AttemptTracker(seam, deadline_seconds=5)  # type: ignore[arg-type]
+        actions = DoorActions(seam, tracker, reporter, store, timeout_seconds=5)  # type: ignore[arg-type]
+        assert await actions.resume() == 2
+        deadline = time.monotonic() + 10
+        while await store.unfinished_actions():
+            assert time.monotonic() < deadline, "the taken-over actions never finished"
+            await asyncio.sleep(0.05)
+        entries = await store.audit_entries()
+        await actions.aclose()
+        await tracker.aclose()
+        await store.close()
+        return [(e.event, e.outcome) for e in entries if e.event == "unlock"], [
+            (e.event, e.outcome) for e in entries if e.event == "lock"
+        ]
+
+    unlocks, locks = asyncio.run(go())
+    assert unlocks == [("unlock", "not_sent")]  # MemorySeam has no unlock_door: calling it would fail
+    assert locks == [("lock", "succeeded")]
+
+
+def test_an_instance_does_not_take_over_what_it_is_still_working_on(tmp_path: Path) -> None:
+    seam = MemorySeam({"slow": 1000})
+    seam.lock_result = attempt("slow")
+
+    async def go() -> int:
+        store = await Store.open(f"sqlite:///{tmp_path / 'lockbot.db'}")
+        tracker = AttemptTracker(seam, deadline_seconds=30)  # type: ignore[arg-type]
+        actions = DoorActions(seam, tracker, MemoryReporter(), store, timeout_seconds=30, owner="me")  # type: ignore[arg-type]
+        await actions.run(ActionKind.LOCK, Lock(device_id="lock_1", display_name="Front Door"), "U1", "C1")
+        [pending] = await store.unfinished_actions()
+        # Its renewal came late (a busy database): the lease has run out while it still works on it.
+        past = datetime.now(UTC) - timedelta(seconds=1)
+        await store.renew_leases("me", {pending.id}, past)
+        taken = await actions.resume()
+        assert tracker.following == 1  # followed once, not twice
+        await actions.aclose()
+        await tracker.aclose()
+        await store.close()
+        return taken
+
+    assert asyncio.run(go()) == 0
