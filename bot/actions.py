@@ -283,6 +283,8 @@ class DoorActions:
         instance), and finish it. Returns how many were taken."""
         now = self._clock()
         records = await self._store.claim_orphans(self._owner, now, now + self.lease)
+        # A renewal that came late lets this instance "claim" what it is still working on: kept as is.
+        records = [record for record in records if record.id not in self._driving]
         for record in records:
             request = await self._store.request(record.request_id) if record.request_id else None
             thread = (
@@ -315,6 +317,10 @@ class DoorActions:
         log.info("resuming action %s (%s %s, %s)", record.id, record.kind, record.device_id, record.state)
         if record.state is ActionState.PENDING and record.attempt_id:
             self._follow(running, record.attempt_id, started_at=record.updated_at)
+        elif record.state is ActionState.QUEUED and request is None and ActionKind(record.kind) is ActionKind.UNLOCK:
+            # A direct /unlock stopped before it was sent: whoever typed it saw it stall or fail, and
+            # may have walked away. An unlock nobody is waiting for is not sent.
+            await self._finish_unannounced(running, "lockbot was interrupted before sending it; nothing was done")
         elif record.state is ActionState.QUEUED and self._clock() - record.created_at < _STALE_QUEUED:
             if running.thread is None:
                 try:
@@ -358,6 +364,7 @@ class DoorActions:
         )
         if requesting is None:
             log.warning("action %s was taken over by another instance before it was sent", running.record.id)
+            self._driving.discard(running.record.id)
             return
         running.record = record = requesting
         kind = ActionKind(record.kind)
