@@ -269,8 +269,9 @@ def build_lockbot(settings: Settings, store: Store, policy: Policy) -> Lockbot:
             policy,
             slot_reporter(slack),
             longest=parse_duration(settings.lockbot_slot_max_lock),
-            # A live instance's lock call, with its retries, ends within 3 timeouts (bot.api_calls).
-            settle_after=timedelta(seconds=3 * settings.lockbot_overbooked_timeout + 5),
+            # A live instance's lock call (retries within 3 timeouts, bot.api_calls), then its read of the
+            # slot when the lock's outcome is unknown (as long again), each connect allowed 5 s more.
+            settle_after=timedelta(seconds=6 * settings.lockbot_overbooked_timeout + 30),
         )
     else:
         log.warning("OVERBOOKED_API_KEY is not set: /slot will say slots are not configured")

@@ -56,6 +56,8 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant: several instances starting at once take turns to migrate.
 _MIGRATION_LOCK_KEY = 7_314_120_009
+# The longest a migration may take at start before lockbot gives up (and says so) instead of hanging.
+MIGRATION_TIMEOUT_SECONDS = 300
 # How `migrate` hands the database to the child process that runs Alembic (never on a command line).
 MIGRATE_URL_VARIABLE = "LOCKBOT_MIGRATE_URL"
 _REVISION = re.compile(r"""^revision\b[^=\n]*=\s*["']([^"']+)["']""", re.MULTILINE)
@@ -271,8 +273,10 @@ async def migrate(engine: AsyncEngine) -> None:
     A database already up to date costs one query. Otherwise Alembic runs in a child process
     (`python -m bot.migrations`), so a running lockbot never holds Alembic (11 MiB) in memory.
     """
-    if await schema_revision(engine) == head_revision():
+    current, head = await schema_revision(engine), head_revision()
+    if current == head:
         return
+    log.info("migrating the database from %s to %s", current or "nothing", head)
     child_env = {**os.environ, MIGRATE_URL_VARIABLE: engine.url.render_as_string(hide_password=False)}
     child = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -283,7 +287,15 @@ async def migrate(engine: AsyncEngine) -> None:
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    _, errors = await child.communicate()
+    try:
+        _, errors = await asyncio.wait_for(child.communicate(), MIGRATION_TIMEOUT_SECONDS)
+    except TimeoutError:
+        child.kill()
+        await child.wait()
+        raise MigrationFailed(
+            f"applying migrations took over {MIGRATION_TIMEOUT_SECONDS} s (another instance holding a lock on "
+            "the database?)"
+        ) from None
     if child.returncode != 0:
         last_line = errors.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no message"]
         raise MigrationFailed(f"applying migrations failed: {last_line[0]}")

@@ -185,11 +185,14 @@ class SlotService:
         else:
             state, problem = SlotLockState.FAILED, "lockbot ran into an unexpected error before asking Overbooked"
         try:
-            await self._store.update_slot_lock(
+            moved = await self._store.move_slot_lock(
                 lock, self._clock(), state=state, audit=self._audit(lock, "slot_lock", str(state), problem)
             )
         except Exception:
             log.exception("could not record how slot lock %s ended", lock.id)
+        else:
+            if moved is None and asked:
+                return  # it had an outcome already (stored and shown before the error, or by another instance)
         try:
             await self._reporter.show(thread, _view(lock, state, problem=problem))
         except Exception:

@@ -15,7 +15,8 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 
-from bot.db import MIGRATIONS, create_engine, head_revision, metadata, migrate
+from bot import db
+from bot.db import MIGRATIONS, MigrationFailed, create_engine, head_revision, metadata, migrate
 from bot.records import ActionRecord, ActionState, RequestState, UnlockRequest, new_id
 from bot.store import Store
 from tests.databases import DATABASE_KINDS, fresh_database
@@ -135,3 +136,19 @@ print(sorted(name for name in sys.modules if name.split(".")[0] in ("alembic", "
 """
     ran = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=True)
     assert ran.stdout.strip() == "[]"
+
+
+def test_a_migration_that_does_not_finish_in_time_stops_lockbot_with_a_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(db, "MIGRATION_TIMEOUT_SECONDS", 0.01)  # the child cannot even start in that time
+
+    async def go() -> None:
+        engine = create_engine(f"sqlite:///{tmp_path / 'new.db'}")
+        try:
+            with pytest.raises(MigrationFailed, match=r"applying migrations took over 0\.01 s"):
+                await migrate(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(go())
