@@ -105,8 +105,8 @@ class Lockbot:
             return web.json_response({"ok": False, "error": str(exc)}, status=400)
         if SeamEvents.ends_an_attempt(event):
             # Acted on at once, stored after: the outcome shows without waiting on the database.
-            self.events.attempt_ended(event)
-            self._in_background(self.events.remember_handled(event), event)
+            followed_here = self.events.attempt_ended(event)
+            self._in_background(self.events.remember_handled(event, followed_here=followed_here), event)
         elif await self.events.receive(event):
             self._in_background(self.events.handle(event), event)
         return web.json_response({"ok": True})
@@ -129,6 +129,10 @@ class Lockbot:
         if self.requests is not None:
             self._background.append(asyncio.create_task(self.requests.run_expiry(), name="request-expiry"))
         if self.events is not None:
+            if self.store.shared:
+                self._background.append(
+                    asyncio.create_task(self.events.hear_other_instances(), name="hear-other-instances")
+                )
             caught_up = await self.events.catch_up()
             if caught_up:
                 log.info("handled %d Seam events received before the last stop", caught_up)

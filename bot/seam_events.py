@@ -37,6 +37,8 @@ ATTEMPT_OUTCOMES = (
     "action_attempt.unlock_door.failed",
 )
 EVENT_TYPES = (*ANNOUNCED, *ATTEMPT_OUTCOMES)
+# Seam's webhook reaches one instance; the attempt may be followed by another (same database).
+ATTEMPT_ENDED_TOPIC = "lockbot_attempt_ended"
 
 _METHODS = {
     "keycode": "keypad",
@@ -122,22 +124,30 @@ class SeamEvents:
         """Whether the event says an action attempt ended (it only hastens what polling finds anyway)."""
         return str(event["event_type"]) in ATTEMPT_OUTCOMES
 
-    def attempt_ended(self, event: dict[str, Any]) -> None:
-        """Seam says the attempt ended: ask for it now, rather than at the next poll.
+    def attempt_ended(self, event: dict[str, Any]) -> bool:
+        """Seam says the attempt ended: ask for it now, rather than at the next poll. False when this
+        instance does not follow it (another may: `remember_handled` tells them).
 
         Acted on before it is stored: losing it in a crash loses nothing, since polling finds the
         outcome; a redelivery, or an event for an attempt no longer followed (already finished, or
         not lockbot's), changes nothing.
         """
         attempt_id = event.get("action_attempt_id")
-        if attempt_id:
-            self._tracker.check_now(str(attempt_id))
+        return bool(attempt_id) and self._tracker.check_now(str(attempt_id))
 
-    async def remember_handled(self, event: dict[str, Any]) -> None:
-        """Keep an event that was already acted on, for the record."""
+    async def remember_handled(self, event: dict[str, Any], *, followed_here: bool) -> None:
+        """Keep an event that was already acted on, for the record; tell the other instances about
+        an attempt this one does not follow."""
+        attempt_id = event.get("action_attempt_id")
+        if attempt_id and not followed_here:
+            await self._store.tell_instances(ATTEMPT_ENDED_TOPIC, str(attempt_id))
         await self._store.record_event(
             str(event["event_id"]), str(event["event_type"]), json.dumps(event), self._clock(), processed=True
         )
+
+    async def hear_other_instances(self) -> None:
+        """Until cancelled: ask at once about attempts whose end another instance heard of."""
+        await self._store.hear_instances(ATTEMPT_ENDED_TOPIC, self._tracker.check_now)
 
     async def handle(self, event: dict[str, Any]) -> None:
         """Act on a remembered event, then mark it handled (also when acting failed: never retried forever).

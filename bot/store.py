@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import asdict, fields, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, insert, or_, select, update
+from sqlalchemy import Row, and_, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -15,6 +17,8 @@ from bot.db import actions, audit_log, create_engine, migrate, seam_events, slot
 from bot.records import ActionRecord, ActionState, AuditEntry, RequestState, SlotLock, SlotLockState, UnlockRequest
 
 __all__ = ["UNFINISHED", "Store"]
+
+log = logging.getLogger(__name__)
 
 _UNFINISHED = (ActionState.QUEUED, ActionState.REQUESTING, ActionState.PENDING)
 UNFINISHED = _UNFINISHED
@@ -47,6 +51,8 @@ def _action_values(record: ActionRecord) -> dict[str, Any]:
 
 
 _ACTION_FIELDS = {field.name for field in fields(ActionRecord)}
+# How often the connection that listens to other instances is checked.
+_LISTEN_CHECK_SECONDS = 30.0
 
 
 def _slot_lock_values(changes: Mapping[str, Any], at: datetime) -> dict[str, Any]:
@@ -68,6 +74,42 @@ class Store:
 
     async def close(self) -> None:
         await self._engine.dispose()
+
+    # -- what instances tell each other --------------------------------------------------------
+
+    @property
+    def shared(self) -> bool:
+        """Whether several instances may share this database (PostgreSQL), and so hear each other."""
+        return self._engine.dialect.name == "postgresql"
+
+    async def tell_instances(self, topic: str, message: str) -> None:
+        """Every instance listening on `topic` hears `message` (NOTIFY); nothing on an unshared database."""
+        if not self.shared:
+            return
+        async with self._engine.begin() as connection:
+            await connection.execute(text("SELECT pg_notify(:topic, :message)"), {"topic": topic, "message": message})
+
+    async def hear_instances(self, topic: str, heard: Callable[[str], object]) -> None:
+        """Until cancelled: `heard(message)` for each message told on `topic` (LISTEN), also by this
+        instance. Reconnects after a lost connection; what was told meanwhile is not heard."""
+        if not self.shared:
+            return
+        while True:
+            try:
+                async with self._engine.connect() as connection:
+                    listening = (await connection.get_raw_connection()).driver_connection
+                    assert listening is not None
+                    await listening.add_listener(topic, lambda _conn, _pid, _topic, message: heard(message))
+                    while True:  # a dead connection shows here, and is replaced
+                        await asyncio.sleep(_LISTEN_CHECK_SECONDS)
+                        await connection.execute(text("SELECT 1"))
+                        # Out of the transaction again at once: PostgreSQL holds notifications back during one.
+                        await connection.commit()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("listening to other instances failed (%s); listening again shortly", type(exc).__name__)
+                await asyncio.sleep(_LISTEN_CHECK_SECONDS / 10)
 
     # -- unlock requests -----------------------------------------------------------------------
 

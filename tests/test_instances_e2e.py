@@ -9,10 +9,11 @@ from collections.abc import Iterator
 import pytest
 
 from tests.botprocess import BotProcess
-from tests.conftest import MEMBER, Workspace, bot_env, buttons
+from tests.conftest import ADMIN, MEMBER, Workspace, bot_env, buttons, wait_until
 from tests.databases import fresh_database
 from tests.fakes.seam_fake import SeamFake
 from tests.fakes.slack_api import FakeSlack, Message
+from tests.seam_webhooks import SECRET, deliver, event
 
 APPROVER = "U0APPROV01"
 POLICY = '[defaults]\napprovers = ["U0APPROV01"]\n'
@@ -28,7 +29,11 @@ def instances(
     tmp = tmp_path_factory.mktemp("instances")
     (tmp / "lockbot.toml").write_text(POLICY)
     with fresh_database("postgresql", tmp) as url:
-        env = bot_env(slack, seam, tmp) | {"DATABASE_URL": url, "LOCKBOT_ACTION_TIMEOUT": "30"}
+        env = bot_env(slack, seam, tmp) | {
+            "DATABASE_URL": url,
+            "LOCKBOT_ACTION_TIMEOUT": "30",
+            "SEAM_WEBHOOK_SECRET": SECRET,
+        }
         first = BotProcess(env, cwd=tmp).start()
         second = BotProcess(env, cwd=tmp).start()
         yield first, second
@@ -89,3 +94,32 @@ def test_an_action_of_a_dead_instance_is_finished_by_the_other(pair: tuple[Works
     assert done.text == "Done: Front Door unlocked."
     assert first.seam.calls()["/locks/unlock_door"] == 1
     assert any("took over 1 actions" in line for line in second.bot.logs)
+
+
+def test_an_attempts_end_told_to_the_other_instance_finishes_it_at_once(
+    pair: tuple[Workspace, Workspace], channel: str
+) -> None:
+    first, second = pair
+    seam = first.seam
+    assert seam is not None
+    seam.configure(action_delay_ms=200)
+    attempts_before = len(seam.attempts())
+    sent = first.command("/lock", "back door", user=ADMIN, channel=channel)  # followed by the first
+    _, status = first.action(sent)
+    attempt = wait_until(
+        lambda: next((a for a in seam.attempts()[attempts_before:] if a["completed_ms"]), None),
+        5,
+        "Seam to finish the attempt",
+    )
+
+    # Seam's webhook reaches the second instance, which does not follow the attempt.
+    delivered = deliver(
+        second,
+        event("action_attempt.lock_door.succeeded", "lock_2", action_attempt_id=attempt["action_attempt_id"]),
+    )
+
+    assert delivered.status_code == 200
+    first.slack.wait_for(lambda: status.text == "Done: Back Door locked.", 10, "the outcome")
+    calls = seam.calls()
+    assert calls.get("/action_attempts/get", 0) == 1  # the first asked at once, told by the second
+    assert calls.get("/action_attempts/list", 0) == 0  # before its first poll (1 s in) was due

@@ -79,9 +79,9 @@ def test_an_attempts_end_is_acted_on_at_once_and_kept_as_handled(tmp_path: Path)
         ended = {"event_id": "evt_9", "event_type": "action_attempt.unlock_door.succeeded", "action_attempt_id": "a9"}
         assert SeamEvents.ends_an_attempt(ended)
         assert not SeamEvents.ends_an_attempt({"event_id": "evt_8", "event_type": "lock.unlocked"})
-        events.attempt_ended(ended)  # before anything is stored
+        assert events.attempt_ended(ended)  # followed here; before anything is stored
         assert asked == ["a9"]
-        await events.remember_handled(ended)
+        await events.remember_handled(ended, followed_here=True)
         assert not await events.receive(ended)  # kept: a redelivery is known
         replayed = await events.catch_up()  # and not handled again after a restart
         await store.close()

@@ -7,13 +7,11 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from svix.webhooks import Webhook
 
@@ -21,8 +19,8 @@ from tests.botprocess import ROOT, BotProcess
 from tests.conftest import ADMIN, Workspace, bot_env, wait_until
 from tests.fakes.seam_fake import SeamFake
 from tests.fakes.slack_api import FakeSlack, Message
+from tests.seam_webhooks import SECRET, deliver, event
 
-SECRET = "whsec_" + base64.b64encode(b"lockbot-test-webhook-secret-0001").decode()
 NOTIFY = "C0NOTIFY01"
 POLICY = f'[defaults]\nnotify_channel = "{NOTIFY}"\n'
 
@@ -35,35 +33,6 @@ def bot(slack: FakeSlack, seam: SeamFake, tmp_path_factory: pytest.TempPathFacto
     process = BotProcess(env, cwd=tmp).start()
     yield process
     process.close()
-
-
-def deliver(
-    workspace: Workspace, event: dict[str, Any], *, secret: str = SECRET, signed_at: datetime | None = None
-) -> httpx.Response:
-    body = json.dumps(event)
-    message_id = f"msg_{uuid.uuid4().hex}"
-    moment = signed_at or datetime.now(UTC)
-    headers = {
-        "svix-id": message_id,
-        "svix-timestamp": str(int(moment.timestamp())),
-        "svix-signature": Webhook(secret).sign(message_id, moment, body),
-        "content-type": "application/json",
-    }
-    return workspace.bot.http.post(f"{workspace.bot.url}/webhooks/seam", content=body, headers=headers)
-
-
-def event(event_type: str, device_id: str = "lock_1", **fields: Any) -> dict[str, Any]:
-    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-    return {
-        "event_id": str(uuid.uuid4()),
-        "event_type": event_type,
-        "device_id": device_id,
-        "workspace_id": "ws_bot_test",
-        "connected_account_id": "ca_bot_test",
-        "created_at": now,
-        "occurred_at": now,
-        **fields,
-    }
 
 
 def notices(workspace: Workspace) -> list[Message]:
