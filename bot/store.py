@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import asdict, fields, replace
@@ -99,12 +100,21 @@ class Store:
                 async with self._engine.connect() as connection:
                     listening = (await connection.get_raw_connection()).driver_connection
                     assert listening is not None
-                    await listening.add_listener(topic, lambda _conn, _pid, _topic, message: heard(message))
-                    while True:  # a dead connection shows here, and is replaced
-                        await asyncio.sleep(_LISTEN_CHECK_SECONDS)
-                        await connection.execute(text("SELECT 1"))
-                        # Out of the transaction again at once: PostgreSQL holds notifications back during one.
-                        await connection.commit()
+
+                    def on_notification(_connection: object, _pid: int, _topic: str, message: str) -> None:
+                        heard(message)
+
+                    await listening.add_listener(topic, on_notification)
+                    try:
+                        while True:  # a dead connection shows here, and is replaced
+                            await asyncio.sleep(_LISTEN_CHECK_SECONDS)
+                            await connection.execute(text("SELECT 1"))
+                            # Out of the transaction again at once: PostgreSQL holds notifications back during one.
+                            await connection.commit()
+                    finally:
+                        # Back in the pool, the connection must not go on listening.
+                        with contextlib.suppress(Exception):
+                            await listening.remove_listener(topic, on_notification)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
