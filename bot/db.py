@@ -109,7 +109,10 @@ unlock_requests = Table(
     Column("decided_by", String(32), nullable=True),
     Column("decided_at", UTCDateTime, nullable=True),
     Column("note", Text, nullable=True),
+    # False: the decision (denied, cancelled, expired) is still to be shown and told; else nothing is owed.
+    Column("announced", Boolean, nullable=True),
     Index("ix_unlock_requests_state_expires_at", "state", "expires_at"),
+    Index("ix_unlock_requests_announced", "announced"),
 )
 
 actions = Table(

@@ -28,6 +28,7 @@ UNFINISHED = _UNFINISHED
 def _request(row: Row[Any]) -> UnlockRequest:
     values = dict(row._mapping)
     values["state"] = RequestState(values["state"])
+    values.pop("announced", None)
     return UnlockRequest(**values)
 
 
@@ -158,6 +159,7 @@ class Store:
         at: datetime,
         note: str | None = None,
         audit: AuditEntry | None = None,
+        owes_announcement: bool = False,
         then_run: ActionRecord | None = None,
         then_run_lease_until: datetime | None = None,
     ) -> UnlockRequest | None:
@@ -165,6 +167,7 @@ class Store:
 
         The decision's audit entry, and the action an approval starts, are stored in the same
         transaction: a decided request always has both, even if lockbot dies the moment after.
+        `owes_announcement`: the decision is still to be shown and told (see `announced`).
         """
         async with self._engine.begin() as connection:
             won = await connection.execute(
@@ -174,7 +177,13 @@ class Store:
                     unlock_requests.c.state == str(RequestState.PENDING),
                     unlock_requests.c.expires_at > at,
                 )
-                .values(state=str(state), decided_by=by, decided_at=at, note=note)
+                .values(
+                    state=str(state),
+                    decided_by=by,
+                    decided_at=at,
+                    note=note,
+                    announced=False if owes_announcement else None,
+                )
             )
             if won.rowcount != 1:
                 return None
@@ -216,7 +225,7 @@ class Store:
                         unlock_requests.c.id == request_id,
                         unlock_requests.c.state == str(RequestState.PENDING),
                     )
-                    .values(state=str(RequestState.EXPIRED), decided_at=now)
+                    .values(state=str(RequestState.EXPIRED), decided_at=now, announced=False)
                 )
                 if won.rowcount == 1:
                     row = (
@@ -227,6 +236,26 @@ class Store:
                         await connection.execute(insert(audit_log).values(asdict(audit_of(request))))
                     expired.append(request)
         return expired
+
+    async def announced(self, request_id: str) -> bool:
+        """The request's decision was shown and told; False if that was done already (by another)."""
+        async with self._engine.begin() as connection:
+            done = await connection.execute(
+                update(unlock_requests)
+                .where(unlock_requests.c.id == request_id, unlock_requests.c.announced.is_(False))
+                .values(announced=True)
+            )
+        return done.rowcount == 1
+
+    async def owed_announcements(self, decided_before: datetime) -> list[UnlockRequest]:
+        """Requests decided before then whose decision was never shown and told (lockbot stopped)."""
+        async with self._engine.connect() as connection:
+            rows = await connection.execute(
+                select(unlock_requests)
+                .where(unlock_requests.c.announced.is_(False), unlock_requests.c.decided_at < decided_before)
+                .order_by(unlock_requests.c.decided_at)
+            )
+            return [_request(row) for row in rows]
 
     async def next_expiry(self) -> datetime | None:
         async with self._engine.connect() as connection:

@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 _NOTE_LIMIT = 500
 # The longest the expiry loop sleeps without looking again.
 _EXPIRY_IDLE_SECONDS = 30.0
+# A decision stored this long ago and still not shown was cut short by a stop (no live instance is on it).
+_ANNOUNCE_GRACE = timedelta(seconds=30)
 
 
 class Decision(StrEnum):
@@ -198,17 +200,17 @@ class UnlockRequests:
             by=clicker,
             at=now,
             audit=self._audit_entry(request, str(decision), str(_STATE_OF[decision]), actor=clicker),
+            owes_announcement=then_run is None,
             then_run=then_run,
             then_run_lease_until=now + self._actions.lease,
         )
         if decided is None:
             return AlreadyDecided(await self._store.request(request_id) or request)
         if then_run is not None:
-            self._actions.start_approved(then_run, decided)
+            self._actions.start_approved(then_run, decided)  # its action shows and tells
         else:
-            await self._messenger.show(decided)
-            if decision is Decision.DENY:
-                await self._messenger.tell_requester(decided, None)
+            await self._announce(decided)
+            await self._store.announced(decided.id)
         return Decided(decided, decision)
 
     async def may_explain_denial(self, request_id: str, denier: str) -> DecisionRefused | None:
@@ -264,9 +266,29 @@ class UnlockRequests:
         )
         for request in expired:
             log.info("request %s for %s expired", request.id, request.door)
-            await self._messenger.show(request)
-            await self._messenger.tell_requester(request, None)
+            await self._announce(request)
+            await self._store.announced(request.id)
         return expired
+
+    async def announce_owed(self) -> int:
+        """Show and tell decisions that lockbot stopped before showing (once, whichever instance).
+
+        Only those decided a while ago: a live instance may be announcing a fresh one right now.
+        """
+        owed = await self._store.owed_announcements(self._clock() - _ANNOUNCE_GRACE)
+        told = 0
+        for request in owed:
+            if await self._store.announced(request.id):  # claimed here: no other instance tells it too
+                log.info("request %s: showing its %s decision, which a stop cut short", request.id, request.state)
+                await self._announce(request)
+                told += 1
+        return told
+
+    async def _announce(self, request: UnlockRequest) -> None:
+        """The decision on the request's message; the requester told of a denial or expiry (a cancel is theirs)."""
+        await self._messenger.show(request)
+        if request.state in (RequestState.DENIED, RequestState.EXPIRED):
+            await self._messenger.tell_requester(request, None)
 
     async def run_expiry(self) -> None:
         """Expire requests as their time comes, until cancelled."""
@@ -275,6 +297,7 @@ class UnlockRequests:
             self._expiry_changed.clear()
             try:
                 await self.expire_due()
+                await self.announce_owed()
                 next_expiry = await self._store.next_expiry()
             except Exception:
                 log.exception("expiring requests failed; trying again shortly")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -148,3 +148,83 @@ def test_a_request_whose_message_was_never_stored_is_found_through_the_click_and
         await store.close()
 
     asyncio.run(go())
+
+
+class ShowingMessenger(Messenger):
+    def __init__(self) -> None:
+        super().__init__()
+        self.shown: list[UnlockRequest] = []
+
+    async def show(self, request: UnlockRequest) -> None:
+        self.shown.append(request)
+
+
+def test_a_denial_or_expiry_a_stop_cut_short_is_shown_and_told_once_later(tmp_path: Path) -> None:
+    async def go() -> ShowingMessenger:
+        store = await Store.open(f"sqlite:///{tmp_path / 'lockbot.db'}")
+        now = [datetime.now(UTC)]
+        messenger = ShowingMessenger()
+
+        async def lock_named(device_id: str) -> Lock | None:
+            return SERVER_ROOM
+
+        requests = UnlockRequests(
+            store,
+            POLICY,
+            People(),
+            Actions(),  # type: ignore[arg-type]
+            messenger,
+            lock_named,
+            clock=lambda: now[0],
+        )
+        denied = await requests.file(SERVER_ROOM, "U0MEMBER01", "C1", "")
+        expiring = await requests.file(SERVER_ROOM, "U0MEMBER02", "C1", "")
+        assert isinstance(denied, RequestFiled)
+        assert isinstance(expiring, RequestFiled)
+        # Decided and stored, and then lockbot stopped before showing either (the store alone, as a stop leaves it).
+        assert await store.decide(
+            denied.request.id, RequestState.DENIED, by="U0SECURE01", at=now[0], owes_announcement=True
+        )
+        assert await store.expire_due(expiring.request.expires_at)
+
+        assert await requests.announce_owed() == 0  # fresh: a live instance may be showing them right now
+        now[0] = expiring.request.expires_at + timedelta(minutes=1)
+        assert await requests.announce_owed() == 2
+        assert await requests.announce_owed() == 0  # once
+        await store.close()
+        return messenger
+
+    messenger = asyncio.run(go())
+    assert sorted(r.state for r in messenger.shown) == [RequestState.DENIED, RequestState.EXPIRED]
+    assert sorted(r.requester for r in messenger.told) == ["U0MEMBER01", "U0MEMBER02"]
+
+
+def test_a_decision_shown_at_once_is_not_shown_again(tmp_path: Path) -> None:
+    async def go() -> ShowingMessenger:
+        store = await Store.open(f"sqlite:///{tmp_path / 'lockbot.db'}")
+        now = [datetime.now(UTC)]
+        messenger = ShowingMessenger()
+
+        async def lock_named(device_id: str) -> Lock | None:
+            return SERVER_ROOM
+
+        requests = UnlockRequests(
+            store,
+            POLICY,
+            People(),
+            Actions(),
+            messenger,
+            lock_named,
+            clock=lambda: now[0],  # type: ignore[arg-type]
+        )
+        filed = await requests.file(SERVER_ROOM, "U0MEMBER01", "C1", "")
+        assert isinstance(filed, RequestFiled)
+        assert isinstance(await requests.decide(filed.request.id, "U0SECURE01", Decision.DENY), Decided)
+        now[0] += timedelta(hours=1)
+        assert await requests.announce_owed() == 0
+        await store.close()
+        return messenger
+
+    messenger = asyncio.run(go())
+    assert len(messenger.shown) == 1
+    assert len(messenger.told) == 1
