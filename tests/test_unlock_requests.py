@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,12 +33,13 @@ class People:
 class Messenger:
     def __init__(self) -> None:
         self.told: list[UnlockRequest] = []
+        self.shown: list[UnlockRequest] = []
 
     async def post(self, request: UnlockRequest, approvers: frozenset[str] | None) -> str:
         return "1700000000.000100"
 
     async def show(self, request: UnlockRequest) -> None:
-        pass
+        self.shown.append(request)
 
     async def tell_requester(self, request: UnlockRequest, outcome: ActionView | None) -> None:
         self.told.append(request)
@@ -107,92 +109,91 @@ def test_a_denial_reason_is_given_once_and_only_by_the_denier(tmp_path: Path) ->
     asyncio.run(go())
 
 
+async def always_server_room(device_id: str) -> Lock | None:
+    return SERVER_ROOM
+
+
+@dataclass
+class Desk:
+    """Unlock requests on a fresh database, with a clock the test moves."""
+
+    store: Store
+    requests: UnlockRequests
+    actions: Actions
+    messenger: Messenger
+    now: list[datetime]
+
+
+async def open_desk(database: Path) -> Desk:
+    store = await Store.open(f"sqlite:///{database}")
+    actions, messenger, now = Actions(), Messenger(), [datetime.now(UTC)]
+    requests = UnlockRequests(
+        store,
+        POLICY,
+        People(),
+        actions,  # type: ignore[arg-type]
+        messenger,
+        always_server_room,
+        clock=lambda: now[0],
+    )
+    return Desk(store, requests, actions, messenger, now)
+
+
+async def filed_without_its_message(desk: Desk) -> UnlockRequest:
+    filed = await desk.requests.file(SERVER_ROOM, "U0MEMBER01", "C0APPROVE1", "")
+    assert isinstance(filed, RequestFiled)
+    # As if lockbot had stopped between posting the message and storing where it is.
+    await desk.store.set_request_message(filed.request.id, filed.request.channel, None)  # type: ignore[arg-type]
+    return filed.request
+
+
 def test_a_request_whose_message_was_never_stored_is_found_through_the_click_and_audited_with_its_decision(
     tmp_path: Path,
 ) -> None:
     async def go() -> None:
-        store = await Store.open(f"sqlite:///{tmp_path / 'lockbot.db'}")
-        actions = Actions()
-
-        async def lock_named(device_id: str) -> Lock | None:
-            return SERVER_ROOM
-
-        requests = UnlockRequests(store, POLICY, People(), actions, Messenger(), lock_named)  # type: ignore[arg-type]
-        filed = await requests.file(SERVER_ROOM, "U0MEMBER01", "C0APPROVE1", "")
-        assert isinstance(filed, RequestFiled)
-        # As if lockbot had stopped between posting the message and storing where it is.
-        await store.set_request_message(filed.request.id, filed.request.channel, None)  # type: ignore[arg-type]
-
-        elsewhere = await requests.decide(
-            filed.request.id, "U0SECURE01", Decision.APPROVE, clicked_in=("C0ELSEWHERE", "1700000000.000999")
+        desk = await open_desk(tmp_path / "lockbot.db")
+        request = await filed_without_its_message(desk)
+        elsewhere = await desk.requests.decide(
+            request.id, "U0SECURE01", Decision.APPROVE, clicked_in=("C0ELSEWHERE", "1700000000.000999")
         )
         assert isinstance(elsewhere, Decided)  # decided all the same, but another channel's ts is not taken
-        assert actions.started[0].parent_ts is None
-        await store.close()
+        assert desk.actions.started[0].parent_ts is None
+        await desk.store.close()
 
-        store = await Store.open(f"sqlite:///{tmp_path / 'second.db'}")
-        actions = Actions()
-        requests = UnlockRequests(store, POLICY, People(), actions, Messenger(), lock_named)  # type: ignore[arg-type]
-        filed = await requests.file(SERVER_ROOM, "U0MEMBER01", "C0APPROVE1", "")
-        assert isinstance(filed, RequestFiled)
-        await store.set_request_message(filed.request.id, filed.request.channel, None)  # type: ignore[arg-type]
-
-        decided = await requests.decide(
-            filed.request.id, "U0SECURE01", Decision.APPROVE, clicked_in=("C0APPROVE1", "1700000000.000777")
+        desk = await open_desk(tmp_path / "second.db")
+        request = await filed_without_its_message(desk)
+        decided = await desk.requests.decide(
+            request.id, "U0SECURE01", Decision.APPROVE, clicked_in=("C0APPROVE1", "1700000000.000777")
         )
         assert isinstance(decided, Decided)
         assert decided.request.message_ts == "1700000000.000777"
-        assert actions.started[0].parent_ts == "1700000000.000777"  # the approved unlock runs in its thread
-        trail = [(entry.event, entry.outcome) for entry in await store.audit_entries()]
+        assert desk.actions.started[0].parent_ts == "1700000000.000777"  # the approved unlock runs in its thread
+        trail = [(entry.event, entry.outcome) for entry in await desk.store.audit_entries()]
         assert ("approve", "approved") in trail
-        await store.close()
+        await desk.store.close()
 
     asyncio.run(go())
 
 
-class ShowingMessenger(Messenger):
-    def __init__(self) -> None:
-        super().__init__()
-        self.shown: list[UnlockRequest] = []
-
-    async def show(self, request: UnlockRequest) -> None:
-        self.shown.append(request)
-
-
 def test_a_denial_or_expiry_a_stop_cut_short_is_shown_and_told_once_later(tmp_path: Path) -> None:
-    async def go() -> ShowingMessenger:
-        store = await Store.open(f"sqlite:///{tmp_path / 'lockbot.db'}")
-        now = [datetime.now(UTC)]
-        messenger = ShowingMessenger()
-
-        async def lock_named(device_id: str) -> Lock | None:
-            return SERVER_ROOM
-
-        requests = UnlockRequests(
-            store,
-            POLICY,
-            People(),
-            Actions(),  # type: ignore[arg-type]
-            messenger,
-            lock_named,
-            clock=lambda: now[0],
-        )
-        denied = await requests.file(SERVER_ROOM, "U0MEMBER01", "C1", "")
-        expiring = await requests.file(SERVER_ROOM, "U0MEMBER02", "C1", "")
+    async def go() -> Messenger:
+        desk = await open_desk(tmp_path / "lockbot.db")
+        denied = await desk.requests.file(SERVER_ROOM, "U0MEMBER01", "C1", "")
+        expiring = await desk.requests.file(SERVER_ROOM, "U0MEMBER02", "C1", "")
         assert isinstance(denied, RequestFiled)
         assert isinstance(expiring, RequestFiled)
         # Decided and stored, and then lockbot stopped before showing either (the store alone, as a stop leaves it).
-        assert await store.decide(
-            denied.request.id, RequestState.DENIED, by="U0SECURE01", at=now[0], owes_announcement=True
+        assert await desk.store.decide(
+            denied.request.id, RequestState.DENIED, by="U0SECURE01", at=desk.now[0], owes_announcement=True
         )
-        assert await store.expire_due(expiring.request.expires_at)
+        assert await desk.store.expire_due(expiring.request.expires_at)
 
-        assert await requests.announce_owed() == 0  # fresh: a live instance may be showing them right now
-        now[0] = expiring.request.expires_at + timedelta(minutes=1)
-        assert await requests.announce_owed() == 2
-        assert await requests.announce_owed() == 0  # once
-        await store.close()
-        return messenger
+        assert await desk.requests.announce_owed() == 0  # fresh: a live instance may be showing them right now
+        desk.now[0] = expiring.request.expires_at + timedelta(minutes=1)
+        assert await desk.requests.announce_owed() == 2
+        assert await desk.requests.announce_owed() == 0  # once
+        await desk.store.close()
+        return desk.messenger
 
     messenger = asyncio.run(go())
     assert sorted(r.state for r in messenger.shown) == [RequestState.DENIED, RequestState.EXPIRED]
@@ -200,30 +201,15 @@ def test_a_denial_or_expiry_a_stop_cut_short_is_shown_and_told_once_later(tmp_pa
 
 
 def test_a_decision_shown_at_once_is_not_shown_again(tmp_path: Path) -> None:
-    async def go() -> ShowingMessenger:
-        store = await Store.open(f"sqlite:///{tmp_path / 'lockbot.db'}")
-        now = [datetime.now(UTC)]
-        messenger = ShowingMessenger()
-
-        async def lock_named(device_id: str) -> Lock | None:
-            return SERVER_ROOM
-
-        requests = UnlockRequests(
-            store,
-            POLICY,
-            People(),
-            Actions(),
-            messenger,
-            lock_named,
-            clock=lambda: now[0],  # type: ignore[arg-type]
-        )
-        filed = await requests.file(SERVER_ROOM, "U0MEMBER01", "C1", "")
+    async def go() -> Messenger:
+        desk = await open_desk(tmp_path / "lockbot.db")
+        filed = await desk.requests.file(SERVER_ROOM, "U0MEMBER01", "C1", "")
         assert isinstance(filed, RequestFiled)
-        assert isinstance(await requests.decide(filed.request.id, "U0SECURE01", Decision.DENY), Decided)
-        now[0] += timedelta(hours=1)
-        assert await requests.announce_owed() == 0
-        await store.close()
-        return messenger
+        assert isinstance(await desk.requests.decide(filed.request.id, "U0SECURE01", Decision.DENY), Decided)
+        desk.now[0] += timedelta(hours=1)
+        assert await desk.requests.announce_owed() == 0
+        await desk.store.close()
+        return desk.messenger
 
     messenger = asyncio.run(go())
     assert len(messenger.shown) == 1
