@@ -208,3 +208,26 @@ def test_seam_webhook_create_registers_and_prints_the_secret(seam: SeamFake, tmp
     assert len(secret_lines[0].split("=", 1)[1]) > 10
     assert "lock.unlocked" in created.stdout
     assert "action_attempt.unlock_door.succeeded" in created.stdout
+
+
+def test_a_webhook_secret_without_prefix_or_padding_is_taken_as_svix_takes_it(
+    slack: FakeSlack, seam: SeamFake, tmp_path: Path
+) -> None:
+    bare = SECRET.removeprefix("whsec_").rstrip("=")  # the same key, as some of Seam's pages show it
+    assert bare != SECRET.removeprefix("whsec_")  # the test's key really is padded
+    (tmp_path / "lockbot.toml").write_text(POLICY)
+    bot = BotProcess(bot_env(slack, seam, tmp_path) | {"SEAM_WEBHOOK_SECRET": bare}, cwd=tmp_path).start()
+    try:
+        workspace = Workspace(bot, slack, seam)
+        seen = len(notices(workspace))
+
+        signed_as_seam_signs = deliver(workspace, event("lock.unlocked", "lock_2", method="keycode"))
+        forged = deliver(
+            workspace, event("lock.unlocked", "lock_3"), secret="whsec_" + base64.b64encode(b"x" * 32).decode()
+        )
+
+        assert signed_as_seam_signs.status_code == 200
+        assert next_notice(workspace, seen).text.startswith("Back Door unlocked (keypad) at ")
+        assert forged.status_code == 401
+    finally:
+        bot.close()
