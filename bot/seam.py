@@ -34,6 +34,7 @@ __all__ = [
     "SeamTimeout",
     "SeamUnauthorized",
     "SeamUnreachable",
+    "seam_reason",
 ]
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,25 @@ class SeamError(Exception):
 
 
 class SeamInvalidInput(SeamError):
+    """Seam refused the request (a 400); its own reason, when it gave one, is part of the words."""
+
     user_message = "Seam did not accept the request"
+
+    def __init__(self, detail: str = "", **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        # Plain text from Seam: the Slack edge escapes it, like every text that comes from an API.
+        self.seam_message = seam_reason(detail)
+        if self.seam_message:
+            self.user_message = f"{type(self).user_message}: {self.seam_message}"
+
+
+_REASON_LIMIT = 200
+
+
+def seam_reason(message: str) -> str:
+    """Seam's own words, fit for one line of a message: whitespace folded, at most 200 characters."""
+    reason = " ".join(message.split()).rstrip(".").strip()
+    return reason if len(reason) <= _REASON_LIMIT else reason[: _REASON_LIMIT - 1].rstrip() + "…"
 
 
 class SeamUnauthorized(SeamError):

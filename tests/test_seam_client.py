@@ -105,6 +105,29 @@ def test_each_failure_is_a_typed_error_with_plain_words(
     assert "secret/path" not in str(raised.value)
 
 
+def test_seams_reason_for_a_refusal_is_kept_plain_on_one_short_line() -> None:
+    reason = "Device is in <!channel> privacy mode &\n cannot be unlocked remotely. " + "x" * 300
+    with pytest.raises(SeamInvalidInput) as raised:
+        run(Recorder(error(400, "invalid_input", reason)), lambda client: client.unlock_door("lock_1"))
+
+    words = raised.value.user_message
+    assert words.startswith("Seam did not accept the request: Device is in <!channel> privacy mode & cannot be")
+    assert raised.value.seam_message == words.removeprefix("Seam did not accept the request: ")
+    assert len(raised.value.seam_message) == 200
+    assert raised.value.seam_message.endswith("…")
+    assert "\n" not in words
+    assert "secret/path" not in words
+
+
+def test_a_refusal_without_a_reason_says_only_that() -> None:
+    refused = answer(400, {"error": {"type": "invalid_input", "message": "  "}})
+    with pytest.raises(SeamInvalidInput) as raised:
+        run(Recorder(refused), lambda client: client.lock_door("lock_1"))
+
+    assert raised.value.user_message == "Seam did not accept the request"
+    assert SeamInvalidInput.user_message == "Seam did not accept the request"  # one refusal's words stay its own
+
+
 def test_lock_sends_the_device_and_the_key() -> None:
     recorder = Recorder(answer(200, PENDING))
     attempt = run(recorder, lambda client: client.lock_door("lock_1"))
