@@ -177,6 +177,26 @@ def test_late_and_out_of_order_events_change_nothing(workspace: Workspace, chann
     assert workspace.seam.calls() == calls_before
 
 
+def test_events_of_a_device_that_is_not_a_lock_cost_one_look_up_and_post_nothing(workspace: Workspace) -> None:
+    assert workspace.seam is not None
+    seam = workspace.seam
+    workspace.ephemeral(workspace.command("/doors"))  # the door directory has just asked Seam
+    listed = seam.calls().get("/locks/list", 0)
+    seen = len(notices(workspace))
+    kinds = ("device.disconnected", "device.connected", "device.low_battery")
+
+    for number in range(6):
+        deliver(workspace, event(kinds[number % 3], "thermostat_1", battery_level=0.1))
+    wait_until(lambda: seam.calls().get("/locks/list", 0) > listed, 5, "a look-up of the thermostat")
+    for number in range(6):  # after the look-up: remembered
+        deliver(workspace, event(kinds[number % 3], "thermostat_1", battery_level=0.1))
+    deliver(workspace, event("device.disconnected", "lock_2"))
+    workspace.slack.wait_for(lambda: notices(workspace)[seen:], what="the lock's notice")
+
+    assert [m.text.split(" at ")[0] for m in notices(workspace)[seen:]] == ["Back Door went offline"]
+    assert seam.calls()["/locks/list"] == listed + 1
+
+
 def test_a_burst_of_notices_survives_slack_rate_limits(workspace: Workspace) -> None:
     seen = len(notices(workspace))
     workspace.slack.fail("chat.postMessage", status=429, retry_after=1, times=3)
