@@ -118,6 +118,30 @@ def test_bad_or_stale_signatures_are_refused_and_change_nothing(workspace: Works
     assert next_notice(workspace, seen).text.startswith("Front Door unlocked (keypad)")
 
 
+@pytest.mark.parametrize(
+    ("body", "signature"),
+    [
+        (b"\xff\xfe not UTF-8 \xc3", "v1,c2lnbmF0dXJl"),
+        (b'{"event_id": "evt_x", "event_type": "lock.unlocked"}', "v1"),  # no comma
+        (b'{"event_id": "evt_x", "event_type": "lock.unlocked"}', "v1,@@@not-base64@@@"),
+    ],
+)
+def test_junk_deliveries_are_refused_as_unsigned_never_a_server_error(
+    workspace: Workspace, body: bytes, signature: str
+) -> None:
+    headers = {
+        "svix-id": "msg_junk",
+        "svix-timestamp": str(int(datetime.now(UTC).timestamp())),
+        "svix-signature": signature,
+        "content-type": "application/json",
+    }
+
+    response = workspace.bot.http.post(f"{workspace.bot.url}/webhooks/seam", content=body, headers=headers)
+
+    assert response.status_code == 401
+    assert "Traceback" not in workspace.bot.log_text
+
+
 def test_an_attempt_is_finished_by_its_webhook_long_before_polling_would(workspace: Workspace, channel: str) -> None:
     assert workspace.seam is not None
     workspace.seam.configure(action_delay_ms=200)
