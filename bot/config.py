@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import binascii
 import re
 import tomllib
@@ -49,6 +48,32 @@ def _check_http_url(value: str, name: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"must be an http(s) URL, got {value!r}")
     return value
+
+
+def _check_svix_secret(secret: str) -> None:
+    """Refuse exactly the secrets svix refuses, and say why without showing the secret.
+
+    svix takes the secret with or without its `whsec_` prefix, padded or not, so any form Seam
+    shows will do; only what it cannot turn into a key stops lockbot.
+    """
+    # Imported here: svix (7 MiB) is loaded only by a lockbot that takes Seam's webhooks.
+    from svix.webhooks import Webhook  # noqa: PLC0415
+
+    try:
+        Webhook(secret)
+    except binascii.Error:
+        raise ValueError(
+            "is not a Svix secret: its base64 is cut short (copy the whole secret Seam shows, whsec_ and all)"
+        ) from None
+    except ValueError:
+        # The only other ValueError svix raises here: a character outside ASCII.
+        raise ValueError(
+            "is not a Svix secret: it has a character that is not base64 (copy the secret Seam shows, whsec_ and all)"
+        ) from None
+    except Exception:  # svix's EmptyWebhookSecretError, its only other refusal
+        raise ValueError(
+            "is not a Svix secret: it holds no key (copy the whole secret Seam shows, whsec_ and all)"
+        ) from None
 
 
 class DatabaseSettings(BaseSettings):
@@ -140,14 +165,8 @@ class Settings(DatabaseSettings):
     @field_validator("seam_webhook_secret")
     @classmethod
     def _webhook_secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None:
-            return value
-        if not value.get_secret_value().startswith("whsec_"):
-            raise ValueError("must be a Svix secret starting with whsec_")
-        try:
-            base64.b64decode(value.get_secret_value().removeprefix("whsec_"), validate=True)
-        except binascii.Error:
-            raise ValueError("is not a valid Svix secret (whsec_ followed by base64)") from None
+        if value is not None:
+            _check_svix_secret(value.get_secret_value())
         return value
 
     @field_validator("slack_api_url", "seam_endpoint", "overbooked_endpoint")

@@ -21,8 +21,11 @@ from bot.api_calls import Failures, NotSent, OutcomeUnknown, RateLimited, Server
 
 __all__ = [
     "OverbookedBadAnswer",
+    "OverbookedEnvironmentDeactivated",
     "OverbookedError",
     "OverbookedLockKeyInvalid",
+    "OverbookedNoAccess",
+    "OverbookedOrganisationBlocked",
     "OverbookedRateLimited",
     "OverbookedServerError",
     "OverbookedSlotAlreadyLocked",
@@ -74,6 +77,24 @@ class OverbookedLockKeyInvalid(OverbookedError):
 
 class OverbookedUnauthorized(OverbookedError):
     user_message = "the Overbooked API key is invalid (an admin needs to check OVERBOOKED_API_KEY)"
+
+
+class OverbookedEnvironmentDeactivated(OverbookedError):
+    """E053: the key is right, but its Overbooked environment is switched off."""
+
+    user_message = "the Overbooked environment is deactivated (an admin needs to turn it back on in Overbooked)"
+
+
+class OverbookedOrganisationBlocked(OverbookedError):
+    """E054: the key is right, but Overbooked has blocked its organisation."""
+
+    user_message = "the Overbooked organisation is blocked (an admin needs to take it up with Overbooked)"
+
+
+class OverbookedNoAccess(OverbookedError):
+    """E057: the key is right, but may not use the resource this slot belongs to."""
+
+    user_message = "the Overbooked API key has no access to this slot (its resource is not open to lockbot's key)"
 
 
 class OverbookedRateLimited(OverbookedError, RateLimited):
@@ -129,7 +150,9 @@ _BY_CODE: dict[str, type[OverbookedError]] = {
     "E015": OverbookedUnauthorized,
     "E055": OverbookedUnauthorized,
     "E056": OverbookedUnauthorized,
-    "E057": OverbookedUnauthorized,
+    "E053": OverbookedEnvironmentDeactivated,
+    "E054": OverbookedOrganisationBlocked,
+    "E057": OverbookedNoAccess,
     "E062": OverbookedRateLimited,
 }
 

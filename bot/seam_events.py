@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bot.actions import ActionView, utcnow
@@ -18,7 +19,7 @@ from bot.seam import Lock, SeamError
 from bot.store import Store
 from bot.tracking import AttemptTracker
 
-__all__ = ["EVENT_TYPES", "DoorNotice", "NoticeBoard", "SeamEvents", "UnreadableEvent"]
+__all__ = ["DEVICE_EVENTS", "EVENT_TYPES", "DoorNotice", "NoticeBoard", "SeamEvents", "UnreadableEvent"]
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,12 @@ ATTEMPT_OUTCOMES = (
     "action_attempt.unlock_door.failed",
 )
 EVENT_TYPES = (*ANNOUNCED, *ATTEMPT_OUTCOMES)
+# Seam sends these for every device (thermostats, cameras, sensors): lockbot speaks only of locks.
+DEVICE_EVENTS = ("device.disconnected", "device.connected", "device.low_battery")
+# Devices /locks/list did not have, remembered so that their events cost no more calls to Seam.
+_REMEMBERED_NOT_LOCKS = 1024
+# Not for good: a lock paired later (Seam lists it from then on) is heard of again soon.
+_NOT_A_LOCK_FOR = timedelta(minutes=15)
 # Seam's webhook reaches one instance; the attempt may be followed by another (same database).
 ATTEMPT_ENDED_TOPIC = "lockbot_attempt_ended"
 
@@ -100,6 +107,8 @@ class SeamEvents:
         self._lock_named = lock_named
         self._board = board
         self._clock = clock
+        self._not_locks: OrderedDict[str, datetime] = OrderedDict()  # device id -> when Seam's list lacked it
+        self._looking_up: dict[str, asyncio.Task[Lock | None]] = {}
 
     @staticmethod
     def read(body: bytes) -> dict[str, Any]:
@@ -182,9 +191,14 @@ class SeamEvents:
             return  # lockbot's own action: its outcome is announced with the action
         device_id = str(event.get("device_id") or "")
         try:
-            lock = await self._lock_named(device_id) if device_id else None
-        except SeamError:
+            lock = await self._lock_of(device_id) if device_id else None
+        except SeamError as exc:
             lock = None
+            if event_type in DEVICE_EVENTS:
+                log.warning("no notice of %s: could not tell whether the device is a lock (%s)", event_type, exc)
+                return
+        if lock is None and event_type in DEVICE_EVENTS:
+            return  # not a lock (a lock's own events still speak of a lock lockbot does not know)
         rules = self._policy.rules_for(lock) if lock else self._policy.rules_for_door(device_id)
         if rules.notify_channel is None:
             return
@@ -199,6 +213,39 @@ class SeamEvents:
             known=lock is not None,
         )
         await self._board.post_notice(rules.notify_channel, notice)
+
+    async def _lock_of(self, device_id: str) -> Lock | None:
+        """The lock with this device id; None for a device Seam does not list as a lock.
+
+        Each unknown device is looked up once (a burst of its events shares the one look-up) and
+        remembered for a while, so a thermostat's events cost no call to Seam after the first.
+        """
+        now = self._clock()
+        lacked_at = self._not_locks.get(device_id)
+        if lacked_at is not None and now - lacked_at < _NOT_A_LOCK_FOR:
+            return None
+        lookup = self._looking_up.get(device_id)
+        if lookup is None:
+            lookup = asyncio.create_task(self._look_up(device_id), name=f"look-up-{device_id}")
+            self._looking_up[device_id] = lookup
+            lookup.add_done_callback(lambda done: self._looked_up(device_id, done))
+        return await asyncio.shield(lookup)
+
+    def _looked_up(self, device_id: str, done: asyncio.Task[Lock | None]) -> None:
+        self._looking_up.pop(device_id, None)
+        if not done.cancelled():
+            done.exception()  # seen here too: every waiter may have been cancelled meanwhile
+
+    async def _look_up(self, device_id: str) -> Lock | None:
+        lock = await self._lock_named(device_id)
+        if lock is None:
+            self._not_locks[device_id] = self._clock()
+            self._not_locks.move_to_end(device_id)
+            while len(self._not_locks) > _REMEMBERED_NOT_LOCKS:
+                self._not_locks.popitem(last=False)
+        else:
+            self._not_locks.pop(device_id, None)
+        return lock
 
     async def announce_outcome(self, record: ActionRecord, view: ActionView) -> None:
         """An action's outcome, in its door's notify channel when that is not where the action ran."""

@@ -29,6 +29,9 @@ _BATCH_SIZE = 100
 # Seam's event about an attempt's end comes this soon after it, or sooner: the attempt was still
 # pending this long before the event, which is what the schedule learns from an attempt ended so.
 _EVENT_DELIVERY = 0.1
+# After Seam refuses a batched question, attempts are asked one by one this long, then together again:
+# one refusal (a bad moment, one odd id) must not cost one call per attempt for the rest of the process.
+_BATCH_RETRY_SECONDS = 30.0
 
 
 class OutcomeKind(StrEnum):
@@ -75,6 +78,7 @@ class AttemptTracker:
         *,
         deadline_seconds: float,
         patience: float = 1.0,
+        batch_retry_seconds: float = _BATCH_RETRY_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """`patience` stretches the polling schedule: with webhooks, polling is only the fallback."""
@@ -87,7 +91,8 @@ class AttemptTracker:
         self._changed = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._callbacks: set[asyncio.Task[None]] = set()
-        self._batch_supported = True
+        self._batch_retry_seconds = batch_retry_seconds
+        self._batch_refused_at = float("-inf")
         self._last_call = float("-inf")
         self._asked_now: dict[str, _Followed] = {}
         self._asking: asyncio.Task[None] | None = None
@@ -204,14 +209,20 @@ class AttemptTracker:
                     self._note_poll(item, None)
 
     async def _fetch(self, attempt_ids: list[str]) -> dict[str, ActionAttempt]:
-        if self._batch_supported:
+        if self._clock() - self._batch_refused_at >= self._batch_retry_seconds:
             try:
                 attempts = await self._seam.list_action_attempts(attempt_ids)
             except (SeamInvalidInput, SeamServerError) as exc:
                 if exc.status not in (400, 404, 501):
                     raise
-                log.info("Seam does not list action attempts here; asking one by one")
-                self._batch_supported = False
+                # This batch one by one; the next ones too for a while, then together again.
+                log.info(
+                    "Seam did not list %d action attempts together (HTTP %s); asking one by one for %g s",
+                    len(attempt_ids),
+                    exc.status,
+                    self._batch_retry_seconds,
+                )
+                self._batch_refused_at = self._clock()
             else:
                 found = {attempt.action_attempt_id: attempt for attempt in attempts}
                 missing = [attempt_id for attempt_id in attempt_ids if attempt_id not in found]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Callable
 
 import httpx
 import pytest
 
 from bot.seam import (
+    LOCKS_LIMIT,
     SeamClient,
     SeamConnectionLost,
     SeamDeviceNotFound,
@@ -103,6 +105,29 @@ def test_each_failure_is_a_typed_error_with_plain_words(
     assert "secret/path" not in str(raised.value)
 
 
+def test_seams_reason_for_a_refusal_is_kept_plain_on_one_short_line() -> None:
+    reason = "Device is in <!channel> privacy mode &\n cannot be unlocked remotely. " + "x" * 300
+    with pytest.raises(SeamInvalidInput) as raised:
+        run(Recorder(error(400, "invalid_input", reason)), lambda client: client.unlock_door("lock_1"))
+
+    words = raised.value.user_message
+    assert words.startswith("Seam did not accept the request: Device is in <!channel> privacy mode & cannot be")
+    assert raised.value.seam_message == words.removeprefix("Seam did not accept the request: ")
+    assert len(raised.value.seam_message) == 200
+    assert raised.value.seam_message.endswith("…")
+    assert "\n" not in words
+    assert "secret/path" not in words
+
+
+def test_a_refusal_without_a_reason_says_only_that() -> None:
+    refused = answer(400, {"error": {"type": "invalid_input", "message": "  "}})
+    with pytest.raises(SeamInvalidInput) as raised:
+        run(Recorder(refused), lambda client: client.lock_door("lock_1"))
+
+    assert raised.value.user_message == "Seam did not accept the request"
+    assert SeamInvalidInput.user_message == "Seam did not accept the request"  # one refusal's words stay its own
+
+
 def test_lock_sends_the_device_and_the_key() -> None:
     recorder = Recorder(answer(200, PENDING))
     attempt = run(recorder, lambda client: client.lock_door("lock_1"))
@@ -153,42 +178,49 @@ def test_retry_after_beyond_a_few_seconds_is_not_waited_out() -> None:
 
 
 def test_reads_are_retried_on_transient_failures() -> None:
-    locks = {
-        "locks": [
-            {
-                "device_id": "lock_1",
-                "display_name": "Front Door",
-                "properties": {"locked": True, "online": True},
-            }
-        ]
-    }
+    front_door = {"device_id": "lock_1", "display_name": "Front Door", "properties": {"locked": True, "online": True}}
+    locks = {"locks": [front_door], "devices": [front_door], "ok": True}
     recorder = Recorder(error(503, "unavailable"), raising(httpx.ReadTimeout("slow")), answer(200, locks))
     found = run(recorder, lambda client: client.list_locks())
     assert [lock.name for lock in found] == ["Front Door"]  # type: ignore[attr-defined]
     assert len(recorder.requests) == 3
 
 
-def test_list_locks_follows_pagination() -> None:
-    def page(request: httpx.Request) -> httpx.Response:
-        cursor = json.loads(request.content).get("page_cursor")
-        if cursor is None:
-            return httpx.Response(
-                200,
-                json={
-                    "locks": [{"device_id": "a"}],
-                    "pagination": {"has_next_page": True, "next_page_cursor": "p2"},
-                },
-            )
-        return httpx.Response(
-            200,
-            json={
-                "locks": [{"device_id": "b"}],
-                "pagination": {"has_next_page": False, "next_page_cursor": None},
-            },
-        )
+def listed(*device_ids: str) -> dict[str, object]:
+    """/locks/list's answer as Seam documents it: the locks twice (`locks`, `devices`), no pagination."""
+    locks = [{"device_id": device_id, "display_name": device_id.upper()} for device_id in device_ids]
+    return {"locks": locks, "devices": locks, "ok": True}
 
-    found = run(Recorder(page), lambda client: client.list_locks())
+
+def test_list_locks_asks_once_for_more_than_seams_default_of_500() -> None:
+    recorder = Recorder(answer(200, listed(*(f"lock_{i}" for i in range(700)))))
+
+    found = run(recorder, lambda client: client.list_locks())
+
+    assert len(found) == 700  # type: ignore[arg-type]
+    assert len(recorder.requests) == 1
+    assert json.loads(recorder.requests[0].content) == {"limit": LOCKS_LIMIT}
+
+
+def test_a_full_answer_from_list_locks_is_logged_as_such(caplog: pytest.LogCaptureFixture) -> None:
+    recorder = Recorder(answer(200, listed(*(f"lock_{i}" for i in range(LOCKS_LIMIT)))))
+
+    with caplog.at_level(logging.WARNING, logger="bot.seam"):
+        found = run(recorder, lambda client: client.list_locks())
+
+    assert len(found) == LOCKS_LIMIT  # type: ignore[arg-type]
+    assert f"Seam listed {LOCKS_LIMIT} locks, as many as one /locks/list returns" in caplog.text
+
+
+def test_list_locks_refused_its_limit_asks_for_seams_default(caplog: pytest.LogCaptureFixture) -> None:
+    recorder = Recorder(error(400, "invalid_input", "limit is too large"), answer(200, listed("a", "b")))
+
+    with caplog.at_level(logging.WARNING, logger="bot.seam"):
+        found = run(recorder, lambda client: client.list_locks())
+
     assert [lock.device_id for lock in found] == ["a", "b"]  # type: ignore[attr-defined]
+    assert [json.loads(request.content) for request in recorder.requests] == [{"limit": LOCKS_LIMIT}, {}]
+    assert "as many as one /locks/list returns" not in caplog.text
 
 
 def test_confirmed_by_device() -> None:

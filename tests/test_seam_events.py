@@ -126,3 +126,74 @@ def test_an_event_whose_handling_was_stopped_part_way_is_handled_at_the_next_sta
 
     [(_, notice)] = asyncio.run(go())
     assert notice.event_type == "device.disconnected"
+
+
+class Directory:
+    """Seam's locks as lockbot's door directory sees them: every look-up counted, each a moment long."""
+
+    def __init__(self, *locks: Lock) -> None:
+        self.locks = {lock.device_id: lock for lock in locks}
+        self.lookups: list[str] = []
+
+    async def lock_named(self, device_id: str) -> Lock | None:
+        self.lookups.append(device_id)
+        await asyncio.sleep(0.01)
+        return self.locks.get(device_id)
+
+
+def device_event(event_type: str, device_id: str, number: int) -> dict[str, Any]:
+    return {"event_id": f"evt_{device_id}_{number}", "event_type": event_type, "device_id": device_id}
+
+
+def test_a_burst_of_events_from_a_thermostat_costs_one_look_up_and_posts_nothing(tmp_path: Path) -> None:
+    directory = Directory(Lock(device_id="lock_1", display_name="Front Door"))
+
+    async def go() -> list[tuple[str, DoorNotice]]:
+        store = await Store.open(f"sqlite:///{tmp_path / 'lockbot.db'}")
+        board = Board()
+        policy = Policy(defaults=DoorRules(notify_channel="C0NOTIFY01"))
+        events = SeamEvents(store, policy, Tracker(), directory.lock_named, board)  # type: ignore[arg-type]
+        kinds = ("device.disconnected", "device.connected", "device.low_battery")
+        burst = [device_event(kinds[n % 3], "thermostat_1", n) for n in range(12)]
+        for event in burst:
+            assert await events.receive(event)
+        await asyncio.gather(*(events.handle(event) for event in burst[:6]))  # together, as webhooks come
+        for event in burst[6:]:  # and one after another
+            await events.handle(event)
+        lock_event = device_event("device.disconnected", "lock_1", 99)
+        assert await events.receive(lock_event)
+        await events.handle(lock_event)
+        await store.close()
+        return board.notices
+
+    notices = asyncio.run(go())
+
+    assert directory.lookups == ["thermostat_1", "lock_1"]
+    [(channel, notice)] = notices  # the lock's event, and only it
+    assert (channel, notice.door, notice.event_type, notice.known) == (
+        "C0NOTIFY01",
+        "Front Door",
+        "device.disconnected",
+        True,
+    )
+
+
+def test_a_locks_own_event_from_an_unlisted_lock_is_still_told_and_looked_up_once(tmp_path: Path) -> None:
+    directory = Directory()
+
+    async def go() -> list[tuple[str, DoorNotice]]:
+        store = await Store.open(f"sqlite:///{tmp_path / 'lockbot.db'}")
+        board = Board()
+        policy = Policy(defaults=DoorRules(notify_channel="C0NOTIFY01"))
+        events = SeamEvents(store, policy, Tracker(), directory.lock_named, board)  # type: ignore[arg-type]
+        for number in range(3):
+            event = device_event("lock.unlocked", "lock_99", number)
+            assert await events.receive(event)
+            await events.handle(event)
+        await store.close()
+        return board.notices
+
+    notices = asyncio.run(go())
+
+    assert directory.lookups == ["lock_99"]
+    assert [(notice.device_id, notice.known) for _, notice in notices] == [("lock_99", False)] * 3

@@ -29,9 +29,26 @@ def test_invalid_input_is_reported_and_not_retried(workspace: Workspace, channel
 
     parent, status = workspace.finished_action(workspace.command("/lock", "front door", channel=channel))
 
-    assert status.text == "Failed: Could not lock Front Door: Seam did not accept the request."
-    assert parent.text.startswith("Could not lock Front Door: Seam did not accept the request.")
+    assert status.text == "Failed: Could not lock Front Door: Seam did not accept the request: device_id is malformed."
+    assert parent.text.startswith("Could not lock Front Door: Seam did not accept the request: device_id is malformed.")
     assert workspace.seam.calls()["/locks/lock_door"] == 1
+
+
+def test_seams_reason_for_refusing_an_unlock_is_shown_escaped(workspace: Workspace, channel: str) -> None:
+    assert workspace.seam is not None
+    hostile = "Door <!channel> is in privacy mode <https://evil.example|approve here> & stays shut"
+    workspace.seam.fail("/locks/unlock_door", status=400, error_type="invalid_input", message=hostile)
+
+    parent, status = workspace.finished_action(workspace.command("/unlock", "back door", user=ADMIN, channel=channel))
+
+    shown = "Door &lt;!channel&gt; is in privacy mode &lt;https://evil.example|approve here&gt; &amp; stays shut"
+    assert status.text == f"Failed: Could not unlock Back Door: Seam did not accept the request: {shown}."
+    for message in (parent, status):
+        assert shown in message.text
+        assert shown in str(message.blocks)
+        assert "<!channel>" not in message.text + str(message.blocks)
+        assert "<https://evil.example" not in message.text + str(message.blocks)
+    assert workspace.seam.calls()["/locks/unlock_door"] == 1
 
 
 def test_unauthorized_names_the_api_key(workspace: Workspace, channel: str) -> None:

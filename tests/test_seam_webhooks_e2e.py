@@ -118,6 +118,30 @@ def test_bad_or_stale_signatures_are_refused_and_change_nothing(workspace: Works
     assert next_notice(workspace, seen).text.startswith("Front Door unlocked (keypad)")
 
 
+@pytest.mark.parametrize(
+    ("body", "signature"),
+    [
+        (b"\xff\xfe not UTF-8 \xc3", "v1,c2lnbmF0dXJl"),
+        (b'{"event_id": "evt_x", "event_type": "lock.unlocked"}', "v1"),  # no comma
+        (b'{"event_id": "evt_x", "event_type": "lock.unlocked"}', "v1,@@@not-base64@@@"),
+    ],
+)
+def test_junk_deliveries_are_refused_as_unsigned_never_a_server_error(
+    workspace: Workspace, body: bytes, signature: str
+) -> None:
+    headers = {
+        "svix-id": "msg_junk",
+        "svix-timestamp": str(int(datetime.now(UTC).timestamp())),
+        "svix-signature": signature,
+        "content-type": "application/json",
+    }
+
+    response = workspace.bot.http.post(f"{workspace.bot.url}/webhooks/seam", content=body, headers=headers)
+
+    assert response.status_code == 401
+    assert "Traceback" not in workspace.bot.log_text
+
+
 def test_an_attempt_is_finished_by_its_webhook_long_before_polling_would(workspace: Workspace, channel: str) -> None:
     assert workspace.seam is not None
     workspace.seam.configure(action_delay_ms=200)
@@ -177,6 +201,26 @@ def test_late_and_out_of_order_events_change_nothing(workspace: Workspace, chann
     assert workspace.seam.calls() == calls_before
 
 
+def test_events_of_a_device_that_is_not_a_lock_cost_one_look_up_and_post_nothing(workspace: Workspace) -> None:
+    assert workspace.seam is not None
+    seam = workspace.seam
+    workspace.ephemeral(workspace.command("/doors"))  # the door directory has just asked Seam
+    listed = seam.calls().get("/locks/list", 0)
+    seen = len(notices(workspace))
+    kinds = ("device.disconnected", "device.connected", "device.low_battery")
+
+    for number in range(6):
+        deliver(workspace, event(kinds[number % 3], "thermostat_1", battery_level=0.1))
+    wait_until(lambda: seam.calls().get("/locks/list", 0) > listed, 5, "a look-up of the thermostat")
+    for number in range(6):  # after the look-up: remembered
+        deliver(workspace, event(kinds[number % 3], "thermostat_1", battery_level=0.1))
+    deliver(workspace, event("device.disconnected", "lock_2"))
+    workspace.slack.wait_for(lambda: notices(workspace)[seen:], what="the lock's notice")
+
+    assert [m.text.split(" at ")[0] for m in notices(workspace)[seen:]] == ["Back Door went offline"]
+    assert seam.calls()["/locks/list"] == listed + 1
+
+
 def test_a_burst_of_notices_survives_slack_rate_limits(workspace: Workspace) -> None:
     seen = len(notices(workspace))
     workspace.slack.fail("chat.postMessage", status=429, retry_after=1, times=3)
@@ -208,3 +252,26 @@ def test_seam_webhook_create_registers_and_prints_the_secret(seam: SeamFake, tmp
     assert len(secret_lines[0].split("=", 1)[1]) > 10
     assert "lock.unlocked" in created.stdout
     assert "action_attempt.unlock_door.succeeded" in created.stdout
+
+
+def test_a_webhook_secret_without_prefix_or_padding_is_taken_as_svix_takes_it(
+    slack: FakeSlack, seam: SeamFake, tmp_path: Path
+) -> None:
+    bare = SECRET.removeprefix("whsec_").rstrip("=")  # the same key, as some of Seam's pages show it
+    assert bare != SECRET.removeprefix("whsec_")  # the test's key really is padded
+    (tmp_path / "lockbot.toml").write_text(POLICY)
+    bot = BotProcess(bot_env(slack, seam, tmp_path) | {"SEAM_WEBHOOK_SECRET": bare}, cwd=tmp_path).start()
+    try:
+        workspace = Workspace(bot, slack, seam)
+        seen = len(notices(workspace))
+
+        signed_as_seam_signs = deliver(workspace, event("lock.unlocked", "lock_2", method="keycode"))
+        forged = deliver(
+            workspace, event("lock.unlocked", "lock_3"), secret="whsec_" + base64.b64encode(b"x" * 32).decode()
+        )
+
+        assert signed_as_seam_signs.status_code == 200
+        assert next_notice(workspace, seen).text.startswith("Back Door unlocked (keypad) at ")
+        assert forged.status_code == 401
+    finally:
+        bot.close()

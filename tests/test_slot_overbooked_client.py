@@ -12,8 +12,11 @@ import pytest
 
 from bot.overbooked import (
     OverbookedBadAnswer,
+    OverbookedEnvironmentDeactivated,
     OverbookedError,
     OverbookedLockKeyInvalid,
+    OverbookedNoAccess,
+    OverbookedOrganisationBlocked,
     OverbookedRateLimited,
     OverbookedServerError,
     OverbookedSlotAlreadyLocked,
@@ -23,6 +26,7 @@ from bot.overbooked import (
     OverbookedUnauthorized,
     SlotClient,
 )
+from tests.fakes.overbooked_api import FakeOverbooked
 
 SLOT = "3751095a-b4ef-41a3-98a3-b8a0eecfc332"
 SLOT_DATA = {"_object": "slot", "id": SLOT, "lockable": True, "locked_until": None}
@@ -103,6 +107,53 @@ def test_the_words_of_each_refusal_are_the_specs() -> None:
     assert error_of(404, {"error": "E025"}).user_message.startswith("slot not found: ")
     assert error_of(403, {"error": "E059"}).user_message.startswith("the lock key is invalid: ")
     assert error_of(401, {"error": "E008"}).user_message.startswith("the Overbooked API key is invalid")
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "kind", "words"),
+    [
+        ("E053", 403, OverbookedEnvironmentDeactivated, "the Overbooked environment is deactivated"),
+        ("E054", 403, OverbookedOrganisationBlocked, "the Overbooked organisation is blocked"),
+        ("E057", 401, OverbookedNoAccess, "the Overbooked API key has no access to this slot"),
+    ],
+)
+def test_a_right_key_that_cannot_be_used_says_why_not_that_it_is_invalid(
+    code: str, status: int, kind: type[OverbookedError], words: str
+) -> None:
+    message = {"E053": "Environment is deactivated", "E054": "Organization is blocked"}.get(code, "no access")
+    error = error_of(status, {"error": {"code": code, "message": message, "status": status}, "success": False})
+
+    assert type(error) is kind
+    assert error.code == code
+    assert error.user_message.startswith(words)
+    assert "invalid" not in error.user_message
+
+
+def test_overbookeds_fake_refusing_with_these_codes_gets_the_same_words() -> None:
+    fake = FakeOverbooked(secret_key="sk_test_codes").start()
+    slot = fake.add_slot()["id"]
+
+    async def go() -> list[OverbookedError]:
+        client = SlotClient(api_key="sk_test_codes", endpoint=fake.url)
+        caught: list[OverbookedError] = []
+        try:
+            for code, status in (("E053", 403), ("E054", 403), ("E057", 401)):
+                fake.fail("lock", code=code, status=status)
+                with pytest.raises(OverbookedError) as raised:
+                    await client.lock(slot, datetime.now(UTC) + timedelta(minutes=30), "secret-lock-key")
+                caught.append(raised.value)
+        finally:
+            await client.aclose()
+        return caught
+
+    try:
+        deactivated, blocked, no_access = asyncio.run(go())
+    finally:
+        fake.stop()
+
+    assert deactivated.user_message.startswith("the Overbooked environment is deactivated")
+    assert blocked.user_message.startswith("the Overbooked organisation is blocked")
+    assert no_access.user_message.startswith("the Overbooked API key has no access to this slot")
 
 
 @pytest.mark.parametrize("status", [500, 502, 504])

@@ -183,14 +183,26 @@ def test_overbooked_refusals_in_plain_words(
     assert lock_calls(overbooked) == 1
 
 
-@pytest.mark.parametrize("code", ["E008", "E055", "E056", "E057"])
-def test_api_key_refusals(workspace: Workspace, overbooked: FakeOverbooked, channel: str, code: str) -> None:
+@pytest.mark.parametrize(
+    ("code", "status", "expected"),
+    [
+        ("E008", 401, "the Overbooked API key is invalid"),
+        ("E055", 401, "the Overbooked API key is invalid"),
+        ("E056", 401, "the Overbooked API key is invalid"),
+        ("E057", 401, "the Overbooked API key has no access to this slot"),
+        ("E053", 403, "the Overbooked environment is deactivated"),
+        ("E054", 403, "the Overbooked organisation is blocked"),
+    ],
+)
+def test_api_key_refusals(
+    workspace: Workspace, overbooked: FakeOverbooked, channel: str, code: str, status: int, expected: str
+) -> None:
     slot_id = new_slot(overbooked)
-    overbooked.fail("lock", code=code, status=401)
+    overbooked.fail("lock", code=code, status=status)
 
-    _, status = finished(workspace, workspace.command("/slot", f"lock {slot_id} 30m", channel=channel))
+    _, message = finished(workspace, workspace.command("/slot", f"lock {slot_id} 30m", channel=channel))
 
-    assert "the Overbooked API key is invalid" in status.text
+    assert expected in message.text
 
 
 def test_server_error_on_lock_is_reported_and_not_retried(

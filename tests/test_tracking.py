@@ -25,8 +25,12 @@ def attempt(attempt_id: str, status: str = "pending", **extra: Any) -> ActionAtt
 class MemorySeam:
     """Attempts that finish after a number of questions; optionally without /action_attempts/list."""
 
-    def __init__(self, finish_after: dict[str, int], *, batch: bool = True, failures: int = 0) -> None:
+    def __init__(
+        self, finish_after: dict[str, int], *, batch: bool = True, failures: int = 0, refusals: int = 0
+    ) -> None:
         self.finish_after = finish_after
+        self.refusals = refusals  # list calls answered 400 before the rest are answered
+        self.questions: list[str] = []  # "list" or "get", in order
         self.asked: dict[str, int] = dict.fromkeys(finish_after, 0)
         self.list_calls = 0
         self.get_calls = 0
@@ -41,6 +45,10 @@ class MemorySeam:
 
     async def list_action_attempts(self, ids: Sequence[str]) -> list[ActionAttempt]:
         self.list_calls += 1
+        self.questions.append("list")
+        if self.refusals:
+            self.refusals -= 1
+            raise SeamInvalidInput("action_attempt_ids: one is not valid", status=400)
         if not self.batch:
             raise SeamInvalidInput("no such route", status=404)
         if self.failures:
@@ -50,15 +58,18 @@ class MemorySeam:
 
     async def get_action_attempt(self, attempt_id: str) -> ActionAttempt:
         self.get_calls += 1
+        self.questions.append("get")
         return self._answer(attempt_id)
 
     async def lock_door(self, device_id: str) -> ActionAttempt:
         return self.lock_result
 
 
-def follow_all(seam: MemorySeam, ids: list[str], deadline: float = 5.0) -> dict[str, AttemptOutcome]:
+def follow_all(
+    seam: MemorySeam, ids: list[str], deadline: float = 5.0, **tracker_settings: float
+) -> dict[str, AttemptOutcome]:
     async def go() -> dict[str, AttemptOutcome]:
-        tracker = AttemptTracker(seam, deadline_seconds=deadline)  # type: ignore[arg-type]
+        tracker = AttemptTracker(seam, deadline_seconds=deadline, **tracker_settings)  # type: ignore[arg-type]
         outcomes: dict[str, AttemptOutcome] = {}
         done = asyncio.Event()
 
@@ -95,6 +106,17 @@ def test_without_batch_listing_attempts_are_asked_one_by_one() -> None:
 
     assert outcomes["a"].kind is OutcomeKind.SUCCEEDED
     assert seam.get_calls == 2
+
+
+def test_one_refused_batch_is_asked_one_by_one_and_later_polls_batch_again() -> None:
+    seam = MemorySeam({"a": 4, "b": 4}, refusals=1)
+
+    outcomes = follow_all(seam, ["a", "b"], batch_retry_seconds=0.2)
+
+    assert {o.kind for o in outcomes.values()} == {OutcomeKind.SUCCEEDED}
+    assert seam.questions[:3] == ["list", "get", "get"]  # the refused batch, one by one
+    assert seam.questions[-1] == "list"  # and later polls ask together again
+    assert seam.list_calls >= 2
 
 
 def test_seam_failures_while_polling_are_ridden_out() -> None:
