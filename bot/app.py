@@ -14,11 +14,7 @@ import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
-)
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions import DoorActions
@@ -34,6 +30,7 @@ from bot.slack.buttons import RequestButtons
 from bot.slack.commands import DoorCommands
 from bot.slack.people import SlackPeople
 from bot.slack.reporter import SlackNoticeBoard, SlackRequestMessenger, action_reporter, slot_reporter
+from bot.slack.retries import SlackRetry
 from bot.slack.slot_commands import SlotCommands
 from bot.slots import SlotService
 from bot.store import Store
@@ -186,11 +183,8 @@ def _slack_client(settings: Settings) -> AsyncWebClient:
         token=settings.slack_bot_token.get_secret_value(),
         base_url=settings.slack_api_url,
         session=session,
-        retry_handlers=[
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=5),
-            AsyncServerErrorRetryHandler(max_retry_count=2),
-        ],
+        # A 429 is retried for every method (Slack did nothing); anything else as SlackRetry decides.
+        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=5), SlackRetry(max_retry_count=2)],
     )
 
 
