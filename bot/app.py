@@ -7,18 +7,14 @@ import contextlib
 import logging
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
-)
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions import DoorActions
@@ -34,7 +30,9 @@ from bot.slack.buttons import RequestButtons
 from bot.slack.commands import DoorCommands
 from bot.slack.people import SlackPeople
 from bot.slack.reporter import SlackNoticeBoard, SlackRequestMessenger, action_reporter, slot_reporter
+from bot.slack.retries import SlackRetry
 from bot.slack.slot_commands import SlotCommands
+from bot.slack.verification import Refused, SlackRequestVerifier, Unreadable, bolt_request, is_ssl_check
 from bot.slots import SlotService
 from bot.store import Store
 from bot.tracking import AttemptTracker
@@ -82,6 +80,7 @@ class Lockbot:
     slots: SlotService | None = None
     events: SeamEvents | None = None
     webhook_signed: SignatureCheck | None = None
+    slack_verifier: SlackRequestVerifier | None = None
     _background: list[asyncio.Task[None]] = field(default_factory=list)
     _event_tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -99,7 +98,12 @@ class Lockbot:
         if self.webhook_signed is None or self.events is None:
             return web.json_response({"ok": False, "error": "Seam webhooks are not configured"}, status=404)
         body = await request.read()
-        if not self.webhook_signed(body, request.headers):
+        try:
+            signed = self.webhook_signed(body, request.headers)
+        except ValueError:
+            # svix decodes the body and splits the headers before it verifies: junk fails there, unsigned.
+            signed = False
+        if not signed:
             return web.json_response({"ok": False, "error": "bad or stale signature"}, status=401)
         try:
             event = SeamEvents.read(body)
@@ -152,7 +156,34 @@ class Lockbot:
             log.info("settled %d slot locks that were being made at the last stop", settled)
 
     async def _slack_events(self, request: web.Request) -> web.Response:
-        bolt_response = await self.bolt.async_dispatch(await to_bolt_request(request))
+        """Slack's requests: verified before the body is read, parsed after, each taken once."""
+        assert self.slack_verifier is not None
+        body = await request.read()
+        try:
+            verified = self.slack_verifier.verify(body, request.headers)
+        except Refused as refusal:
+            if is_ssl_check(body):
+                return web.Response(status=200)
+            # One short line: never the body, which an unsigned sender chooses (and a stale one may be genuine).
+            log.info("refused a Slack request: %s (%d bytes)", refusal, len(body))
+            return web.json_response({"error": "invalid request"}, status=401)
+        try:
+            incoming = bolt_request(verified, request.query_string, request.headers)
+        except Unreadable as unreadable:
+            log.info("a signed Slack request could not be read: %s (%d bytes)", unreadable, len(body))
+            return web.json_response({"error": "unreadable request"}, status=400)
+        now = datetime.now(UTC)
+        until = datetime.fromtimestamp(verified.remembered_until(now.timestamp()), UTC)
+        try:
+            new = await self.store.first_sighting(verified.digest, until=until, now=now)
+        except Exception as exc:
+            log.warning("could not check a Slack request against those already taken (%s)", type(exc).__name__)
+            return web.json_response({"error": "try again"}, status=503)
+        if not new:
+            # A replay, or Slack's own retry of a request already taken: it did its work the first time.
+            log.info("ignored a Slack request already taken")
+            return web.Response(status=200)
+        bolt_response = await self.bolt.async_dispatch(incoming)
         return await to_aiohttp_response(bolt_response)
 
     async def _healthz(self, request: web.Request) -> web.Response:
@@ -188,11 +219,8 @@ def _slack_client(settings: Settings) -> AsyncWebClient:
         token=settings.slack_bot_token.get_secret_value(),
         base_url=settings.slack_api_url,
         session=session,
-        retry_handlers=[
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=5),
-            AsyncServerErrorRetryHandler(max_retry_count=2),
-        ],
+        # A 429 is retried for every method (Slack did nothing); anything else as SlackRetry decides.
+        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=5), SlackRetry(max_retry_count=2)],
     )
 
 
@@ -211,7 +239,8 @@ def _bolt_app(settings: Settings, slack: AsyncWebClient) -> AsyncApp:
     bolt = AsyncApp(
         client=slack,
         signing_secret=signing_secret.get_secret_value() if signing_secret else "",
-        request_verification_enabled=not settings.socket_mode,
+        # HTTP requests are verified before bolt sees them (Lockbot._slack_events); Socket Mode's are not signed.
+        request_verification_enabled=False,
         logger=bolt_logger,
     )
 
@@ -227,6 +256,8 @@ def build_lockbot(settings: Settings, store: Store, policy: Policy) -> Lockbot:
     slack = _slack_client(settings)
     bolt = _bolt_app(settings, slack)
     lockbot = Lockbot(settings=settings, bolt=bolt, slack=slack, store=store)
+    if not settings.socket_mode and settings.slack_signing_secret is not None:
+        lockbot.slack_verifier = SlackRequestVerifier(settings.slack_signing_secret.get_secret_value())
     door_service: DoorService | None = None
     people = SlackPeople(slack, policy.groups())
     if settings.seam_api_key is not None:

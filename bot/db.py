@@ -46,6 +46,7 @@ __all__ = [
     "migrate",
     "schema_revision",
     "seam_events",
+    "seen_slack_requests",
     "slot_locks",
     "unlock_requests",
     "upgrade",
@@ -97,7 +98,7 @@ unlock_requests = Table(
     metadata,
     Column("id", String(32), primary_key=True),
     Column("device_id", String(128), nullable=False),
-    Column("door", String(256), nullable=False),
+    Column("door", Text, nullable=False),
     Column("requester", String(32), nullable=False),
     Column("reason", Text, nullable=False),
     Column("origin_channel", String(32), nullable=False),
@@ -121,7 +122,7 @@ actions = Table(
     Column("id", String(32), primary_key=True),
     Column("kind", String(16), nullable=False),
     Column("device_id", String(128), nullable=False),
-    Column("door", String(256), nullable=False),
+    Column("door", Text, nullable=False),
     Column("requested_by", String(32), nullable=False),
     Column("reason", Text, nullable=False),
     Column("request_id", String(32), nullable=True),
@@ -148,7 +149,7 @@ audit_log = Table(
     Column("at", UTCDateTime, nullable=False),
     Column("actor", String(32), nullable=False),
     Column("event", String(32), nullable=False),
-    Column("door", String(256), nullable=True),
+    Column("door", Text, nullable=True),
     Column("device_id", String(128), nullable=True),
     Column("outcome", String(64), nullable=False),
     Column("attempt_id", String(128), nullable=True),
@@ -186,6 +187,17 @@ seam_events = Table(
     Column("received_at", UTCDateTime, nullable=False),
     Column("processed", Boolean, nullable=False),
     Index("ix_seam_events_processed", "processed"),
+)
+
+
+# Slack requests already taken (a digest of the body), kept while a copy could still pass the signature
+# check: a replay, on any instance, finds its request here and is not run again.
+seen_slack_requests = Table(
+    "seen_slack_requests",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index("ix_seen_slack_requests_expires_at", "expires_at"),
 )
 
 

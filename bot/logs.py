@@ -9,7 +9,9 @@ from pydantic import SecretStr
 
 from bot.config import Settings
 
-__all__ = ["SecretRedactor", "configure_logging"]
+__all__ = ["DATABASE_LOGGERS", "SecretRedactor", "configure_logging"]
+
+DATABASE_LOGGERS = ("sqlalchemy", "aiosqlite", "asyncpg")
 
 
 class SecretRedactor(logging.Filter):
@@ -49,3 +51,7 @@ def configure_logging(settings: Settings) -> None:
     # These log request headers (tokens) or every request at DEBUG/INFO.
     for noisy in ("slack_sdk", "httpx", "httpcore", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # The database drivers and SQLAlchemy log statements with their values (a slot's lock key) and rows
+    # at DEBUG/INFO: never, at any LOG_LEVEL.
+    for database in DATABASE_LOGGERS:
+        logging.getLogger(database).setLevel(max(logging.WARNING, root.level))

@@ -7,14 +7,24 @@ import contextlib
 import logging
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import asdict, fields, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, insert, or_, select, text, update
+from sqlalchemy import Row, and_, delete, insert, or_, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.db import actions, audit_log, create_engine, migrate, seam_events, slot_locks, unlock_requests
+from bot.db import (
+    actions,
+    audit_log,
+    create_engine,
+    migrate,
+    seam_events,
+    seen_slack_requests,
+    slot_locks,
+    unlock_requests,
+)
 from bot.records import ActionRecord, ActionState, AuditEntry, RequestState, SlotLock, SlotLockState, UnlockRequest
 
 __all__ = ["UNFINISHED", "Store"]
@@ -55,6 +65,8 @@ def _action_values(record: ActionRecord) -> dict[str, Any]:
 _ACTION_FIELDS = {field.name for field in fields(ActionRecord)}
 # How often the connection that listens to other instances is checked.
 _LISTEN_CHECK_SECONDS = 30.0
+# How often an instance clears out the Slack requests it no longer needs to remember.
+_PURGE_EVERY = timedelta(minutes=1)
 
 
 def _slot_lock_values(changes: Mapping[str, Any], at: datetime) -> dict[str, Any]:
@@ -66,6 +78,7 @@ class Store:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._next_purge: datetime | None = None
 
     @classmethod
     async def open(cls, database_url: str) -> Store:
@@ -511,3 +524,24 @@ class Store:
         async with self._engine.connect() as connection:
             rows = await connection.execute(query)
             return [AuditEntry(**{k: v for k, v in row._mapping.items() if k != "id"}) for row in rows]
+
+    # -- Slack requests already taken ------------------------------------------------------------
+
+    async def first_sighting(self, digest: str, *, until: datetime, now: datetime) -> bool:
+        """Whether a Slack request (by the digest of its body) is new, remembering it until `until`.
+
+        One statement, so of two instances taking the same request at once exactly one hears True.
+        An entry whose time has passed counts as absent (purging is occasional)."""
+        dialect_insert = postgresql.insert if self.shared else sqlite.insert
+        remember = dialect_insert(seen_slack_requests).values(digest=digest, expires_at=until)
+        remember = remember.on_conflict_do_update(
+            index_elements=[seen_slack_requests.c.digest],
+            set_={"expires_at": remember.excluded.expires_at},
+            where=seen_slack_requests.c.expires_at <= now,
+        )
+        async with self._engine.begin() as connection:
+            taken = (await connection.execute(remember)).rowcount == 1
+            if self._next_purge is None or now >= self._next_purge:
+                self._next_purge = now + _PURGE_EVERY
+                await connection.execute(delete(seen_slack_requests).where(seen_slack_requests.c.expires_at <= now))
+        return taken

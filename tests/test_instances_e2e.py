@@ -4,12 +4,13 @@ action taken over by the other."""
 from __future__ import annotations
 
 import concurrent.futures
+import time
 from collections.abc import Iterator
 
 import pytest
 
-from tests.botprocess import BotProcess
-from tests.conftest import ADMIN, MEMBER, Workspace, bot_env, buttons, wait_until
+from tests.botprocess import BotProcess, new_response_id, signed_headers
+from tests.conftest import ADMIN, MEMBER, CommandSent, Workspace, bot_env, buttons, wait_until
 from tests.databases import fresh_database
 from tests.fakes.seam_fake import SeamFake
 from tests.fakes.slack_api import FakeSlack, Message
@@ -123,3 +124,43 @@ def test_an_attempts_end_told_to_the_other_instance_finishes_it_at_once(
     calls = seam.calls()
     assert calls.get("/action_attempts/get", 0) == 1  # the first asked at once, told by the second
     assert calls.get("/action_attempts/list", 0) == 0  # before its first poll (1 s in) was due
+
+
+def signed_unlock(workspace: Workspace, channel: str) -> tuple[str, dict[str, str], str]:
+    """A signed `/unlock Back Door` by an admin, not sent yet: its body, headers and response id."""
+    response_id = new_response_id()
+    body = workspace.bot.command_body(
+        "/unlock", "back door", user=ADMIN, channel=channel, response_url=workspace.slack.response_url(response_id)
+    )
+    return body, signed_headers(body), response_id
+
+
+def test_a_request_replayed_to_the_other_instance_does_nothing(pair: tuple[Workspace, Workspace], channel: str) -> None:
+    first, second = pair
+    assert first.seam is not None
+    body, headers, response_id = signed_unlock(first, channel)
+    sent_at = time.time()
+    first.finished_action(CommandSent(first.bot.post_signed(body, headers=headers), response_id, channel, sent_at))
+
+    replayed = second.bot.post_signed(body, headers=headers)
+
+    assert replayed.status_code == 200
+    assert replayed.content == b""
+    # A lock run to its end on the second instance: the replay would have shown by then.
+    second.finished_action(second.command("/lock", "garden gate", user=ADMIN, channel=channel))
+    assert first.seam.calls()["/locks/unlock_door"] == 1
+    assert len([m for m in first.slack.channel_messages(channel) if "Back Door" in m.text]) == 1
+
+
+def test_one_request_sent_to_both_instances_at_once_runs_once(pair: tuple[Workspace, Workspace], channel: str) -> None:
+    first, second = pair
+    assert first.seam is not None
+    body, headers, _ = signed_unlock(first, channel)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(lambda w: w.bot.post_signed(body, headers=headers), [first, second]))
+
+    assert [answer.status_code for answer in answers] == [200, 200]
+    wait_until(lambda: first.seam.calls().get("/locks/unlock_door"), 10, "the unlock")  # type: ignore[union-attr]
+    second.finished_action(second.command("/lock", "garden gate", user=ADMIN, channel=channel))
+    assert first.seam.calls()["/locks/unlock_door"] == 1

@@ -152,3 +152,33 @@ def test_a_migration_that_does_not_finish_in_time_stops_lockbot_with_a_reason(
             await engine.dispose()
 
     asyncio.run(go())
+
+
+def test_a_slack_request_is_taken_once_by_any_number_of_racing_instances(database_url: str) -> None:
+    async def go() -> None:
+        first, second = await Store.open(database_url), await Store.open(database_url)
+        now = datetime.now(UTC)
+        until = now + timedelta(minutes=5)
+        taken = await asyncio.gather(
+            *(store.first_sighting("a" * 64, until=until, now=now) for store in [first, second] * 5)
+        )
+        assert sorted(taken) == [False] * 9 + [True]
+        assert await second.first_sighting("b" * 64, until=until, now=now)
+        assert not await first.first_sighting("b" * 64, until=until, now=now + timedelta(minutes=4))
+        await first.close()
+        await second.close()
+
+    asyncio.run(go())
+
+
+def test_a_slack_request_is_forgotten_once_no_copy_of_it_can_pass_the_signature_check(database_url: str) -> None:
+    async def go() -> None:
+        store = await Store.open(database_url)
+        now = datetime.now(UTC)
+        assert await store.first_sighting("c" * 64, until=now + timedelta(minutes=5), now=now)
+        later = now + timedelta(minutes=5, seconds=1)
+        assert await store.first_sighting("c" * 64, until=later + timedelta(minutes=5), now=later)
+        assert not await store.first_sighting("c" * 64, until=later + timedelta(minutes=5), now=later)
+        await store.close()
+
+    asyncio.run(go())

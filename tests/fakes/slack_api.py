@@ -52,6 +52,7 @@ class Fault:
     retry_after: int | None = None
     times: int = 1
     after: int = 0  # calls of `method` that still succeed first
+    applied: bool = False  # with a 5xx `status`: the call is carried out, and only its answer is lost
 
 
 @dataclass
@@ -162,11 +163,12 @@ class FakeSlack:
         retry_after: int | None = None,
         times: int = 1,
         after: int = 0,
+        applied: bool = False,
     ) -> None:
         """After `after` more calls of `method`, the next `times` fail: with `error`, or with HTTP `status`
-        (429: Retry-After)."""
+        (429: Retry-After; a 5xx with `applied`: after the call did what it does, as when Slack took it)."""
         with self._changed:
-            self._faults.append(Fault(method, error, status, retry_after, times, after))
+            self._faults.append(Fault(method, error, status, retry_after, times, after, applied))
 
     def delete_message(self, channel: str, ts: str) -> None:
         with self._changed:
@@ -290,17 +292,21 @@ class FakeSlack:
                     status, body = 429, {"ok": False, "error": "ratelimited"}
                     headers = {"Retry-After": str(fault.retry_after or 1)}
                 elif fault is not None and fault.status >= 500:
+                    if fault.applied:
+                        self._carry_out(method, params)
                     status, body, headers = fault.status, {"ok": False, "error": "fatal_error"}, {}
                 elif fault is not None:
                     status, body, headers = 200, {"ok": False, "error": fault.error or "fatal_error"}, {}
                 else:
-                    handler = getattr(self, "_m_" + method.replace(".", "_"), None)
-                    body = handler(params) if handler else {"ok": False, "error": "unknown_method"}
-                    status, headers = 200, {}
+                    status, body, headers = 200, self._carry_out(method, params), {}
                 call.ok, call.error = bool(body.get("ok")), body.get("error")
             finally:
                 self._changed.notify_all()
         return web.json_response(body, status=status, headers=headers)
+
+    def _carry_out(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        handler = getattr(self, "_m_" + method.replace(".", "_"), None)
+        return handler(params) if handler else {"ok": False, "error": "unknown_method"}
 
     async def _response_url(self, request: web.Request) -> web.Response:
         body = await request.json()
