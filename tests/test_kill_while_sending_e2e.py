@@ -3,7 +3,7 @@ unlock is never sent again, and it is reported not confirmed, never as failed or
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -60,15 +60,14 @@ def approved_unlock(workspace: Workspace, channel: str) -> Message:
 
 @pytest.mark.parametrize("start", [direct_unlock, approved_unlock], ids=["direct", "approved"])
 def test_killed_while_seam_holds_the_unlock_it_is_not_sent_again_and_not_confirmed(
-    bot: BotProcess, slack: FakeSlack, seam: SeamFake, channel: str, start: object
+    bot: BotProcess, slack: FakeSlack, seam: SeamFake, channel: str, start: Callable[[Workspace, str], Message]
 ) -> None:
     workspace = Workspace(bot, slack, seam)
     seam.reset()
     seam.configure(action_delay_ms=300, confirmed_by_device=True)
     seam.fail("/locks/unlock_door", delay_ms=HELD_MS)  # answered normally, but only after HELD_MS
-    assert callable(start)
 
-    parent: Message = start(workspace, channel)
+    parent = start(workspace, channel)
     wait_until(lambda: unlocks_sent(seam) == 1, 10, "unlock_door to reach Seam")  # and be held there
     bot.kill()
     bot.start()
