@@ -197,7 +197,7 @@ def test_the_slot_lock_key_is_in_no_reply_log_line_or_export(
     assert unlocked.text == f"Unlocked your lock on slot `{slot_id}`."
     assert overbooked.calls_to("/unlock")[-1].json == {"lock_key": key}  # the key was used...
     assert f"slot_unlock · failed · slot {slot_id}" in log.text
-    shown = [failed.body, unlocked.body, status.body, log.body]
+    shown: list[object] = [failed.body, unlocked.body, status.body, log.body]
     shown += [(m.history, m.blocks) for m in workspace.slack.messages.values()]
     shown += [call.params for call in workspace.slack.calls]
     assert key not in str(shown)  # ...and never shown
