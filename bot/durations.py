@@ -62,9 +62,12 @@ def parse_lock_until(text: str, *, now: datetime, time_zone: str | None, longest
             raise LockUntilError(f"{wall:%H:%M} has already passed today in your time zone ({zone.key})")
     elif _DURATION.match(words.lower()):
         try:
-            until = now + parse_duration(words)
+            duration = parse_duration(words)
         except ValueError as exc:
             raise LockUntilError(str(exc)) from None
+        if duration > longest:  # before adding: `now + 99999999h` is past year 9999
+            raise LockUntilError(f"that is further away than the longest lock allowed ({_spoken(longest)})")
+        until = now + duration
     else:
         try:
             until = datetime.fromisoformat(words)

@@ -75,6 +75,11 @@ def test_keys_left_out_keep_the_spec_defaults(tmp_path: Path) -> None:
         ),
         ('[defaults]\nrequest_ttl = "soon"\n', "line 2: defaults.request_ttl: 'soon' is not a duration"),
         ('[defaults]\nrequest_ttl = "30d"\n', "line 2: defaults.request_ttl: '30d' is not a duration"),
+        ('[defaults]\nrequest_ttl = "169h"\n', "line 2: defaults.request_ttl: '169h' is longer than 7 days"),
+        (
+            '[doors."Lab"]\nrequest_ttl = "167h60m1s"\n',
+            "line 2: doors.Lab.request_ttl: '167h60m1s' is longer than 7 days",
+        ),
         ('\n[defaults]\nttl = "15m"\n', "line 3: defaults.ttl: unknown key 'ttl'"),
         ('[doors."Lab"]\napprover = []\n', "line 2: doors.Lab.approver: unknown key 'approver'"),
         ("[settings]\nx = 1\n", "line 1: settings: unknown key 'settings'"),
@@ -88,6 +93,12 @@ def test_a_bad_file_is_refused_with_its_line_and_reason(tmp_path: Path, text: st
         load_policy(write(tmp_path, text))
     assert expected in str(raised.value)
     assert str(tmp_path / "lockbot.toml") in str(raised.value)
+
+
+def test_a_request_ttl_of_exactly_7_days_is_allowed(tmp_path: Path) -> None:
+    policy = load_policy(write(tmp_path, '[defaults]\nrequest_ttl = "168h"\n'))
+
+    assert policy.rules_for(Lock(device_id="x", display_name="Lab")).request_ttl == timedelta(days=7)
 
 
 def test_a_missing_file_is_named(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from slack_bolt.request.async_request import AsyncBoltRequest
 
@@ -69,7 +69,24 @@ def test_any_number_of_hours_minutes_or_seconds_parses_or_says_why(count: int, u
         assert duration > timedelta(0)
 
 
-@given(TYPED, ZONES, st.integers(min_value=1, max_value=48))
+# What /slot lock takes besides free text: a time of day (past or still to come today in the zone),
+# and durations of any size, up to past the end of the calendar.
+UNTIL_CLOCK = st.builds(
+    lambda word, hour, minute, sep: f"{word} {hour}{sep}{minute:02d}",
+    st.sampled_from(["until", "UNTIL", "until "]),
+    st.integers(min_value=0, max_value=23),
+    st.integers(min_value=0, max_value=59),
+    st.sampled_from([":", ".", "h"]),
+)
+# Counts spread over every order of magnitude, so the ones past year 9999 come up too.
+COUNTS = st.builds(lambda digit, zeros: digit * 10**zeros, st.integers(0, 9), st.integers(0, 15))
+COUNTED = st.builds(lambda count, unit: f"{count}{unit}", COUNTS | st.integers(0, 10**15), st.sampled_from("hms"))
+
+
+@given(st.one_of(TYPED, UNTIL_CLOCK, COUNTED), ZONES, st.integers(min_value=1, max_value=48))
+@example("99999999h", None, 8)  # past year 9999 from now: the ones the strategy may miss in a run
+@example("until 14:59", "UTC", 8)  # a minute before NOW
+@example("until 09:00", "America/New_York", 8)
 def test_lock_until_is_in_the_allowed_window_or_says_why(text: str, zone: str | None, hours: int) -> None:
     longest = timedelta(hours=hours)
     try:

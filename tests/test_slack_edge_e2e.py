@@ -101,13 +101,22 @@ def test_failing_chat_update_falls_back_to_a_new_status_message(workspace: Works
 
     sent = workspace.command("/lock", "front door", channel=channel)
 
-    parent, _ = workspace.action(sent)
-    workspace.slack.wait_for(
-        lambda: workspace.slack.replies(channel, parent.ts)[-1].text == "Done: Front Door locked.",
-        15,
-        "the outcome in the thread",
-    )
+    parent, status = workspace.action(sent)
+
+    def new_status_message() -> bool:
+        replies = workspace.slack.replies(channel, parent.ts)
+        return any(m.ts != status.ts and m.text == "Done: Front Door locked." for m in replies)
+
+    workspace.slack.wait_for(new_status_message, 15, "the outcome in a new status message in the thread")
     workspace.slack.wait_for(lambda: parent.text.startswith("Front Door locked."), what="the parent's outcome")
+    [failed] = [call for call in workspace.slack.calls_of("chat.update") if call.error == "cant_update_message"]
+    assert failed.params["ts"] == status.ts  # the status message could not be edited...
+    reposts = [
+        call
+        for call in workspace.slack.calls_of("chat.postMessage")
+        if call.params.get("thread_ts") == parent.ts and call.at >= failed.at
+    ]
+    assert reposts  # ...so it was said again in the thread
 
 
 def test_rate_limited_chat_update_is_retried_after_retry_after(workspace: Workspace, channel: str) -> None:

@@ -102,21 +102,52 @@ def test_durations(workspace: Workspace, overbooked: FakeOverbooked, channel: st
     assert abs((until - datetime.now(UTC)) - timedelta(minutes=minutes)) < timedelta(seconds=30)
 
 
+# Zones without summer time, never more than three hours apart, none of them UTC (lockbot's default).
+_ZONES = [
+    "Pacific/Pago_Pago", "Pacific/Honolulu", "America/Phoenix", "America/Bogota", "America/Sao_Paulo",
+    "Atlantic/Cape_Verde", "Africa/Lagos", "Europe/Moscow", "Asia/Dubai", "Asia/Dhaka", "Asia/Tokyo",
+    "Pacific/Guadalcanal", "Pacific/Kiritimati",
+]  # fmt: skip
+
+
+def user_in_the_afternoon(slack: FakeSlack) -> tuple[str, ZoneInfo]:
+    """A person whose time zone is between 12:00 and 16:00 now: two hours either way is still today."""
+    zone = next(ZoneInfo(name) for name in _ZONES if 12 <= datetime.now(ZoneInfo(name)).hour < 16)
+    user = f"U0TZ{zone.key.split('/')[1].upper()[:6]}"
+    slack.add_user(user, tz=zone.key)
+    return user, zone
+
+
 def test_until_a_time_of_day_is_in_the_users_time_zone(
     workspace: Workspace, overbooked: FakeOverbooked, channel: str
 ) -> None:
     slot_id = new_slot(overbooked)
-    new_york = ZoneInfo("America/New_York")
-    target = (datetime.now(new_york) + timedelta(hours=2)).replace(second=0, microsecond=0)
-    if target.date() != datetime.now(new_york).date():
-        pytest.skip("within two hours of midnight in New York: 'until HH:MM' would be tomorrow")
+    user, zone = user_in_the_afternoon(workspace.slack)
+    target = (datetime.now(zone) + timedelta(hours=2)).replace(second=0, microsecond=0)
 
-    sent = workspace.command("/slot", f"lock {slot_id} until {target:%H:%M}", user=NEW_YORKER, channel=channel)
+    sent = workspace.command("/slot", f"lock {slot_id} until {target:%H:%M}", user=user, channel=channel)
 
     _, status = finished(workspace, sent)
     assert status.text.startswith("Done:")
     until = datetime.fromisoformat(overbooked.calls_to("/lock")[0].json["lock_until"].replace("Z", "+00:00"))
     assert until == target.astimezone(UTC)
+
+
+def test_until_a_time_of_day_already_past_today_is_refused(
+    workspace: Workspace, overbooked: FakeOverbooked, channel: str
+) -> None:
+    slot_id = new_slot(overbooked)
+    user, zone = user_in_the_afternoon(workspace.slack)
+    past = datetime.now(zone) - timedelta(hours=2)
+
+    reply = workspace.ephemeral(
+        workspace.command("/slot", f"lock {slot_id} until {past:%H:%M}", user=user, channel=channel)
+    )
+
+    assert f"{past:%H:%M} has already passed today in your time zone ({zone.key})" in reply.text
+    assert "Usage: `/slot lock <slot_id>" in reply.text
+    assert overbooked.calls == []
+    assert workspace.slack.channel_messages(channel) == []
 
 
 def test_iso_8601_with_an_offset(workspace: Workspace, overbooked: FakeOverbooked, channel: str) -> None:
@@ -137,6 +168,7 @@ def test_iso_8601_with_an_offset(workspace: Workspace, overbooked: FakeOverbooke
         ("2020-01-01T10:00:00+00:00", "is in the past"),
         ("2030-01-01T10:00:00", "has no UTC offset"),
         ("9h", "further away than the longest lock allowed (8 h)"),
+        ("99999999h", "further away than the longest lock allowed (8 h)"),  # past year 9999
     ],
 )
 def test_a_malformed_past_or_too_distant_time_gets_usage_and_no_api_call(

@@ -1,0 +1,44 @@
+"""When a slot lock ends, as people type it: refusals are reasons, never exceptions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.durations import LockUntilError, parse_lock_until
+
+NOW = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)  # 10:00 in New York, 00:00 the next day in Tokyo
+LONGEST = timedelta(hours=8)
+
+
+@pytest.mark.parametrize("text", ["99999999h", "999999999999m", "9999999999999s", "9999999h59m"])
+def test_a_duration_past_the_end_of_the_calendar_is_too_long_not_an_error(text: str) -> None:
+    with pytest.raises(LockUntilError) as refused:
+        parse_lock_until(text, now=NOW, time_zone="UTC", longest=LONGEST)
+
+    assert refused.value.reason == "that is further away than the longest lock allowed (8 h)"
+
+
+def test_a_duration_within_the_longest_lock_is_added_to_now() -> None:
+    assert parse_lock_until("8h", now=NOW, time_zone=None, longest=LONGEST) == NOW + LONGEST
+
+
+@pytest.mark.parametrize(("zone", "clock"), [("America/New_York", "09:59"), ("UTC", "14:00"), ("UTC", "15:00")])
+def test_until_a_time_already_past_today_is_refused(zone: str, clock: str) -> None:
+    with pytest.raises(LockUntilError) as refused:
+        parse_lock_until(f"until {clock}", now=NOW, time_zone=zone, longest=LONGEST)
+
+    assert refused.value.reason == f"{clock} has already passed today in your time zone ({zone})"
+
+
+@pytest.mark.parametrize(
+    ("zone", "clock", "expected"),
+    [
+        ("America/New_York", "10:01", datetime(2026, 11, 22, 15, 1, tzinfo=UTC)),
+        ("UTC", "17:30", datetime(2026, 11, 22, 17, 30, tzinfo=UTC)),
+        ("Asia/Tokyo", "07:45", datetime(2026, 11, 22, 22, 45, tzinfo=UTC)),
+    ],
+)
+def test_until_a_time_later_today_is_in_the_persons_zone(zone: str, clock: str, expected: datetime) -> None:
+    assert parse_lock_until(f"until {clock}", now=NOW, time_zone=zone, longest=LONGEST) == expected
