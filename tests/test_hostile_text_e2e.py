@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.botprocess import BotProcess
-from tests.conftest import ADMIN, MEMBER, Workspace, bot_env, buttons
+from tests.conftest import ADMIN, MEMBER, Workspace, bot_env, buttons, wait_until
 from tests.fakes.seam_fake import SeamFake
 from tests.fakes.slack_api import FakeSlack, Message, over_limit
 
@@ -259,6 +259,20 @@ def test_a_polling_failure_never_invites_a_retry(workspace: Workspace, channel: 
         assert text.casefold().count("check the door") == 1
 
 
+def test_an_answer_slack_refuses_is_logged_not_dropped(workspace: Workspace, bot: BotProcess, channel: str) -> None:
+    workspace.slack.fail("response_url", status=404, error="expired_url")
+
+    sent = workspace.command("/doors", "door 00", channel=channel)
+
+    assert sent.response.status_code == 200
+    line = wait_until(
+        lambda: [line for line in bot.log_text.splitlines() if "Slack refused an answer at the response_url" in line],
+        what="Slack's refusal in the log",
+    )[-1]
+    assert "HTTP 404" in line
+    assert "expired_url" in line
+
+
 def test_nothing_lockbot_sent_in_this_module_reaches_slack_raw(slack: FakeSlack, started: float) -> None:
     for call in slack.calls:
         if call.at >= started and call.method in ("chat.postMessage", "chat.update"):
@@ -267,4 +281,7 @@ def test_nothing_lockbot_sent_in_this_module_reaches_slack_raw(slack: FakeSlack,
     for response in slack.responses:
         if response.at >= started:
             assert_inert(response.text, response.body.get("blocks", []))
-    assert [r for r in slack.rejected if r.at >= started] == []
+    refused = [r for r in slack.rejected if r.at >= started]
+    assert [r.body.get("text", "")[:40] for r in refused] == [
+        "Doors starting with “door 00” (9 of 150)"
+    ]  # the one refused on purpose

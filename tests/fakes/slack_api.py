@@ -196,7 +196,7 @@ class FakeSlack:
         after: int = 0,
     ) -> None:
         """After `after` more calls of `method`, the next `times` fail: with `error`, or with HTTP `status`
-        (429: Retry-After)."""
+        (429: Retry-After). `response_url`: the next posts to a response_url are refused (`status`, `error`)."""
         with self._changed:
             self._faults.append(Fault(method, error, status, retry_after, times, after))
 
@@ -337,12 +337,18 @@ class FakeSlack:
 
     async def _response_url(self, request: web.Request) -> web.Response:
         body = await request.json()
-        if over := over_limit(body):
+        with self._changed:
+            fault = next((f for f in self._faults if f.method == "response_url" and f.times > 0), None)
+            if fault is not None:
+                fault.times -= 1
+        refused = over_limit(body) or (fault.error or "expired_url" if fault is not None else None)
+        if refused:
             # As Slack does: refused, and nothing shown to the user.
             with self._changed:
                 self.rejected.append(Response(request.match_info["response_id"], body, time.time()))
                 self._changed.notify_all()
-            return web.Response(status=400, text=over)
+            status = fault.status if fault is not None and fault.status >= 400 else 400
+            return web.Response(status=status, text=refused)
         with self._changed:
             self.responses.append(Response(request.match_info["response_id"], body, time.time()))
             self._changed.notify_all()
