@@ -35,7 +35,6 @@ from bot.slack.text import (
     fitting,
     join,
     mention,
-    plain_date,
     value,
 )
 from bot.slots import BadSlotCommand, SlotCommandFault, SlotStatus, SlotUnlocked, SlotView
@@ -170,10 +169,6 @@ def slack_date(moment: datetime) -> str:
     return date(moment).mrkdwn()
 
 
-def _plain_date(moment: datetime) -> str:
-    return plain_date(moment)
-
-
 def _echo(typed: str) -> Text:
     """What someone typed, said back: a short cut of it, escaped."""
     return value(" ".join(typed.split()), ECHO_LIMIT)
@@ -184,9 +179,7 @@ def _list_names(names: Sequence[str], *, limit: int = _LISTED_NAMES) -> Text:
     listed = join(", ", shown)
     more = len(names) - len(shown)
     if more > 0:
-        listed = listed + f" and {more} more (`/doors <prefix>` lists the doors starting with a prefix)".replace(
-            "<prefix>", "&lt;prefix&gt;"
-        )
+        listed = listed + f" and {more} more (`/doors &lt;prefix&gt;` lists the doors starting with a prefix)"
     return listed
 
 
@@ -338,9 +331,7 @@ def _door_line(lock: Lock, may_lock: bool, may_unlock: bool) -> tuple[str, Text]
     return icon, compose(bold(lock.name), f" — {locked}, {online} — {you}")
 
 
-_NARROW = "`/doors <prefix>` lists only the doors whose names start with a prefix.".replace(
-    "<prefix>", "&lt;prefix&gt;"
-)
+_NARROW = "`/doors &lt;prefix&gt;` lists only the doors whose names start with a prefix."
 
 
 def render_door_overview(overview: DoorOverview) -> SlackMessage:
