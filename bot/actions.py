@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import secrets
 import socket
 import time
@@ -36,6 +37,7 @@ __all__ = [
     "CannotReport",
     "DoorActions",
     "describe_attempt_error",
+    "not_confirmed_reason",
 ]
 
 log = logging.getLogger(__name__)
@@ -160,10 +162,21 @@ def describe_attempt_error(attempt: ActionAttempt) -> str:
     return error.message.rstrip(".") or f"the lock reported an error ({error.type})"
 
 
+# Advice a message gives after the reason: never "try again" for an outcome that may have happened,
+# and "check the door" only once (the sentence around the reason says it).
+_ADVICE = re.compile(r"\s*[;,.:]?\s*(?:please\s+)?(?:try again|check (?:the door|/doors))\b[^;.]*", re.IGNORECASE)
+
+
+def not_confirmed_reason(words: str) -> str:
+    """Why an outcome is not confirmed, without advice to retry or check (an unlock that may have
+    happened must never invite a retry; what to do is said once, by the message around it)."""
+    return _ADVICE.sub("", words).strip(" ;,.")
+
+
 def _unknown_outcome(kind: ActionKind, error: SeamError) -> str:
     # Seam may have acted on it: say so rather than guess.
     what = f"Seam answered with a server error (HTTP {error.status})" if isinstance(error, SeamServerError) else None
-    return f"{what or error.user_message}, so lockbot cannot tell whether it {kind.past} the door; check /doors"
+    return f"{not_confirmed_reason(what or error.user_message)}, so lockbot cannot tell whether it {kind.past} the door"
 
 
 def _could_not_post(error: CannotReport) -> str:
@@ -346,7 +359,7 @@ class DoorActions:
             await self._finish(
                 running,
                 ActionPhase.NOT_CONFIRMED,
-                problem="lockbot was restarted while asking Seam, so it cannot tell; check the door",
+                problem="lockbot was restarted while asking Seam, so it cannot tell whether Seam acted",
             )
 
     async def _send(self, running: _Running, thread: ActionThread | None) -> None:
@@ -439,7 +452,7 @@ class DoorActions:
             await self._finish(
                 running,
                 ActionPhase.NOT_CONFIRMED,
-                problem=outcome.problem,
+                problem=not_confirmed_reason(outcome.problem) if outcome.problem else None,
                 timeout_seconds=self._timeout_seconds,
             )
 

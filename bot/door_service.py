@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bot.actions import ActionKind, ActionThread, CannotReport, DoorActions
-from bot.doors import DoorAmbiguous, DoorFound, DoorUnknown, match_door, match_door_and_reason
+from bot.doors import DoorAmbiguous, DoorFound, DoorUnknown, match_door, match_door_and_reason, normalised
 from bot.policy import (
     PeopleDirectory,
     PeopleUnavailable,
@@ -20,7 +20,7 @@ from bot.policy import (
     may_unlock_directly,
 )
 from bot.records import AuditEntry
-from bot.replies import NotAllowed, Problem
+from bot.replies import NotAllowed, Problem, ProblemReason
 from bot.seam import Lock, SeamClient, SeamError
 from bot.store import Store
 from bot.unlock_requests import RequestFiled, UnlockRequests
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 _REASON_LIMIT = 500
 _AUDIT_LINES = 20
-_PROFILE_UNAVAILABLE = Problem("Could not look up your Slack profile to check what you may do; try again shortly.")
+_PROFILE_UNAVAILABLE = Problem(ProblemReason.PROFILE_UNAVAILABLE)
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,8 @@ class DoorStatus:
 @dataclass(frozen=True)
 class DoorOverview:
     doors: tuple[DoorStatus, ...]
+    prefix: str = ""  # only the doors whose names start with this (as typed), if given
+    total: int | None = None  # how many doors Seam lists in all, when `prefix` narrowed them
 
 
 @dataclass(frozen=True)
@@ -133,18 +135,23 @@ class DoorService:
             return found
         return await self._start(ActionKind.UNLOCK, found.lock, user_id, channel, reason=found.remainder)
 
-    async def overview(self, user_id: str) -> DoorOverview | Problem:
+    async def overview(self, user_id: str, prefix: str = "") -> DoorOverview | Problem:
+        """Every door, or those with a name (or device id) starting with `prefix`, and what this person may do."""
         try:
             locks, person = await asyncio.gather(self._directory.locks(fresh=True), self._people.person(user_id))
         except SeamError as exc:
-            return Problem(f"Could not list the doors: {exc.user_message}.")
+            return Problem(ProblemReason.DOORS_UNLISTED, detail=exc.user_message)
         except PeopleUnavailable:
             return _PROFILE_UNAVAILABLE
+        wanted = normalised(prefix)
+        shown = [lock for lock in locks if not wanted or _starts_with(lock, wanted)]
         statuses = []
-        for lock in sorted(locks, key=lambda lock: lock.name.casefold()):
+        for lock in sorted(shown, key=lambda lock: normalised(lock.name)):
             rules = self._policy.rules_for(lock)
             statuses.append(DoorStatus(lock, may_lock(rules, person), may_unlock_directly(rules, person)))
-        return DoorOverview(tuple(statuses))
+        if not wanted:
+            return DoorOverview(tuple(statuses))
+        return DoorOverview(tuple(statuses), prefix=prefix.strip(), total=len(locks))
 
     async def audit_log(self, user_id: str, door_text: str) -> AuditView | Problem | DoorAmbiguous | DoorUnknown:
         """The recent audit entries, for approvers only; of one door when `door_text` names one."""
@@ -159,7 +166,7 @@ class DoorService:
                 return found
             door = found.lock
         if not self._may_read_log(person, door):
-            return Problem("Only approvers can read the audit log.")
+            return Problem(ProblemReason.LOG_FOR_APPROVERS)
         entries = await self._store.audit_entries(door=door.name if door else None, newest_first=True, limit=500)
         # Each approver reads the entries of the doors they approve, and only those.
         readable = [
@@ -183,7 +190,7 @@ class DoorService:
                 # A door added since the last look: ask Seam once more before saying no.
                 found = _match(text, await self._directory.locks(fresh=True), with_reason)
         except SeamError as exc:
-            return Problem(f"Could not look up the doors: {exc.user_message}.")
+            return Problem(ProblemReason.DOORS_UNAVAILABLE, detail=exc.user_message)
         return found
 
     async def _start(
@@ -195,17 +202,21 @@ class DoorService:
             return _PROFILE_UNAVAILABLE
         rules = self._policy.rules_for(lock)
         if kind is ActionKind.LOCK and not may_lock(rules, person):
-            return NotAllowed(lock.name, f"You may not lock {lock.name}.")
+            return NotAllowed(lock.name, str(kind))
         capable = lock.can_remotely_lock if kind is ActionKind.LOCK else lock.can_remotely_unlock
         if capable is False:
-            return Problem(f"{lock.name} cannot be {kind.past} remotely.")
+            return Problem(ProblemReason.NOT_REMOTE, door=lock.name, action=str(kind))
         if kind is ActionKind.UNLOCK and not may_unlock_directly(rules, person):
             return await self._requests.file(lock, user_id, channel, reason)
         try:
             thread = await self._actions.run(kind, lock, user_id, channel, reason=reason)
         except CannotReport as exc:
-            return Problem(exc.user_message)
+            return Problem(ProblemReason.NOT_ANNOUNCED, detail=exc.user_message)
         return ActionStarted(thread)
+
+
+def _starts_with(lock: Lock, wanted: str) -> bool:
+    return any(normalised(name).startswith(wanted) for name in (*lock.names, lock.device_id))
 
 
 def _match(text: str, locks: Sequence[Lock], with_reason: bool) -> DoorFound | DoorAmbiguous | DoorUnknown:

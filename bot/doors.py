@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.seam import Lock
 
-__all__ = ["DoorAmbiguous", "DoorFound", "DoorMatch", "DoorUnknown", "match_door", "match_door_and_reason"]
+__all__ = [
+    "DoorAmbiguous",
+    "DoorFound",
+    "DoorMatch",
+    "DoorUnknown",
+    "match_door",
+    "match_door_and_reason",
+    "normalised",
+]
 
 _QUOTES = {'"': '"', "“": "”", "'": "'", "‘": "’"}  # noqa: RUF001 - typographic quotes are what Slack sends
 
@@ -34,7 +43,16 @@ DoorMatch = DoorFound | DoorAmbiguous | DoorUnknown
 
 
 def _normalise(text: str) -> str:
-    return " ".join(text.split()).casefold()
+    """One form for every way of typing a name: NFKC (composed é, not e + accent; full-width letters
+    as plain ones), casefolded, then NFKC again, since casefolding can leave a string NFKC would
+    change (Unicode's compatibility caseless match)."""
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+    return " ".join(folded.split())
+
+
+def normalised(text: str) -> str:
+    """A door name, or what someone typed, in the form doors are compared in."""
+    return _normalise(text)
 
 
 def _unquoted(text: str) -> str:
@@ -56,7 +74,7 @@ def match_door(query: str, locks: Sequence[Lock]) -> DoorMatch:
     exact = [
         lock
         for lock in locks
-        if wanted == lock.device_id.casefold() or wanted in {_normalise(name) for name in lock.names}
+        if wanted == _normalise(lock.device_id) or wanted in {_normalise(name) for name in lock.names}
     ]
     if len(exact) == 1:
         return DoorFound(exact[0])

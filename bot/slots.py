@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Protocol
 
 from bot.actions import ActionPhase, ActionThread, CannotReport, utcnow
@@ -20,11 +21,12 @@ from bot.durations import LockUntilError, parse_lock_until
 from bot.overbooked import OverbookedError, OverbookedLockKeyInvalid, OverbookedServerError, Slot, SlotClient
 from bot.policy import PeopleDirectory, PeopleUnavailable, Person, Policy
 from bot.records import AuditEntry, SlotLock, SlotLockState, new_id
-from bot.replies import Problem
+from bot.replies import Problem, ProblemReason
 from bot.store import Store
 
 __all__ = [
     "BadSlotCommand",
+    "SlotCommandFault",
     "SlotLocked",
     "SlotRanOut",
     "SlotReporter",
@@ -39,7 +41,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _SLOT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
-_PROFILE_UNAVAILABLE = Problem("Could not look up your Slack profile; try again shortly.")
+_PROFILE_UNAVAILABLE = Problem(ProblemReason.PROFILE_UNAVAILABLE)
 
 
 def valid_slot_id(text: str) -> bool:
@@ -67,11 +69,17 @@ class SlotReporter(Protocol):
         """Show the view; never raise."""
 
 
+class SlotCommandFault(StrEnum):
+    NOT_A_SLOT_ID = "not_a_slot_id"  # `value` is what was typed
+    BAD_TIME = "bad_time"  # `value` says why, in plain words (it may quote what was typed)
+
+
 @dataclass(frozen=True)
 class BadSlotCommand:
-    """The command could not be used: `why` in plain words, followed by the usage."""
+    """The command could not be used (the edge follows it with the usage)."""
 
-    why: str
+    fault: SlotCommandFault
+    value: str
 
 
 @dataclass(frozen=True)
@@ -126,7 +134,7 @@ class SlotService:
 
     async def lock(self, user_id: str, channel: str, slot_id: str, when: str) -> SlotLocked | BadSlotCommand | Problem:
         if not valid_slot_id(slot_id):
-            return BadSlotCommand(f"“{slot_id}” is not a slot id")
+            return BadSlotCommand(SlotCommandFault.NOT_A_SLOT_ID, slot_id)
         try:
             time_zone = await self._people.time_zone(user_id)
         except PeopleUnavailable:
@@ -135,12 +143,12 @@ class SlotService:
         try:
             until = parse_lock_until(when, now=now, time_zone=time_zone, longest=self._longest)
         except LockUntilError as exc:
-            return BadSlotCommand(f"Cannot lock until then: {exc.reason}")
+            return BadSlotCommand(SlotCommandFault.BAD_TIME, exc.reason)
         view = SlotView(slot_id, user_id, ActionPhase.WORKING, until)
         try:
             thread = await self._reporter.open(channel, view)
         except CannotReport as exc:
-            return Problem(exc.user_message)
+            return Problem(ProblemReason.NOT_ANNOUNCED, detail=exc.user_message)
         lock = SlotLock(
             id=new_id(),
             slot_id=slot_id,
@@ -270,17 +278,17 @@ class SlotService:
 
     async def unlock(self, user_id: str, slot_id: str) -> SlotUnlocked | SlotRanOut | BadSlotCommand | Problem:
         if not valid_slot_id(slot_id):
-            return BadSlotCommand(f"“{slot_id}” is not a slot id")
+            return BadSlotCommand(SlotCommandFault.NOT_A_SLOT_ID, slot_id)
         lock = await self._store.current_slot_lock(slot_id)
         if lock is None:
             ended = await self._store.latest_slot_lock(slot_id, (SlotLockState.EXPIRED, SlotLockState.UNLOCKED))
             if ended is not None and ended.state is SlotLockState.EXPIRED:
                 return SlotRanOut(slot_id, ended.locked_until)
             if ended is not None and ended.unlocked_by is not None:
-                return Problem(f"lockbot holds no lock on slot `{slot_id}`: <@{ended.unlocked_by}> unlocked it.")
-            return Problem(f"lockbot holds no lock on slot `{slot_id}`, so there is nothing for it to unlock.")
+                return Problem(ProblemReason.SLOT_NOT_HELD, slot_id=slot_id, user=ended.unlocked_by)
+            return Problem(ProblemReason.SLOT_NOT_HELD, slot_id=slot_id)
         if lock.state is SlotLockState.LOCKING:
-            return Problem(f"lockbot is still locking slot `{slot_id}`; try again when its thread says how that went.")
+            return Problem(ProblemReason.SLOT_STILL_LOCKING, slot_id=slot_id)
         now = self._clock()
         if lock.locked_until <= now:
             expired = self._audit(lock, "slot_lock", "expired", actor=user_id)
@@ -292,9 +300,7 @@ class SlotService:
             except PeopleUnavailable:
                 return _PROFILE_UNAVAILABLE
             if not may_unlock_slots(self._policy, person):
-                return Problem(
-                    f"Only <@{lock.locked_by}>, who locked slot `{slot_id}`, or an approver can unlock it early."
-                )
+                return Problem(ProblemReason.SLOT_NOT_YOURS, slot_id=slot_id, user=lock.locked_by)
         try:
             await self._client.unlock(slot_id, lock.lock_key)
         except OverbookedLockKeyInvalid as exc:
@@ -311,10 +317,7 @@ class SlotService:
             if thread is not None:
                 view = _view(lock, SlotLockState.FAILED, problem=_NEVER_CONFIRMED)
                 await self._reporter.show(thread, view)
-            return Problem(
-                f"Slot `{slot_id}` is not locked with lockbot's key, so there is nothing to unlock: the lock "
-                "lockbot could not confirm did not take, or has already ended."
-            )
+            return Problem(ProblemReason.SLOT_KEY_NOT_ON_SLOT, slot_id=slot_id)
         except OverbookedError as exc:
             return await self._unlock_failed(lock, user_id, exc)
         unlocked_at = self._clock()
@@ -342,20 +345,16 @@ class SlotService:
         outcome = "not_confirmed" if error.may_have_acted else "failed"
         await self._store.audit(self._audit(lock, "slot_unlock", outcome, error.user_message, actor=user_id))
         if error.may_have_acted:
-            return Problem(
-                f"Unlocking slot `{lock.slot_id}` not confirmed: {_why_unknown(error)}, so lockbot cannot tell "
-                f"whether it is unlocked. `/slot status {lock.slot_id}` shows it; `/slot unlock {lock.slot_id}` "
-                "tries again."
-            )
-        return Problem(f"Could not unlock slot `{lock.slot_id}`: {error.user_message}.")
+            return Problem(ProblemReason.SLOT_UNLOCK_NOT_CONFIRMED, slot_id=lock.slot_id, detail=_why_unknown(error))
+        return Problem(ProblemReason.SLOT_UNLOCK_FAILED, slot_id=lock.slot_id, detail=error.user_message)
 
     async def status(self, slot_id: str) -> SlotStatus | BadSlotCommand | Problem:
         if not valid_slot_id(slot_id):
-            return BadSlotCommand(f"“{slot_id}” is not a slot id")
+            return BadSlotCommand(SlotCommandFault.NOT_A_SLOT_ID, slot_id)
         try:
             slot = await self._client.get(slot_id)
         except OverbookedError as exc:
-            return Problem(f"Could not look up slot `{slot_id}`: {exc.user_message}.")
+            return Problem(ProblemReason.SLOT_UNAVAILABLE, slot_id=slot_id, detail=exc.user_message)
         now = self._clock()
         ours = await self._store.current_slot_lock(slot_id)
         held = ours is not None and slot.locked_at(now) and _same_time(slot.locked_until, ours.locked_until)

@@ -19,7 +19,7 @@ from typing import Protocol
 from bot.actions import ActionKind, ActionView, CannotReport, DoorActions, utcnow
 from bot.policy import DoorRules, PeopleDirectory, PeopleUnavailable, Policy, may_approve
 from bot.records import ActionRecord, ActionState, AuditEntry, RequestState, UnlockRequest, new_id
-from bot.replies import Problem
+from bot.replies import Problem, ProblemReason
 from bot.seam import Lock, SeamError
 from bot.store import Store
 
@@ -29,6 +29,7 @@ __all__ = [
     "Decision",
     "DecisionRefused",
     "DecisionResult",
+    "Refusal",
     "RequestFiled",
     "RequestGone",
     "RequestMessenger",
@@ -87,9 +88,25 @@ class AlreadyDecided:
     request: UnlockRequest
 
 
+class Refusal(StrEnum):
+    """Why a click on a request (or a reason for a denial) changed nothing."""
+
+    NOT_THE_DENIER = "not_the_denier"  # only who denied a request may give the reason
+    REASON_ALREADY_GIVEN = "reason_already_given"
+    EMPTY_REASON = "empty_reason"
+    ONLY_REQUESTER_CANCELS = "only_requester_cancels"  # `user` is the requester
+    OWN_REQUEST = "own_request"  # nobody approves their own request
+    DENY_OWN_REQUEST = "deny_own_request"  # the requester withdraws with Cancel, not Deny
+    PROFILE_UNAVAILABLE = "profile_unavailable"
+    RULES_UNAVAILABLE = "rules_unavailable"  # the door's rules could not be checked with Seam
+    NOT_AN_APPROVER = "not_an_approver"  # of `door`
+
+
 @dataclass(frozen=True)
 class DecisionRefused:
-    why: str
+    reason: Refusal
+    user: str | None = None
+    door: str | None = None
 
 
 @dataclass(frozen=True)
@@ -150,7 +167,7 @@ class UnlockRequests:
         except CannotReport as exc:
             await self._store.decide(request.id, RequestState.CANCELLED, by="lockbot", at=now, note=exc.user_message)
             await self._audit(request, "request", "not_posted", actor=requester, detail=exc.user_message)
-            return Problem(f"Your unlock request could not be posted: {exc.user_message}")
+            return Problem(ProblemReason.REQUEST_NOT_POSTED, detail=exc.user_message)
         await self._store.set_request_message(request.id, request.channel, message_ts)
         request = replace(request, message_ts=message_ts)
         await self._audit(request, "request", "pending", actor=requester, detail=reason or None)
@@ -216,9 +233,9 @@ class UnlockRequests:
     async def may_explain_denial(self, request_id: str, denier: str) -> DecisionRefused | None:
         request = await self._store.request(request_id)
         if request is None or request.state is not RequestState.DENIED or request.decided_by != denier:
-            return DecisionRefused("Only the person who denied a request can give the reason for it.")
+            return DecisionRefused(Refusal.NOT_THE_DENIER)
         if request.note:
-            return DecisionRefused("A reason was already given for this denial.")
+            return DecisionRefused(Refusal.REASON_ALREADY_GIVEN)
         return None
 
     async def explain_denial(self, request_id: str, denier: str, reason: str) -> UnlockRequest | DecisionRefused:
@@ -230,7 +247,7 @@ class UnlockRequests:
         request = await self._store.request(request_id)
         assert request is not None
         if not reason:
-            return DecisionRefused("The reason was empty, so nothing changed.")
+            return DecisionRefused(Refusal.EMPTY_REASON)
         await self._store.set_request_note(request_id, reason)
         explained = replace(request, note=reason)
         await self._audit(explained, "deny_reason", "denied", actor=denier, detail=reason)
@@ -241,22 +258,22 @@ class UnlockRequests:
     async def _refusal(self, request: UnlockRequest, clicker: str, decision: Decision) -> DecisionRefused | None:
         if decision is Decision.CANCEL:
             if clicker != request.requester:
-                return DecisionRefused(f"Only <@{request.requester}> can cancel their request.")
+                return DecisionRefused(Refusal.ONLY_REQUESTER_CANCELS, user=request.requester)
             return None
         if clicker == request.requester:
             if decision is Decision.APPROVE:
-                return DecisionRefused("You can't approve your own request.")
-            return DecisionRefused("To withdraw your own request, use Cancel.")
+                return DecisionRefused(Refusal.OWN_REQUEST)
+            return DecisionRefused(Refusal.DENY_OWN_REQUEST)
         try:
             person = await self._people.person(clicker)
         except PeopleUnavailable:
-            return DecisionRefused("Could not look up your Slack profile to check you may decide; try again shortly.")
+            return DecisionRefused(Refusal.PROFILE_UNAVAILABLE)
         try:
             rules = await self._rules(request)
         except SeamError:
-            return DecisionRefused("Could not check this door's rules with Seam right now; try again shortly.")
+            return DecisionRefused(Refusal.RULES_UNAVAILABLE)
         if not may_approve(rules, person):
-            return DecisionRefused(f"Only the approvers of {request.door} can approve or deny this request.")
+            return DecisionRefused(Refusal.NOT_AN_APPROVER, door=request.door)
         return None
 
     async def expire_due(self) -> list[UnlockRequest]:

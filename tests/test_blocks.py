@@ -104,7 +104,10 @@ def test_unknown_and_ambiguous_doors_list_names() -> None:
 
 
 def test_usage() -> None:
-    assert render_usage("/unlock").text.startswith("Usage: `/unlock <door> [reason]`")
+    usage = render_usage("/unlock")
+    # The placeholder is escaped: a raw `<door>` is Slack markup, not text.
+    assert usage.text.startswith("Usage: `/unlock &lt;door&gt; [reason]`")
+    assert "`/unlock &lt;door&gt; [reason]`" in usage.blocks[0]["text"]["text"]
 
 
 def test_a_long_door_list_fits_slack_limits() -> None:

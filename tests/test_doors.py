@@ -89,3 +89,19 @@ def test_ambiguous_start_with_reason() -> None:
 
 def test_unknown_with_reason() -> None:
     assert isinstance(match_door_and_reason("cellar wine", LOCKS), DoorUnknown)
+
+
+def test_a_name_typed_in_another_unicode_form_is_found() -> None:
+    locks = [*LOCKS, Lock(device_id="lock_7", display_name="Café Tür"), Lock(device_id="lock_8", display_name="Straße")]
+    assert found(match_door("Cafe\u0301 Tu\u0308r", locks)) == "Café Tür"  # decomposed (NFD), as some keyboards send
+    assert found(match_door("CAFÉ TÜR", locks)) == "Café Tür"
+    assert found(match_door("cafe\u0301 t", locks)) == "Café Tür"  # a unique prefix, decomposed
+    assert (
+        found(match_door("\uff33\uff34\uff32\uff21\uff33\uff33\uff25", locks)) == "Straße"
+    )  # full-width, and ß casefolded to ss
+    assert found(match_door_and_reason("Cafe\u0301 Tu\u0308r courier at reception", locks)) == "Café Tür"
+
+
+def test_a_lock_named_in_decomposed_form_is_found_by_its_composed_name() -> None:
+    locks = [Lock(device_id="lock_9", display_name="Cafe\u0301 Tu\u0308r")]
+    assert found(match_door("Café Tür", locks)) == "Cafe\u0301 Tu\u0308r"

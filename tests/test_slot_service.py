@@ -23,7 +23,8 @@ from bot.overbooked import (
 )
 from bot.policy import DoorRules, Person, Policy
 from bot.records import SlotLock, SlotLockState, new_id
-from bot.replies import Problem
+from bot.replies import Problem, ProblemReason
+from bot.slack.blocks import render_problem
 from bot.slots import SlotLocked, SlotRanOut, SlotService, SlotStatus, SlotUnlocked, SlotView, may_unlock_slots
 from bot.store import Store
 
@@ -178,7 +179,7 @@ def test_an_approver_named_only_under_a_door_unlocks_someone_elses_slot(tmp_path
     refused, allowed = run(tmp_path, test)
 
     assert isinstance(refused, Problem)
-    assert "or an approver can unlock it early" in refused.message
+    assert "or an approver can unlock it early" in render_problem(refused).text
     assert allowed == SlotUnlocked(SLOT, LOCKER)
 
 
@@ -209,7 +210,10 @@ def test_a_slot_unlocked_earlier_says_who_unlocked_it(tmp_path: Path) -> None:
         await h.service.unlock(DOOR_APPROVER, SLOT)
         return await h.service.unlock(LOCKER, SLOT)
 
-    assert run(tmp_path, test) == Problem(f"lockbot holds no lock on slot `{SLOT}`: <@{DOOR_APPROVER}> unlocked it.")
+    reply = run(tmp_path, test)
+    assert reply == Problem(ProblemReason.SLOT_NOT_HELD, slot_id=SLOT, user=DOOR_APPROVER)
+    assert isinstance(reply, Problem)
+    assert render_problem(reply).text == f"lockbot holds no lock on slot `{SLOT}`: <@{DOOR_APPROVER}> unlocked it."
 
 
 # -- outcome unknown -----------------------------------------------------------------------------
@@ -291,7 +295,9 @@ def test_unlocking_a_lock_that_was_not_confirmed_and_never_took(tmp_path: Path) 
         reply = await h.service.unlock(LOCKER, SLOT)
 
         assert isinstance(reply, Problem)
-        assert reply.message.startswith(f"Slot `{SLOT}` is not locked with lockbot's key, so there is nothing")
+        assert render_problem(reply).text.startswith(
+            f"Slot `{SLOT}` is not locked with lockbot's key, so there is nothing"
+        )
         assert h.shown.phase is ActionPhase.FAILED
         assert await h.current() is None
 
@@ -306,7 +312,9 @@ def test_an_unlock_whose_outcome_is_unknown_says_so_and_keeps_the_lock(tmp_path:
         reply = await h.service.unlock(LOCKER, SLOT)
 
         assert isinstance(reply, Problem)
-        assert reply.message.startswith(f"Unlocking slot `{SLOT}` not confirmed: Overbooked did not answer in time")
+        assert render_problem(reply).text.startswith(
+            f"Unlocking slot `{SLOT}` not confirmed: Overbooked did not answer in time"
+        )
         assert await h.current() is not None
         assert await h.service.unlock(LOCKER, SLOT) == SlotUnlocked(SLOT, LOCKER)  # tries again, same key
 

@@ -179,7 +179,7 @@ def test_a_malformed_past_or_too_distant_time_gets_usage_and_no_api_call(
     reply = workspace.ephemeral(workspace.command("/slot", f"lock {slot_id} {when}", channel=channel))
 
     assert why in reply.text
-    assert "Usage: `/slot lock <slot_id>" in reply.text
+    assert "Usage: `/slot lock &lt;slot_id&gt;" in reply.text
     assert overbooked.calls == []
     assert workspace.slack.channel_messages(channel) == []
 
@@ -188,7 +188,7 @@ def test_a_malformed_past_or_too_distant_time_gets_usage_and_no_api_call(
 def test_no_or_incomplete_arguments_print_usage_in_the_ack(workspace: Workspace, channel: str, text: str) -> None:
     sent = workspace.command("/slot", text, channel=channel)
 
-    assert "Usage: `/slot lock <slot_id>" in sent.response.json()["text"]
+    assert "Usage: `/slot lock &lt;slot_id&gt;" in sent.response.json()["text"]
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from bot.policy import DoorRules, Person, Policy
 from bot.records import RequestState, UnlockRequest
 from bot.seam import Lock
 from bot.store import Store
-from bot.unlock_requests import Decided, Decision, DecisionRefused, RequestFiled, UnlockRequests
+from bot.unlock_requests import Decided, Decision, DecisionRefused, Refusal, RequestFiled, UnlockRequests
 
 # Seam's display name differs from the lock's own name; the policy names the door by the latter.
 SERVER_ROOM = Lock.model_validate(
@@ -102,7 +102,7 @@ def test_a_denial_reason_is_given_once_and_only_by_the_denier(tmp_path: Path) ->
         assert isinstance(explained, UnlockRequest)
         assert explained.note == "maintenance today"
         again = await requests.explain_denial(filed.request.id, "U0SECURE01", "changed my mind")
-        assert again == DecisionRefused("A reason was already given for this denial.")
+        assert again == DecisionRefused(Refusal.REASON_ALREADY_GIVEN)
         assert [r.note for r in messenger.told] == [None, "maintenance today"]
         await store.close()
 

@@ -1,57 +1,87 @@
 """Block Kit for every lockbot message: pure functions of domain values.
 
 Each message has a plain `text` that says the same as its blocks (notifications, screen readers).
+Both are rendered from one `Text` (bot/slack/text.py), which escapes every value from people or
+APIs, so neither can carry a mention or a link that lockbot did not write. Every message keeps
+within Slack's limits: long lists are cut with "and N more" and a way to see the rest.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.actions import ActionKind, ActionPhase, ActionView
+from bot.actions import ActionKind, ActionPhase, ActionView, not_confirmed_reason
 from bot.door_service import AuditView, DoorOverview
 from bot.doors import DoorAmbiguous, DoorUnknown
 from bot.policy import EVERYONE
 from bot.records import AuditEntry, RequestState, UnlockRequest
+from bot.replies import NotAllowed, Problem, ProblemReason
 from bot.seam import Lock
 from bot.seam_events import DoorNotice
-from bot.slots import SlotStatus, SlotUnlocked, SlotView
+from bot.slack.text import (
+    ECHO_LIMIT,
+    NAME_LIMIT,
+    Text,
+    bold,
+    code,
+    compose,
+    date,
+    escape,
+    fitting,
+    join,
+    mention,
+    value,
+)
+from bot.slots import BadSlotCommand, SlotCommandFault, SlotStatus, SlotUnlocked, SlotView
 from bot.unlock_requests import (
     AlreadyDecided,
     Decided,
     Decision,
     DecisionRefused,
     DecisionResult,
+    Refusal,
     RequestFiled,
     RequestGone,
 )
 
 __all__ = [
     "APPROVE",
+    "BLOCK_LIMIT",
     "CANCEL",
     "DENY",
     "DENY_REASON",
     "DENY_REASON_INPUT",
+    "SECTION_LIMIT",
     "SLOT_USAGE",
+    "TEXT_LIMIT",
     "SlackMessage",
     "escape",
     "outcome_sentence",
+    "refusal_plain",
     "render_action_parent",
     "render_action_status",
     "render_ambiguous_door",
     "render_audit",
+    "render_bad_slot_command",
     "render_decision_reply",
     "render_deny_reason_modal",
     "render_door_notice",
     "render_door_overview",
+    "render_not_allowed",
     "render_notice",
     "render_outcome_notice",
+    "render_problem",
+    "render_refusal",
     "render_request",
     "render_request_filed",
     "render_requester_message",
     "render_slot_parent",
+    "render_slot_ran_out",
     "render_slot_status",
     "render_slot_status_reply",
     "render_slot_unlocked",
@@ -61,34 +91,99 @@ __all__ = [
     "slack_date",
 ]
 
+log = logging.getLogger(__name__)
+
 Block = dict[str, Any]
+
+# Slack's own limits: a section's (or any mrkdwn element's) text, blocks in a message, a message's `text`.
+SECTION_LIMIT = 3000
+BLOCK_LIMIT = 50
+TEXT_LIMIT = 4000
+# What lockbot aims for, leaving room for the words around a list.
+_SECTION_BUDGET = 2900
+_TEXT_BUDGET = 3500
+_LISTED_NAMES = 20  # door names listed in one answer before "and N more"
+
+_UNCLOSED_MARKUP = re.compile(r"<[^>]*$|&[a-z]{0,5}$")
+
+
+def _fit(text: str, limit: int) -> str:
+    """At most `limit` characters, never ending inside lockbot's own `<…>` or an `&…;` escape."""
+    if len(text) <= limit:
+        return text
+    log.warning("a message text of %d characters was cut to Slack's limit of %d", len(text), limit)
+    return _UNCLOSED_MARKUP.sub("", text[: limit - 1]) + "…"
+
+
+def _fit_blocks(blocks: list[Block]) -> list[Block]:
+    """Every text within Slack's limits and no more blocks than Slack takes: the last resort, after
+    each renderer has already cut its lists so this never has to act."""
+    if len(blocks) > BLOCK_LIMIT:
+        log.warning("a message of %d blocks was cut to Slack's limit of %d", len(blocks), BLOCK_LIMIT)
+        blocks = blocks[:BLOCK_LIMIT]
+
+    def fitted(node: Any) -> Any:
+        if isinstance(node, dict):
+            if node.get("type") in ("mrkdwn", "plain_text") and isinstance(node.get("text"), str):
+                return {**node, "text": _fit(node["text"], SECTION_LIMIT)}
+            return {key: fitted(item) for key, item in node.items()}
+        if isinstance(node, list):
+            return [fitted(item) for item in node]
+        return node
+
+    return [fitted(block) for block in blocks]
 
 
 @dataclass(frozen=True)
 class SlackMessage:
+    """A message's plain `text` and its blocks, both within Slack's limits by construction."""
+
     text: str
     blocks: list[Block] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", _fit(self.text, TEXT_LIMIT))
+        object.__setattr__(self, "blocks", _fit_blocks(self.blocks))
 
     def as_kwargs(self) -> dict[str, Any]:
         return {"text": self.text, "blocks": self.blocks}
 
 
-def escape(text: str) -> str:
-    """Make text from people or APIs safe inside mrkdwn (no mentions, links or markup injected)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def _section(text: Text | str) -> Block:
+    markup = text.mrkdwn() if isinstance(text, Text) else text
+    return {"type": "section", "text": {"type": "mrkdwn", "text": markup}}
 
 
-def _section(markdown: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": markdown}}
+def _context(*texts: Text | str) -> Block:
+    elements = [{"type": "mrkdwn", "text": t.mrkdwn() if isinstance(t, Text) else t} for t in texts]
+    return {"type": "context", "elements": elements}
 
 
-def _context(*markdown: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": item} for item in markdown]}
+def _message(text: Text) -> SlackMessage:
+    """One section, its plain twin as the `text`."""
+    return SlackMessage(text=text.plain(), blocks=[_section(text)])
 
 
-def _plain(markdown: str) -> str:
-    return markdown.replace("*", "")
+def slack_date(moment: datetime) -> str:
+    """A time every reader sees in their own time zone (Slack date formatting), UTC as fallback."""
+    return date(moment).mrkdwn()
 
+
+def _echo(typed: str) -> Text:
+    """What someone typed, said back: a short cut of it, escaped."""
+    return value(" ".join(typed.split()), ECHO_LIMIT)
+
+
+def _list_names(names: Sequence[str], *, limit: int = _LISTED_NAMES) -> Text:
+    shown = [bold(name) for name in names[:limit]]
+    listed = join(", ", shown)
+    more = len(names) - len(shown)
+    if more > 0:
+        listed = listed + f" and {more} more (`/doors &lt;prefix&gt;` lists the doors starting with a prefix)"
+    return listed
+
+
+# -- actions ------------------------------------------------------------------------------------
 
 _ICONS = {
     ActionPhase.WORKING: ":hourglass_flowing_sand:",
@@ -104,29 +199,38 @@ def _icon(view: ActionView) -> str:
     return _ICONS[view.phase]
 
 
-def outcome_sentence(view: ActionView) -> str:
-    """The action's state in one plain sentence (mrkdwn), the outcome's words kept whole ("Front Door unlocked")."""
-    door = escape(view.door)
-    verb = view.kind.value
+def _outcome(view: ActionView) -> Text:
+    door = value(view.door, NAME_LIMIT)
+    gerund = view.kind.gerund.capitalize()
     if view.phase is ActionPhase.WORKING:
-        return f"{view.kind.gerund.capitalize()} {door}…"
+        return compose(f"{gerund} ", door, "…")
     if view.phase is ActionPhase.PENDING:
-        return f"{view.kind.gerund.capitalize()} {door}: waiting for the lock to confirm…"
+        return compose(f"{gerund} ", door, ": waiting for the lock to confirm…")
     if view.phase is ActionPhase.SUCCEEDED:
         if not view.confirmed_by_device:
-            return f"{door} {view.kind.past}, but the lock itself did not confirm it (unconfirmed by the device)."
-        return f"{door} {view.kind.past}."
+            return compose(
+                door, f" {view.kind.past}, but the lock itself did not confirm it (unconfirmed by the device)."
+            )
+        return compose(door, f" {view.kind.past}.")
     if view.phase is ActionPhase.FAILED:
-        return f"Could not {verb} {door}: {escape(view.problem or 'Seam reported an error')}."
+        problem = value((view.problem or "Seam reported an error").rstrip("."), NAME_LIMIT * 4)
+        return compose(f"Could not {view.kind.value} ", door, ": ", problem, ".")
+    # It may have happened: say so, say what to do once, and never invite a retry.
     waited = f" within {view.timeout_seconds:g} s" if view.timeout_seconds else ""
-    why = escape(view.problem) if view.problem else f"no outcome from the lock{waited}"
-    return f"{view.kind.gerund.capitalize()} {door} not confirmed: {why}. Check the door before relying on it."
+    reason = not_confirmed_reason(view.problem) if view.problem else ""
+    why = value(reason, NAME_LIMIT * 4) if reason else compose(f"no outcome from the lock{waited}")
+    return compose(f"{gerund} ", door, " not confirmed: ", why, ". Check the door before relying on it.")
 
 
-def _requested(view: ActionView) -> str:
-    line = f"Requested by <@{view.requested_by}>"
+def outcome_sentence(view: ActionView) -> str:
+    """The action's state in one plain sentence (mrkdwn), the outcome's words kept whole ("Front Door unlocked")."""
+    return _outcome(view).mrkdwn()
+
+
+def _requested(view: ActionView) -> Text:
+    line = compose("Requested by ", mention(view.requested_by))
     if view.reason:
-        line += f" · reason: {escape(view.reason)}"
+        line = line + compose(" · reason: ", value(view.reason, 500))
     return line
 
 
@@ -134,11 +238,10 @@ def render_action_parent(view: ActionView) -> SlackMessage:
     """The channel message: what was asked, then the final outcome."""
     if view.request is not None:
         return render_request(view.request, None, view)
-    sentence = outcome_sentence(view)
-    context = _requested(view)
+    sentence, context = _outcome(view), _requested(view)
     return SlackMessage(
-        text=f"{_plain(sentence)} ({_plain(context)})",
-        blocks=[_section(f"{_icon(view)} {sentence}"), _context(context)],
+        text=compose(sentence, " (", context, ")").plain(),
+        blocks=[_section(compose(f"{_icon(view)} ", sentence)), _context(context)],
     )
 
 
@@ -155,17 +258,19 @@ def render_action_status(view: ActionView) -> SlackMessage:
     """The status message in the action's thread, edited as the action resolves."""
     label = _STATUS_LABEL[view.phase]
     if view.phase is ActionPhase.WORKING:
-        sentence = f"asking Seam to {view.kind.value} *{escape(view.door)}*…"
+        sentence = compose(f"asking Seam to {view.kind.value} ", bold(view.door), "…")
     else:
-        sentence = outcome_sentence(view)
-    details = [f"Status: {label}"]
+        sentence = _outcome(view)
+    details = [compose(f"Status: {label}")]
     if view.attempt_id:
-        details.append(f"Seam action attempt `{escape(view.attempt_id)}`")
+        details.append(compose("Seam action attempt ", code(view.attempt_id)))
     return SlackMessage(
-        text=f"{label}: {_plain(sentence)}",
-        blocks=[_section(f"{_icon(view)} *{label}:* {sentence}"), _context(" · ".join(details))],
+        text=compose(f"{label}: ", sentence).plain(),
+        blocks=[_section(compose(f"{_icon(view)} *{label}:* ", sentence)), _context(join(" · ", details))],
     )
 
+
+# -- commands -----------------------------------------------------------------------------------
 
 _USAGE = {
     "/lock": ("/lock <door>", "Locks a door. Name it as in `/doors`, by a unique prefix, or by device id."),
@@ -175,46 +280,47 @@ _USAGE = {
         'quotes if the reason could be read as part of it: `/unlock "Back Door" parcel`.',
     ),
     "/doors": (
-        "/doors [log [door]]",
-        "Lists the doors: locked or unlocked, online or offline, and what you may do. "
-        "`/doors log` shows approvers the recent audit log, of one door if you name it.",
+        "/doors [prefix] | /doors log [door]",
+        "Lists the doors: locked or unlocked, online or offline, and what you may do; with a prefix, only "
+        "the doors whose names start with it. `/doors log` shows approvers the recent audit log, of one "
+        "door if you name it.",
     ),
 }
 
 
 def render_usage(command: str) -> SlackMessage:
     syntax, explanation = _USAGE.get(command, ("/lock <door>", "Locks a door."))
-    lines = [f"Usage: `{syntax}`", explanation, "Try `/doors` to see every door."]
-    return SlackMessage(text=" ".join(_plain(line) for line in lines), blocks=[_section("\n".join(lines))])
+    text = compose("Usage: ", code(syntax), "\n", explanation, "\nTry `/doors` to see every door.")
+    return SlackMessage(text=" ".join(text.plain().split("\n")), blocks=[_section(text)])
 
 
-def _door_names(locks: Sequence[Lock]) -> str:
-    return ", ".join(f"*{escape(lock.name)}*" for lock in sorted(locks, key=lambda lock: lock.name.casefold()))
+def _sorted_names(locks: Sequence[Lock]) -> list[str]:
+    return [lock.name for lock in sorted(locks, key=lambda lock: lock.name.casefold())]
 
 
 def render_unknown_door(unknown: DoorUnknown) -> SlackMessage:
-    query = escape(unknown.query.strip())
+    query = _echo(unknown.query)
     if unknown.doors:
-        markdown = f"I don't know a door called “{query}”. The doors are: {_door_names(unknown.doors)}."
+        text = compose("I don't know a door called “", query, "”. The doors are: ")
+        text = text + _list_names(_sorted_names(unknown.doors)) + "."
     else:
-        markdown = f"I don't know a door called “{query}”, and Seam lists no doors at all."
-    return SlackMessage(text=_plain(markdown), blocks=[_section(markdown)])
+        text = compose("I don't know a door called “", query, "”, and Seam lists no doors at all.")
+    return _message(text)
 
 
 def render_ambiguous_door(ambiguous: DoorAmbiguous) -> SlackMessage:
-    markdown = (
-        f"“{escape(ambiguous.query.strip())}” could be several doors: {_door_names(ambiguous.matches)}. "
-        "Type more of the name."
-    )
-    return SlackMessage(text=_plain(markdown), blocks=[_section(markdown)])
+    text = compose("“", _echo(ambiguous.query), "” could be several doors: ")
+    text = text + _list_names(_sorted_names(ambiguous.matches)) + ". Type more of the name."
+    return _message(text)
 
 
-def render_notice(markdown: str) -> SlackMessage:
-    """A short ephemeral answer to the person who typed the command."""
-    return SlackMessage(text=_plain(markdown), blocks=[_section(markdown)])
+def render_notice(markdown: Text | str) -> SlackMessage:
+    """A short ephemeral answer to the person who typed the command (a `str` is lockbot's own mrkdwn)."""
+    return _message(compose(markdown))
 
 
-def _door_line(lock: Lock, may_lock: bool, may_unlock: bool) -> str:
+def _door_line(lock: Lock, may_lock: bool, may_unlock: bool) -> tuple[str, Text]:
+    """(icon, line) for one door."""
     locked = {True: "locked", False: "unlocked", None: "lock state unknown"}[lock.locked]
     online = {True: "online", False: "offline", None: "connection unknown"}[lock.online]
     icon = ":lock:" if lock.locked else ":unlock:" if lock.locked is False else ":grey_question:"
@@ -222,29 +328,119 @@ def _door_line(lock: Lock, may_lock: bool, may_unlock: bool) -> str:
     if not may_unlock:
         rights.append("request an unlock from an approver")
     you = "you can " + " and ".join(rights) if rights else "you can only look"
-    return f"{icon} *{escape(lock.name)}* — {locked}, {online} — {you}"
+    return icon, compose(bold(lock.name), f" — {locked}, {online} — {you}")
+
+
+_NARROW = "`/doors &lt;prefix&gt;` lists only the doors whose names start with a prefix."
 
 
 def render_door_overview(overview: DoorOverview) -> SlackMessage:
     if not overview.doors:
-        markdown = "Seam lists no doors for lockbot."
-        return SlackMessage(text=markdown, blocks=[_section(markdown)])
+        if overview.prefix:
+            text = compose("No door's name starts with “", _echo(overview.prefix), "”. ")
+            return _message(text + "`/doors` lists every door.")
+        return _message(compose("Seam lists no doors for lockbot."))
     lines = [_door_line(door.lock, door.may_lock, door.may_unlock) for door in overview.doors]
-    return SlackMessage(
-        text="Doors: " + "; ".join(_plain(line.split(" ", 1)[1]) for line in lines),
-        blocks=[_section(f"*Doors* ({len(lines)})"), *(_section(chunk) for chunk in _chunks(lines))],
-    )
+    title = compose(f"*Doors* ({len(lines)})")
+    if overview.prefix:
+        title = compose("*Doors starting with “", _echo(overview.prefix), f"”* ({len(lines)} of {overview.total})")
+    # Blocks: every door that fits in Slack's blocks, the rest counted; text: as many as fit in its budget.
+    sections = _chunks([compose(icon, " ", line) for icon, line in lines], max_sections=BLOCK_LIMIT - 2)
+    shown_in_blocks = sum(chunk.count("\n") + 1 for chunk in sections)
+    blocks = [_section(title), *(_section(chunk) for chunk in sections)]
+    if shown_in_blocks < len(lines):
+        blocks.append(_context(compose(f"…and {len(lines) - shown_in_blocks} more. ", _NARROW)))
+    plain_lines = [line for _, line in lines]
+    shown = fitting(plain_lines, _TEXT_BUDGET - len(title), "; ")
+    text = compose(title, ": ", join("; ", plain_lines[:shown]))
+    if shown < len(lines):
+        text = text + compose(f" …and {len(lines) - shown} more. ", _NARROW)
+    return SlackMessage(text=text.plain(), blocks=blocks)
 
 
-def _chunks(lines: Sequence[str], limit: int = 2900) -> list[str]:
-    """Lines joined into as few sections as Slack's 3000-character limit allows."""
+def _chunks(lines: Sequence[Text], *, limit: int = _SECTION_BUDGET, max_sections: int = BLOCK_LIMIT) -> list[str]:
+    """Lines (mrkdwn) joined into as few sections as Slack's section limit allows, at most `max_sections`."""
     chunks: list[str] = []
     for line in lines:
-        if chunks and len(chunks[-1]) + 1 + len(line) <= limit:
-            chunks[-1] += "\n" + line
+        markup = _fit(line.mrkdwn(), limit)
+        if chunks and len(chunks[-1]) + 1 + len(markup) <= limit:
+            chunks[-1] += "\n" + markup
+        elif len(chunks) < max_sections:
+            chunks.append(markup)
         else:
-            chunks.append(line[:limit])
+            break
     return chunks
+
+
+_PROBLEM_WORDS = {
+    ProblemReason.PROFILE_UNAVAILABLE: (
+        "Could not look up your Slack profile to check what you may do; try again shortly."
+    ),
+    ProblemReason.LOG_FOR_APPROVERS: "Only approvers can read the audit log.",
+}
+
+
+def _detail(problem: Problem, fallback: str) -> Text:
+    return value((problem.detail or fallback).rstrip("."), 300)
+
+
+def _problem_text(problem: Problem) -> Text:
+    reason, slot = problem.reason, code(problem.slot_id or "")
+    words = _PROBLEM_WORDS.get(reason)
+    if words is not None:
+        return compose(words)
+    if reason is ProblemReason.DOORS_UNLISTED:
+        return compose("Could not list the doors: ", _detail(problem, "Seam returned an error"), ".")
+    if reason is ProblemReason.DOORS_UNAVAILABLE:
+        return compose("Could not look up the doors: ", _detail(problem, "Seam returned an error"), ".")
+    if reason is ProblemReason.NOT_REMOTE:
+        past = ActionKind(problem.action or "unlock").past
+        return compose(bold(problem.door or "This door"), f" cannot be {past} remotely.")
+    if reason is ProblemReason.NOT_ANNOUNCED:
+        return compose(_detail(problem, "I couldn't post in this channel, so I did nothing"), ".")
+    if reason is ProblemReason.REQUEST_NOT_POSTED:
+        return compose("Your unlock request could not be posted: ", _detail(problem, "Slack refused it"), ".")
+    if reason is ProblemReason.SLOT_NOT_HELD and problem.user:
+        return compose("lockbot holds no lock on slot ", slot, ": ", mention(problem.user), " unlocked it.")
+    if reason is ProblemReason.SLOT_NOT_HELD:
+        return compose("lockbot holds no lock on slot ", slot, ", so there is nothing for it to unlock.")
+    if reason is ProblemReason.SLOT_STILL_LOCKING:
+        return compose("lockbot is still locking slot ", slot, "; try again when its thread says how that went.")
+    if reason is ProblemReason.SLOT_NOT_YOURS:
+        who = mention(problem.user or "")
+        return compose("Only ", who, ", who locked slot ", slot, ", or an approver can unlock it early.")
+    if reason is ProblemReason.SLOT_KEY_NOT_ON_SLOT:
+        return compose(
+            "Slot ",
+            slot,
+            " is not locked with lockbot's key, so there is nothing to unlock: the lock lockbot could not "
+            "confirm did not take, or has already ended.",
+        )
+    if reason is ProblemReason.SLOT_UNLOCK_NOT_CONFIRMED:
+        return compose(
+            "Unlocking slot ",
+            slot,
+            " not confirmed: ",
+            value(not_confirmed_reason(problem.detail or "Overbooked did not answer"), 300),
+            ", so lockbot cannot tell whether it is unlocked. ",
+            code(f"/slot status {problem.slot_id}"),
+            " shows it; ",
+            code(f"/slot unlock {problem.slot_id}"),
+            " tries again.",
+        )
+    if reason is ProblemReason.SLOT_UNLOCK_FAILED:
+        return compose("Could not unlock slot ", slot, ": ", _detail(problem, "Overbooked returned an error"), ".")
+    assert reason is ProblemReason.SLOT_UNAVAILABLE
+    return compose("Could not look up slot ", slot, ": ", _detail(problem, "Overbooked returned an error"), ".")
+
+
+def render_problem(problem: Problem) -> SlackMessage:
+    """Why a command did nothing, in plain words."""
+    return _message(_problem_text(problem))
+
+
+def render_not_allowed(refused: NotAllowed) -> SlackMessage:
+    return _message(compose(f"You may not {refused.action} ", bold(refused.door), "."))
 
 
 # -- unlock requests ---------------------------------------------------------------------------
@@ -254,26 +450,19 @@ DENY_REASON = "unlock_deny_reason"  # the button offering a reason, and the moda
 DENY_REASON_INPUT = "reason"
 
 
-def slack_date(moment: datetime) -> str:
-    """A time every reader sees in their own time zone (Slack date formatting), UTC as fallback."""
-    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
-    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>"
-
-
-def _plain_date(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
-
-
 def approvers_text(approvers: frozenset[str] | None) -> str:
-    """Who may decide, as mentions."""
+    """Who may decide, as mentions (mrkdwn)."""
+    return _approvers(approvers).mrkdwn()
+
+
+def _approvers(approvers: frozenset[str] | None) -> Text:
     if approvers is None:
-        return "a workspace admin or owner"
+        return compose("a workspace admin or owner")
     if EVERYONE in approvers:
-        return "anyone"
+        return compose("anyone")
     if not approvers:
-        return "nobody (the policy names no approvers for this door)"
-    mentions = [f"<!subteam^{entry}>" if entry.startswith("S") else f"<@{entry}>" for entry in sorted(approvers)]
-    return ", ".join(mentions)
+        return compose("nobody (the policy names no approvers for this door)")
+    return join(", ", [mention(entry) for entry in sorted(approvers)])
 
 
 def _button(action_id: str, label: str, request_id: str, style: str | None = None) -> Block:
@@ -288,51 +477,59 @@ def _button(action_id: str, label: str, request_id: str, style: str | None = Non
     return button
 
 
-def _decision_line(request: UnlockRequest) -> tuple[str, str] | None:
-    """(mrkdwn, plain) saying how the request was decided, if it was."""
+def _decision_line(request: UnlockRequest) -> tuple[str, Text] | None:
+    """(icon, words) saying how the request was decided, if it was."""
     when = request.decided_at
     if request.state is RequestState.APPROVED and when:
-        return f":white_check_mark: Approved by <@{request.decided_by}> {slack_date(when)}", (
-            f"Approved by <@{request.decided_by}> at {_plain_date(when)}"
+        return ":white_check_mark:", compose(
+            "Approved by ", mention(request.decided_by or ""), " ", date(when, at=True)
         )
     if request.state is RequestState.DENIED and when:
-        note = f": {escape(request.note)}" if request.note else ""
-        return f":no_entry: Denied by <@{request.decided_by}> {slack_date(when)}{note}", (
-            f"Denied by <@{request.decided_by}> at {_plain_date(when)}{note}"
-        )
+        note = compose(": ", value(request.note, 500)) if request.note else compose()
+        return ":no_entry:", compose("Denied by ", mention(request.decided_by or ""), " ", date(when, at=True), note)
     if request.state is RequestState.CANCELLED:
-        return (
-            f":heavy_multiplication_x: Cancelled by <@{request.requester}>",
-            f"Cancelled by <@{request.requester}>",
-        )
+        return ":heavy_multiplication_x:", compose("Cancelled by ", mention(request.requester))
     if request.state is RequestState.EXPIRED:
-        return (
-            f":hourglass: Expired {slack_date(request.expires_at)}: nobody decided in time",
-            f"Expired at {_plain_date(request.expires_at)}: nobody decided in time",
-        )
+        return ":hourglass:", compose("Expired ", date(request.expires_at, at=True), ": nobody decided in time")
     return None
+
+
+def _without_emoji(text: str) -> str:
+    return re.sub(r"^:[a-z_]+: ", "", text)
 
 
 def render_request(
     request: UnlockRequest, approvers: frozenset[str] | None, outcome: ActionView | None = None
 ) -> SlackMessage:
     """The request message: who asks for which door and why; buttons while it is pending."""
-    door = escape(request.door)
-    ask = f":key: <@{request.requester}> asks to unlock *{door}*"
+    ask = compose(mention(request.requester), " asks to unlock ", bold(request.door))
     lines = [ask]
-    plain = [f"<@{request.requester}> asks to unlock {request.door}"]
     if request.reason:
-        lines.append(f"Reason: {escape(request.reason)}")
-        plain.append(f"Reason: {escape(request.reason)}")
-    blocks: list[Block] = [_section("\n".join(lines))]
+        lines.append(compose("Reason: ", value(request.reason, 500)))
+    blocks: list[Block] = [_section(compose(":key: ", join("\n", lines)))]
+    plain = [line.plain() for line in lines]
     decided = _decision_line(request)
     if decided is None:
-        who = approvers_text(approvers)
-        context = (
-            f"Approvers: {who} · expires {slack_date(request.expires_at)} · only <@{request.requester}> can cancel"
+        who = _approvers(approvers)
+        context = compose(
+            "Approvers: ",
+            who,
+            " · expires ",
+            date(request.expires_at),
+            " · only ",
+            mention(request.requester),
+            " can cancel",
         )
         plain.append(
-            f"Approvers: {who}. Expires at {_plain_date(request.expires_at)}. Only <@{request.requester}> can cancel."
+            compose(
+                "Approvers: ",
+                who,
+                ". Expires ",
+                date(request.expires_at, at=True),
+                ". Only ",
+                mention(request.requester),
+                " can cancel.",
+            ).plain()
         )
         blocks.append(_context(context))
         blocks.append(
@@ -347,40 +544,50 @@ def render_request(
             }
         )
     else:
-        blocks.append(_context(decided[0]))
-        plain.append(decided[1] + ".")
+        icon, words = decided
+        blocks.append(_context(compose(f"{icon} ", words)))
+        plain.append(words.plain() + ".")
     if outcome is not None and request.state is RequestState.APPROVED:
-        sentence = outcome_sentence(outcome)
-        blocks.append(_section(f"{_icon(outcome)} {sentence}"))
-        plain.append(_plain(sentence))
+        sentence = _outcome(outcome)
+        blocks.append(_section(compose(f"{_icon(outcome)} ", sentence)))
+        plain.append(sentence.plain())
     return SlackMessage(text=" ".join(plain), blocks=blocks)
 
 
 def render_request_filed(filed: RequestFiled) -> SlackMessage:
     """The requester's ephemeral confirmation."""
     request = filed.request
-    return render_notice(
-        f"You may not unlock *{escape(request.door)}* directly, so I've asked {approvers_text(filed.approvers)} "
-        f"in <#{request.channel}>. Your request expires {slack_date(request.expires_at)}; "
-        "I'll message you when it is decided."
+    return _message(
+        compose(
+            "You may not unlock ",
+            bold(request.door),
+            " directly, so I've asked ",
+            _approvers(filed.approvers),
+            f" in <#{escape(request.channel)}>. Your request expires ",
+            date(request.expires_at),
+            "; I'll message you when it is decided.",
+        )
     )
 
 
 def render_requester_message(request: UnlockRequest, outcome: ActionView | None) -> SlackMessage:
     """The direct message telling the requester what became of the request."""
-    door = f"*{escape(request.door)}*"
+    door = bold(request.door)
+    decider = mention(request.decided_by or "")
     if request.state is RequestState.APPROVED and outcome is not None:
-        markdown = f"Your request to unlock {door} was approved by <@{request.decided_by}>. {outcome_sentence(outcome)}"
+        text = compose("Your request to unlock ", door, " was approved by ", decider, ". ", _outcome(outcome))
     elif request.state is RequestState.DENIED:
-        note = f": {escape(request.note)}" if request.note else "."
-        markdown = f"Your request to unlock {door} was denied by <@{request.decided_by}>{note}"
+        note = compose(": ", value(request.note, 500)) if request.note else compose(".")
+        text = compose("Your request to unlock ", door, " was denied by ", decider, note)
     elif request.state is RequestState.EXPIRED:
-        markdown = f"Your request to unlock {door} expired: nobody decided in time. You can ask again with /unlock."
+        text = compose(
+            "Your request to unlock ", door, " expired: nobody decided in time. You can ask again with /unlock."
+        )
     elif request.state is RequestState.CANCELLED:
-        markdown = f"Your request to unlock {door} was cancelled."
+        text = compose("Your request to unlock ", door, " was cancelled.")
     else:
-        markdown = f"Your request to unlock {door} is waiting for approval."
-    return render_notice(markdown)
+        text = compose("Your request to unlock ", door, " is waiting for approval.")
+    return _message(text)
 
 
 _DONE_BY = {
@@ -388,58 +595,88 @@ _DONE_BY = {
     RequestState.DENIED: "denied",
 }
 
+_REFUSAL_WORDS = {
+    Refusal.NOT_THE_DENIER: "Only the person who denied a request can give the reason for it.",
+    Refusal.REASON_ALREADY_GIVEN: "A reason was already given for this denial.",
+    Refusal.EMPTY_REASON: "The reason was empty, so nothing changed.",
+    Refusal.OWN_REQUEST: "You can't approve your own request.",
+    Refusal.DENY_OWN_REQUEST: "To withdraw your own request, use Cancel.",
+    Refusal.PROFILE_UNAVAILABLE: "Could not look up your Slack profile to check you may decide; try again shortly.",
+    Refusal.RULES_UNAVAILABLE: "Could not check this door's rules with Seam right now; try again shortly.",
+}
+
+
+def _refusal(refused: DecisionRefused) -> Text:
+    words = _REFUSAL_WORDS.get(refused.reason)
+    if words is not None:
+        return compose(words)
+    if refused.reason is Refusal.ONLY_REQUESTER_CANCELS:
+        return compose("Only ", mention(refused.user or ""), " can cancel their request.")
+    assert refused.reason is Refusal.NOT_AN_APPROVER
+    return compose("Only the approvers of ", bold(refused.door or "this door"), " can approve or deny this request.")
+
+
+def render_refusal(refused: DecisionRefused) -> SlackMessage:
+    """Why a click changed nothing."""
+    return _message(_refusal(refused))
+
+
+def refusal_plain(refused: DecisionRefused) -> str:
+    """The refusal as plain text, for places that show no markup (a modal's error line)."""
+    return _refusal(refused).plain()
+
 
 def render_decision_reply(result: DecisionResult, clicker: str) -> SlackMessage:
     """The ephemeral answer to whoever clicked a request's button."""
     if isinstance(result, RequestGone):
         return render_notice("This request no longer exists.")
     if isinstance(result, DecisionRefused):
-        return render_notice(result.why)
+        return render_refusal(result)
     request = result.request
-    door = f"*{escape(request.door)}*"
+    door, requester = bold(request.door), mention(request.requester)
     if isinstance(result, Decided):
         if result.decision is Decision.APPROVE:
-            return render_notice(f"You approved <@{request.requester}>'s request: unlocking {door} now.")
+            return _message(compose("You approved ", requester, "'s request: unlocking ", door, " now."))
         if result.decision is Decision.DENY:
-            denied = render_notice(f"You denied <@{request.requester}>'s request to unlock {door}. They've been told.")
+            denied = _message(compose("You denied ", requester, "'s request to unlock ", door, ". They've been told."))
             offer = {
                 "type": "actions",
                 "block_id": "deny_reason",
                 "elements": [_button(DENY_REASON, "Add a reason", request.id)],
             }
             return SlackMessage(text=denied.text, blocks=[*denied.blocks, offer])
-        return render_notice(f"You cancelled your request to unlock {door}.")
+        return _message(compose("You cancelled your request to unlock ", door, "."))
     assert isinstance(result, AlreadyDecided)
     decided = _decision_line(request)
-    what = decided[1] if decided else "It was already decided"
+    what = decided[1] if decided else compose("It was already decided")
     if request.state in _DONE_BY and request.decided_by == clicker:
-        what = f"You already {_DONE_BY[request.state]} it"
-    return render_notice(f"Nothing changed: this request to unlock {door} is already closed. {what}.")
+        what = compose(f"You already {_DONE_BY[request.state]} it")
+    return _message(compose("Nothing changed: this request to unlock ", door, " is already closed. ", what, "."))
 
 
-def _audit_line(entry: AuditEntry, *, plain: bool) -> str:
-    actor = f"<@{entry.actor}>" if entry.actor.startswith(("U", "W")) else entry.actor
-    parts = [_plain_date(entry.at) if plain else slack_date(entry.at), actor, entry.event]
+def _audit_line(entry: AuditEntry) -> Text:
+    parts = [date(entry.at), mention(entry.actor), value(entry.event)]
     if entry.door:
-        parts.append(entry.door if plain else f"*{escape(entry.door)}*")
-    parts.append(entry.outcome.replace("_", " "))
+        parts.append(bold(entry.door))
+    parts.append(value(entry.outcome.replace("_", " ")))
     if entry.attempt_id:
-        parts.append(f"attempt {entry.attempt_id}" if plain else f"attempt `{escape(entry.attempt_id)}`")
+        parts.append(compose("attempt ", code(entry.attempt_id)))
     if entry.detail:
-        parts.append(escape(entry.detail))
-    return " · ".join(parts)
+        parts.append(value(entry.detail, 600))
+    return join(" · ", parts)
 
 
 def render_audit(view: AuditView) -> SlackMessage:
-    title = f"*Audit log: {escape(view.door)}*" if view.door else "*Audit log*"
+    title = compose("*Audit log: ", value(view.door, NAME_LIMIT), "*") if view.door else compose("*Audit log*")
     if not view.entries:
-        return render_notice(f"{title}\nNothing recorded yet.")
-    lines = [_audit_line(entry, plain=False) for entry in view.entries]
-    plain = [_audit_line(entry, plain=True) for entry in view.entries]
-    return SlackMessage(
-        text="\n".join([f"{_plain(title)} (newest first)", *plain]),
-        blocks=[_section(f"{title} (newest first)"), *(_section(chunk) for chunk in _chunks(lines))],
-    )
+        return _message(compose(title, "\nNothing recorded yet."))
+    lines = [_audit_line(entry) for entry in view.entries]
+    heading = compose(title, " (newest first)")
+    shown = fitting(lines, _TEXT_BUDGET - len(heading), "\n")
+    text = join("\n", [heading, *lines[:shown]])
+    if shown < len(lines):
+        text = text + f"\n…and {len(lines) - shown} more (name a door to see only its entries)."
+    return SlackMessage(text=text.plain(), blocks=[_section(heading), *(_section(chunk) for chunk in _chunks(lines))])
 
 
 def render_deny_reason_modal(request_id: str) -> dict[str, Any]:
@@ -470,37 +707,62 @@ def render_deny_reason_modal(request_id: str) -> dict[str, Any]:
 # -- slots --------------------------------------------------------------------------------------
 
 SLOT_USAGE = (
-    "Usage: `/slot lock <slot_id> <30m | 2h | 1h30m | until 17:30 | ISO 8601>`, `/slot unlock <slot_id>`, "
-    "`/slot status <slot_id>`. Times like `until 17:30` are in your Slack time zone; ISO 8601 times need an "
-    "offset, like `2026-11-22T17:30+01:00`."
+    "Usage: `/slot lock &lt;slot_id&gt; &lt;30m | 2h | 1h30m | until 17:30 | ISO 8601&gt;`, "
+    "`/slot unlock &lt;slot_id&gt;`, `/slot status &lt;slot_id&gt;`. Times like `until 17:30` are in your "
+    "Slack time zone; ISO 8601 times need an offset, like `2026-11-22T17:30+01:00`."
 )
 
 
-def render_slot_usage(why: str | None = None) -> SlackMessage:
-    markdown = f"{escape(why)}\n{SLOT_USAGE}" if why else SLOT_USAGE
-    return render_notice(markdown)
+def render_slot_usage(why: Text | str | None = None) -> SlackMessage:
+    """The usage, after why the command could not be used (a `str` is lockbot's own words)."""
+    return _message(compose(why, "\n", SLOT_USAGE) if why is not None else compose(SLOT_USAGE))
 
 
-def _slot_sentence(view: SlotView, *, plain: bool) -> str:
-    slot = f"slot {view.slot_id}" if plain else f"slot `{escape(view.slot_id)}`"
-    until = _plain_date(view.until) if plain else slack_date(view.until)
+def render_bad_slot_command(bad: BadSlotCommand) -> SlackMessage:
+    if bad.fault is SlotCommandFault.NOT_A_SLOT_ID:
+        why = compose("“", _echo(bad.value), "” is not a slot id")
+    else:
+        why = compose("Cannot lock until then: ", value(bad.value, 300))
+    return render_slot_usage(why)
+
+
+def _slot_sentence(view: SlotView) -> Text:
+    slot = code(view.slot_id, plain_ticks=False)
+    until = date(view.until)
     if view.unlocked_by is not None and view.unlocked_at is not None:
-        when = _plain_date(view.unlocked_at) if plain else slack_date(view.unlocked_at)
-        return f"S{slot[1:]} was locked until {until}; unlocked early by <@{view.unlocked_by}> {when}."
+        return compose(
+            "Slot ",
+            slot,
+            " was locked until ",
+            until,
+            "; unlocked early by ",
+            mention(view.unlocked_by),
+            " ",
+            date(view.unlocked_at),
+            ".",
+        )
     if view.phase in (ActionPhase.WORKING, ActionPhase.PENDING):
-        return f"Locking {slot} until {until}…"
+        return compose("Locking slot ", slot, " until ", until, "…")
     if view.phase is ActionPhase.SUCCEEDED:
-        return f"S{slot[1:]} locked until {until}."
-    problem = escape(view.problem or "Overbooked reported an error")
+        return compose("Slot ", slot, " locked until ", until, ".")
+    problem = value((view.problem or "Overbooked reported an error").rstrip("."), 300)
     if view.phase is ActionPhase.FAILED:
-        return f"Could not lock {slot}: {problem}."
+        return compose("Could not lock slot ", slot, ": ", problem, ".")
     # Overbooked may hold the lock: say so plainly, and how to find out or undo it.
-    tick = "" if plain else "`"
-    slot_id = view.slot_id if plain else escape(view.slot_id)
-    status, unlock = (f"{tick}/slot {verb} {slot_id}{tick}" for verb in ("status", "unlock"))
-    return (
-        f"Locking {slot} not confirmed: {problem}, so lockbot cannot tell whether {slot} is locked until {until}. "
-        f"{status} shows it; {unlock} releases it if it is."
+    return compose(
+        "Locking slot ",
+        slot,
+        " not confirmed: ",
+        value(not_confirmed_reason(view.problem or "Overbooked did not answer"), 300),
+        ", so lockbot cannot tell whether slot ",
+        slot,
+        " is locked until ",
+        until,
+        ". ",
+        code(f"/slot status {view.slot_id}", plain_ticks=False),
+        " shows it; ",
+        code(f"/slot unlock {view.slot_id}", plain_ticks=False),
+        " releases it if it is.",
     )
 
 
@@ -511,71 +773,66 @@ def _slot_icon(view: SlotView) -> str:
 
 
 def render_slot_parent(view: SlotView) -> SlackMessage:
-    context = f"Requested by <@{view.requested_by}>"
+    sentence, context = _slot_sentence(view), compose("Requested by ", mention(view.requested_by))
     return SlackMessage(
-        text=f"{_slot_sentence(view, plain=True)} ({context})",
-        blocks=[_section(f"{_slot_icon(view)} {_slot_sentence(view, plain=False)}"), _context(context)],
+        text=compose(sentence, " (", context, ")").plain(),
+        blocks=[_section(compose(f"{_slot_icon(view)} ", sentence)), _context(context)],
     )
 
 
 def render_slot_status(view: SlotView) -> SlackMessage:
     label = "Unlocked" if view.unlocked_by else _STATUS_LABEL[view.phase]
     if view.phase is ActionPhase.WORKING:
-        plain = f"asking Overbooked to lock slot {view.slot_id} until {_plain_date(view.until)}…"
-        markdown = f"asking Overbooked to lock slot `{escape(view.slot_id)}` until {slack_date(view.until)}…"
+        sentence = compose(
+            "asking Overbooked to lock slot ", code(view.slot_id, plain_ticks=False), " until ", date(view.until), "…"
+        )
     else:
-        plain, markdown = _slot_sentence(view, plain=True), _slot_sentence(view, plain=False)
-    return SlackMessage(text=f"{label}: {plain}", blocks=[_section(f"{_slot_icon(view)} *{label}:* {markdown}")])
+        sentence = _slot_sentence(view)
+    return SlackMessage(
+        text=compose(f"{label}: ", sentence).plain(),
+        blocks=[_section(compose(f"{_slot_icon(view)} *{label}:* ", sentence))],
+    )
 
 
 def render_slot_status_reply(status: SlotStatus) -> SlackMessage:
     slot = status.slot
-    name = f"`{escape(slot.id)}`"
-    lines: list[tuple[str, str]] = []
+    name = code(slot.id, plain_ticks=False)
     if slot.locked_at(status.now) and slot.locked_until is not None:
-        holder = f" by <@{status.ours.locked_by}> (through lockbot)" if status.ours else " (not by lockbot)"
-        lines.append(
-            (
-                f":lock: Slot {name} is locked until {slack_date(slot.locked_until)}{holder}.",
-                f"Slot {slot.id} is locked until {_plain_date(slot.locked_until)}{holder}.",
-            )
+        holder = (
+            compose(" by ", mention(status.ours.locked_by), " (through lockbot)")
+            if status.ours
+            else compose(" (not by lockbot)")
         )
+        first = compose(":lock: Slot ", name, " is locked until ", date(slot.locked_until), holder, ".")
     else:
-        lines.append((f":unlock: Slot {name} is not locked.", f"Slot {slot.id} is not locked."))
-    facts = []
+        first = compose(":unlock: Slot ", name, " is not locked.")
+    facts: list[Text] = []
     if slot.start_date and slot.end_date:
-        facts.append(
-            (
-                f"{slack_date(slot.start_date)} to {slack_date(slot.end_date)}",
-                f"{_plain_date(slot.start_date)} to {_plain_date(slot.end_date)}",
-            )
-        )
+        facts.append(compose(date(slot.start_date), " to ", date(slot.end_date)))
     if slot.status:
-        facts.append((f"status {escape(slot.status)}", f"status {slot.status}"))
+        facts.append(compose("status ", value(slot.status, NAME_LIMIT)))
     if slot.available is not None:
-        word = "available for booking" if slot.available else "not available for booking"
-        facts.append((word, word))
+        facts.append(compose("available for booking" if slot.available else "not available for booking"))
     if not slot.lockable:
-        facts.append(("not lockable", "not lockable"))
-    if facts:
-        lines.append((" · ".join(f[0] for f in facts), " · ".join(f[1] for f in facts)))
+        facts.append(compose("not lockable"))
+    lines = [first] + ([join(" · ", facts)] if facts else [])
     return SlackMessage(
-        text=" ".join(line[1] for line in lines),
-        blocks=[_section(lines[0][0]), *(_context(line[0]) for line in lines[1:])],
+        text=" ".join(_without_emoji(line.plain()) for line in lines),
+        blocks=[_section(lines[0]), *(_context(line) for line in lines[1:])],
     )
 
 
 def render_slot_unlocked(unlocked: SlotUnlocked, by: str) -> SlackMessage:
-    whose = "your" if unlocked.locked_by == by else f"<@{unlocked.locked_by}>'s"
-    return render_notice(f"Unlocked {whose} lock on slot `{escape(unlocked.slot_id)}`.")
+    whose = compose("your") if unlocked.locked_by == by else compose(mention(unlocked.locked_by), "'s")
+    return _message(compose("Unlocked ", whose, " lock on slot ", code(unlocked.slot_id), "."))
 
 
 def render_slot_ran_out(slot_id: str, at: datetime) -> SlackMessage:
     """lockbot's lock on a slot already ran out: when, in each reader's own time zone."""
-    sentence = "The lock on slot `{slot}` already ran out at {at}, so there is nothing to unlock."
-    return SlackMessage(
-        text=sentence.format(slot=slot_id, at=_plain_date(at)),
-        blocks=[_section(sentence.format(slot=escape(slot_id), at=slack_date(at)))],
+    return _message(
+        compose(
+            "The lock on slot ", code(slot_id), " already ran out at ", date(at), ", so there is nothing to unlock."
+        )
     )
 
 
@@ -593,25 +850,30 @@ _NOTICE_WORDS = {
 
 def render_door_notice(notice: DoorNotice) -> SlackMessage:
     """One readable line: door, what happened (and how), when."""
-    icon, what = _NOTICE_WORDS.get(notice.event_type, (":information_source:", notice.event_type))
-    door = escape(notice.door) if notice.known else f"a lock lockbot does not know (`{escape(notice.device_id)}`)"
-    how = f" ({notice.method})" if notice.method else ""
+    icon, what = _NOTICE_WORDS.get(notice.event_type, (":information_source:", ""))
+    happened = compose(what) if what else value(notice.event_type, NAME_LIMIT)
+    door = (
+        bold(notice.door) if notice.known else compose("*a lock lockbot does not know (", code(notice.device_id), ")*")
+    )
+    how = compose(" (", value(notice.method, NAME_LIMIT), ")") if notice.method else compose()
     battery = f" ({notice.battery_level:.0%})" if notice.battery_level is not None else ""
     if notice.event_type == "lock.access_denied":
-        sentence, plain = f"Access denied at *{door}*", f"Access denied at {_plain(door)}"
+        sentence = compose("Access denied at ", door)
     else:
-        sentence, plain = f"*{door}* {what}{how}{battery}", f"{_plain(door)} {what}{how}{battery}"
+        sentence = compose(door, " ", happened, how, battery)
     return SlackMessage(
-        text=f"{plain} at {_plain_date(notice.at)}",
-        blocks=[_context(f"{icon} {sentence} · {slack_date(notice.at)}")],
+        text=compose(sentence, " at ", date(notice.at)).plain(),
+        blocks=[_context(compose(f"{icon} ", sentence, " · ", date(notice.at)))],
     )
 
 
 def render_outcome_notice(view: ActionView, approved_by: str | None) -> SlackMessage:
     """An action's outcome, announced in the door's notify channel."""
-    sentence = outcome_sentence(view)
-    who = f"asked by <@{view.requested_by}>" + (f", approved by <@{approved_by}>" if approved_by else "")
+    sentence = _outcome(view)
+    who = compose("asked by ", mention(view.requested_by))
+    if approved_by:
+        who = who + compose(", approved by ", mention(approved_by))
     return SlackMessage(
-        text=f"{_plain(sentence)} ({who}, through lockbot)",
-        blocks=[_context(f"{_icon(view)} {sentence} · {who}, through lockbot")],
+        text=compose(sentence, " (", who, ", through lockbot)").plain(),
+        blocks=[_context(compose(f"{_icon(view)} ", sentence, " · ", who, ", through lockbot"))],
     )

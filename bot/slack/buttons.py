@@ -15,10 +15,11 @@ from bot.slack.blocks import (
     DENY,
     DENY_REASON,
     DENY_REASON_INPUT,
+    refusal_plain,
     render_decision_reply,
     render_deny_reason_modal,
 )
-from bot.slack.commands import answering_errors
+from bot.slack.commands import answer, answering_errors
 from bot.unlock_requests import Decision, UnlockRequests
 
 __all__ = ["RequestButtons"]
@@ -65,7 +66,7 @@ class RequestButtons:
             return
         refused = await self._requests.may_explain_denial(request_id, denier)
         if refused is not None:
-            await ack(response_action="errors", errors={DENY_REASON_INPUT: refused.why})
+            await ack(response_action="errors", errors={DENY_REASON_INPUT: refusal_plain(refused)})
             return
         await ack()
         try:
@@ -97,4 +98,4 @@ class RequestButtons:
         clicked_in = (str(channel), str(message_ts)) if channel and message_ts else None
         result = await self._requests.decide(str(action.get("value") or ""), clicker, decision, clicked_in=clicked_in)
         reply = render_decision_reply(result, clicker)
-        await respond(response_type="ephemeral", replace_original=False, **reply.as_kwargs())
+        await answer(respond, reply, replace_original=False)

@@ -17,14 +17,16 @@ from bot.slack.blocks import (
     render_ambiguous_door,
     render_audit,
     render_door_overview,
+    render_not_allowed,
     render_notice,
+    render_problem,
     render_request_filed,
     render_unknown_door,
     render_usage,
 )
 from bot.unlock_requests import RequestFiled
 
-__all__ = ["DoorCommands", "answering_errors", "render_command_result"]
+__all__ = ["DoorCommands", "answer", "answering_errors", "render_command_result"]
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +55,18 @@ def render_command_result(result: CommandResult) -> SlackMessage | None:
     if isinstance(result, RequestFiled):
         return render_request_filed(result)
     if isinstance(result, NotAllowed):
-        return render_notice(result.why)
-    return render_notice(result.message)
+        return render_not_allowed(result)
+    return render_problem(result)
+
+
+async def answer(respond: AsyncRespond, message: SlackMessage, **options: Any) -> bool:
+    """Send an ephemeral answer to the command's response_url; Slack's refusal is logged, not dropped."""
+    response = await respond(response_type="ephemeral", **options, **message.as_kwargs())
+    status, body = getattr(response, "status_code", None), getattr(response, "body", "")
+    if status != 200:
+        log.warning("Slack refused an answer at the response_url (HTTP %s): %.200s", status, body)
+        return False
+    return True
 
 
 def answering_errors(listener: Listener) -> Listener:
@@ -67,7 +79,7 @@ def answering_errors(listener: Listener) -> Listener:
         except Exception:
             log.exception("%s failed", listener.__name__)
             try:
-                await respond(response_type="ephemeral", **SOMETHING_WENT_WRONG.as_kwargs())
+                await answer(respond, SOMETHING_WENT_WRONG)
             except Exception:
                 log.exception("could not tell the user about the failure")
 
@@ -94,7 +106,7 @@ class DoorCommands:
             return
         await ack()
         if self._service is None:
-            await respond(response_type="ephemeral", **DOORS_NOT_CONFIGURED.as_kwargs())
+            await answer(respond, DOORS_NOT_CONFIGURED)
             return
         result = await self._service.lock(command["user_id"], command["channel_id"], text)
         await self._answer(respond, result)
@@ -106,7 +118,7 @@ class DoorCommands:
             return
         await ack()
         if self._service is None:
-            await respond(response_type="ephemeral", **DOORS_NOT_CONFIGURED.as_kwargs())
+            await answer(respond, DOORS_NOT_CONFIGURED)
             return
         result = await self._service.unlock(command["user_id"], command["channel_id"], text)
         await self._answer(respond, result)
@@ -118,25 +130,23 @@ class DoorCommands:
             return
         await ack()
         if self._service is None:
-            await respond(response_type="ephemeral", **DOORS_NOT_CONFIGURED.as_kwargs())
+            await answer(respond, DOORS_NOT_CONFIGURED)
             return
         words = text.split(maxsplit=1)
         if words and words[0].casefold() == "log":
             logged = await self._service.audit_log(command["user_id"], words[1] if len(words) > 1 else "")
             if isinstance(logged, AuditView):
-                await respond(response_type="ephemeral", **render_audit(logged).as_kwargs())
+                await answer(respond, render_audit(logged))
             else:
                 await self._answer(respond, logged)
             return
-        overview = await self._service.overview(command["user_id"])
-        if isinstance(overview, DoorOverview):
-            message = render_door_overview(overview)
-        else:
-            message = render_notice(overview.message)
-        await respond(response_type="ephemeral", **message.as_kwargs())
+        overview = await self._service.overview(command["user_id"], prefix=text)
+        await answer(
+            respond, render_door_overview(overview) if isinstance(overview, DoorOverview) else render_problem(overview)
+        )
 
     @staticmethod
     async def _answer(respond: AsyncRespond, result: CommandResult) -> None:
         message = render_command_result(result)
         if message is not None:
-            await respond(response_type="ephemeral", **message.as_kwargs())
+            await answer(respond, message)

@@ -8,13 +8,16 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.replies import Problem
 from bot.slack.blocks import (
+    render_bad_slot_command,
     render_notice,
+    render_problem,
     render_slot_ran_out,
     render_slot_status_reply,
     render_slot_unlocked,
     render_slot_usage,
 )
-from bot.slack.commands import answering_errors
+from bot.slack.commands import answer, answering_errors
+from bot.slack.text import ECHO_LIMIT, compose, value
 from bot.slots import BadSlotCommand, SlotLocked, SlotRanOut, SlotService, SlotStatus, SlotUnlocked
 
 __all__ = ["SlotCommands"]
@@ -40,14 +43,15 @@ class SlotCommands:
         arity_ok = (verb == "lock" and len(words) == 3) or (verb in ("unlock", "status") and len(words) == 2)
         if verb in _HELP or not arity_ok:
             why = None
-            if verb not in _HELP:
-                why = f"“{verb}” is not a /slot command." if verb not in ("lock", "unlock", "status") else None
-                why = why or ("Say which slot and until when." if verb == "lock" else f"Say which one slot to {verb}.")
+            if verb not in ("lock", "unlock", "status", *_HELP):
+                why = compose("“", value(verb, ECHO_LIMIT), "” is not a /slot command.")
+            elif verb not in _HELP:
+                why = compose("Say which slot and until when." if verb == "lock" else f"Say which one slot to {verb}.")
             await ack(**render_slot_usage(why).as_kwargs())
             return
         await ack()
         if self._service is None:
-            await respond(response_type="ephemeral", **SLOTS_NOT_CONFIGURED.as_kwargs())
+            await answer(respond, SLOTS_NOT_CONFIGURED)
             return
         user, slot_id = command["user_id"], words[1]
         if verb == "lock":
@@ -59,7 +63,7 @@ class SlotCommands:
         if isinstance(result, SlotLocked):
             return  # the action's own messages say everything
         if isinstance(result, BadSlotCommand):
-            message = render_slot_usage(result.why)
+            message = render_bad_slot_command(result)
         elif isinstance(result, SlotUnlocked):
             message = render_slot_unlocked(result, user)
         elif isinstance(result, SlotRanOut):
@@ -68,5 +72,5 @@ class SlotCommands:
             message = render_slot_status_reply(result)
         else:
             assert isinstance(result, Problem)
-            message = render_notice(result.message)
-        await respond(response_type="ephemeral", **message.as_kwargs())
+            message = render_problem(result)
+        await answer(respond, message)

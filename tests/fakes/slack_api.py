@@ -3,6 +3,8 @@
 It issues real-looking `ts` values, keeps threads, answers `message_not_found` for edits of
 messages it does not have, checks the bot token, and can be told to fail a method (an error
 code, or a 429 with Retry-After). It also serves `response_url`s and records what they receive.
+Like Slack, it refuses a message over Slack's limits (`msg_too_long`, `invalid_blocks`), on the Web
+API and at a response_url alike, so a test fails when lockbot would send one.
 Every call is recorded; tests wait on a condition with a deadline (`wait_for`).
 """
 
@@ -55,6 +57,35 @@ class Fault:
     applied: bool = False  # with a 5xx `status`: the call is carried out, and only its answer is lost
 
 
+# Slack's limits: a message's `text`, blocks in one message, the text of a section (or any text object).
+TEXT_LIMIT = 4000
+BLOCK_LIMIT = 50
+SECTION_TEXT_LIMIT = 3000
+
+
+def over_limit(message: dict[str, Any]) -> str | None:
+    """Slack's error for a message over its limits (`msg_too_long`, `invalid_blocks`), or None."""
+    if len(str(message.get("text") or "")) > TEXT_LIMIT:
+        return "msg_too_long"
+    blocks = message.get("blocks") or []
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    if len(blocks) > BLOCK_LIMIT:
+        return "invalid_blocks"
+
+    def texts(node: Any) -> list[str]:
+        if isinstance(node, dict):
+            own = [node["text"]] if node.get("type") in ("mrkdwn", "plain_text") and "text" in node else []
+            return own + [t for key, item in node.items() if key != "text" or not own for t in texts(item)]
+        if isinstance(node, list):
+            return [t for item in node for t in texts(item)]
+        return []
+
+    if any(len(str(text)) > SECTION_TEXT_LIMIT for text in texts(blocks)):
+        return "invalid_blocks"
+    return None
+
+
 @dataclass
 class Response:
     """What a response_url received."""
@@ -83,6 +114,7 @@ class FakeSlack:
         self.calls: list[Call] = []
         self.messages: dict[tuple[str, str], Message] = {}
         self.responses: list[Response] = []
+        self.rejected: list[Response] = []  # response_url posts Slack refused (over its limits)
         self.views: list[dict[str, Any]] = []
         self._faults: list[Fault] = []
         self._last_ts = 0.0
@@ -166,7 +198,8 @@ class FakeSlack:
         applied: bool = False,
     ) -> None:
         """After `after` more calls of `method`, the next `times` fail: with `error`, or with HTTP `status`
-        (429: Retry-After; a 5xx with `applied`: after the call did what it does, as when Slack took it)."""
+        (429: Retry-After; a 5xx with `applied`: after the call did what it does, as when Slack took it).
+        `response_url`: the next posts to a response_url are refused (`status`, `error`)."""
         with self._changed:
             self._faults.append(Fault(method, error, status, retry_after, times, after, applied))
 
@@ -179,6 +212,7 @@ class FakeSlack:
             self.calls.clear()
             self.messages.clear()
             self.responses.clear()
+            self.rejected.clear()
             self._faults.clear()
             self.channels_without_bot.clear()
 
@@ -311,6 +345,18 @@ class FakeSlack:
     async def _response_url(self, request: web.Request) -> web.Response:
         body = await request.json()
         with self._changed:
+            fault = next((f for f in self._faults if f.method == "response_url" and f.times > 0), None)
+            if fault is not None:
+                fault.times -= 1
+        refused = over_limit(body) or (fault.error or "expired_url" if fault is not None else None)
+        if refused:
+            # As Slack does: refused, and nothing shown to the user.
+            with self._changed:
+                self.rejected.append(Response(request.match_info["response_id"], body, time.time()))
+                self._changed.notify_all()
+            status = fault.status if fault is not None and fault.status >= 400 else 400
+            return web.Response(status=status, text=refused)
+        with self._changed:
             self.responses.append(Response(request.match_info["response_id"], body, time.time()))
             self._changed.notify_all()
         return web.Response(text="ok")
@@ -330,6 +376,8 @@ class FakeSlack:
         channel = str(params.get("channel") or "")
         if not channel:
             return {"ok": False, "error": "channel_not_found"}
+        if over := over_limit(params):
+            return {"ok": False, "error": over}
         if channel in self.channels_without_bot:
             return {"ok": False, "error": "not_in_channel"}
         if not params.get("text") and not params.get("blocks"):
@@ -366,6 +414,8 @@ class FakeSlack:
             return {"ok": False, "error": "cant_update_message"}
         if not params.get("text") and not params.get("blocks"):
             return {"ok": False, "error": "no_text"}
+        if over := over_limit(params):
+            return {"ok": False, "error": over}
         message.text = str(params.get("text") or "")
         message.history.append(message.text)
         message.edited_at.append(time.time())
