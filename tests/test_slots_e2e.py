@@ -145,7 +145,7 @@ def test_until_a_time_of_day_already_past_today_is_refused(
     )
 
     assert f"{past:%H:%M} has already passed today in your time zone ({zone.key})" in reply.text
-    assert "Usage: `/slot lock <slot_id>" in reply.text
+    assert "Usage: `/slot lock &lt;slot_id&gt;" in reply.text
     assert overbooked.calls == []
     assert workspace.slack.channel_messages(channel) == []
 
