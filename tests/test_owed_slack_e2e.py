@@ -173,4 +173,8 @@ def test_killed_between_the_status_message_and_the_unlock_the_status_is_finished
     assert "Garden Gate" in status.text
     assert [m.ts for m in slack.replies(channel, parent.ts)] == [status.ts]  # edited in place, no second one
     slack.wait_for(lambda: not parent.text.startswith("Unlocking"), 10, "the parent finished")
+    wait_until(lambda: stored_phase(bot_dir, parent) == "failed", what="the action stored as failed")
+    with contextlib.closing(sqlite3.connect(bot_dir / "lockbot.db")) as database:
+        audited = database.execute("SELECT outcome FROM audit_log WHERE door = 'Garden Gate'").fetchall()
+    assert ("not_sent",) in audited
     assert workspace.seam.calls().get("/locks/unlock_door", 0) == sent_before  # no unlock was sent
