@@ -116,6 +116,12 @@ def stored_phase(bot_dir: Path, parent: Message) -> str | None:
     return str(row[0]) if row else None
 
 
+def owed_rows(bot_dir: Path, message: Message) -> int:
+    with contextlib.closing(sqlite3.connect(bot_dir / "lockbot.db")) as database:
+        query = "SELECT count(*) FROM owed_slack_messages WHERE channel = ? AND ts = ?"
+        return int(database.execute(query, (message.channel, message.ts)).fetchone()[0])
+
+
 def test_a_final_edit_owed_at_a_crash_is_made_after_the_restart(
     workspace: Workspace, channel: str, bot_dir: Path
 ) -> None:
@@ -134,6 +140,46 @@ def test_a_final_edit_owed_at_a_crash_is_made_after_the_restart(
     workspace.bot.start()
 
     slack.wait_for(lambda: parent.text.startswith("Garage Door locked"), 20, "the parent showing the outcome")
+
+
+def test_a_status_message_replaced_while_slack_failed_is_deleted_when_it_answers_again(
+    workspace: Workspace, channel: str
+) -> None:
+    slack = workspace.slack
+    # Edits of the thread's replies fail for 6 s: each status change is posted anew instead.
+    slack.fail("chat.update", status=500, where=lambda params: not slack.is_parent(params), for_seconds=6)
+
+    parent, first = workspace.action(workspace.command("/lock", "front door", user=MEMBER, channel=channel))
+    slack.wait_for(lambda: parent.text.startswith("Front Door locked"), 15, "the parent showing the outcome")
+    in_thread = [call for call in slack.calls_of("chat.postMessage") if call.params.get("thread_ts") == parent.ts]
+    assert len(in_thread) > 1  # the status message was replaced by a new one
+
+    def only_the_newest() -> list[Message] | None:
+        replies = slack.replies(channel, parent.ts)
+        return replies if len(replies) == 1 else None
+
+    # Once Slack answers again, the replaced ones (saying Working or Pending) go.
+    replies = slack.wait_for(only_the_newest, 40, "only the newest status message left")
+    assert replies[0].text == "Done: Front Door locked."
+    assert (channel, first.ts) not in slack.messages
+
+
+def test_a_debt_to_a_message_that_is_gone_is_dropped(workspace: Workspace, channel: str, bot_dir: Path) -> None:
+    slack = workspace.slack
+    slack.fail("chat.update", status=500, where=slack.is_parent, for_seconds=60)
+
+    parent, _ = workspace.action(workspace.command("/lock", "back door", user=MEMBER, channel=channel))
+    wait_until(lambda: owed_rows(bot_dir, parent) == 1, what="the parent's final edit owed")
+    slack.delete_message(channel, parent.ts)  # someone deleted it meanwhile
+
+    slack.wait_for(lambda: "message_not_found" in failed_edits(slack, parent), 20, "the owed edit tried again")
+
+    def dropped() -> list[str]:
+        return [line for line in workspace.bot.logs if f"owed to {channel}/{parent.ts}" in line and "giving up" in line]
+
+    logged = wait_until(dropped, what="the debt dropped")
+    assert "message_not_found" in logged[0]
+    assert owed_rows(bot_dir, parent) == 0
 
 
 # -- item 10: killed between the status message and the unlock -------------------------------------
