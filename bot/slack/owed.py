@@ -163,7 +163,13 @@ class OwedSlackMessages:
                 continue
             await self._store.settle_owed_slack_message(owed)
             self._owed_here.discard((owed.channel, owed.ts))
-            log.info("settled the edit owed to %s/%s since %s", owed.channel, owed.ts, owed.owed_at.isoformat())
+            log.info(
+                "made the %s owed to %s/%s since %s",
+                "edit" if owed.message is not None else "delete",
+                owed.channel,
+                owed.ts,
+                owed.owed_at.isoformat(),
+            )
             settled += 1
         return settled
 
