@@ -265,6 +265,7 @@ class DoorActions:
             except CannotReport as exc:
                 await self._finish_unannounced(running, exc.user_message)
                 raise
+            await self._remember_thread(running, thread)
             await self._send(running, thread)
         assert running.thread is not None
         return running.thread
@@ -289,6 +290,7 @@ class DoorActions:
                 # Nothing was sent; the requester still hears of it (the final listeners).
                 await self._finish(running, ActionPhase.FAILED, problem=_could_not_post(exc))
                 return
+            await self._remember_thread(running, thread)
             await self._send(running, thread)
 
     async def resume(self) -> int:
@@ -347,7 +349,7 @@ class DoorActions:
                     else:  # the requester still hears of it (the final listeners)
                         await self._finish(running, ActionPhase.FAILED, problem=_could_not_post(exc))
                     return
-                running.thread = thread
+                await self._remember_thread(running, thread)
             await self._send(running, running.thread)
         elif record.state is ActionState.QUEUED:
             await self._finish(
@@ -361,6 +363,21 @@ class DoorActions:
                 ActionPhase.NOT_CONFIRMED,
                 problem="lockbot was restarted while asking Seam, so it cannot tell whether Seam acted",
             )
+
+    async def _remember_thread(self, running: _Running, thread: ActionThread) -> None:
+        """Store where the action is shown as soon as it is: after a crash before it is sent, a restart
+        finishes these messages instead of leaving them saying "Working" for good."""
+        running.thread = thread
+        remembered = await self._store.update_action(
+            running.record,
+            self._clock(),
+            only_from=(ActionState.QUEUED,),
+            owner=self._owner,
+            parent_ts=thread.parent_ts,
+            status_ts=thread.status_ts,
+        )
+        if remembered is not None:
+            running.record = remembered
 
     async def _send(self, running: _Running, thread: ActionThread | None) -> None:
         running.thread = thread
@@ -457,14 +474,20 @@ class DoorActions:
             )
 
     async def _finish_unannounced(self, running: _Running, why: str) -> None:
-        """The action could not be shown, so it was never sent: record and audit that."""
+        """The action was never sent (it could not be shown, or lockbot stopped first): record and audit
+        that, and finish its messages if it has any."""
         self._driving.discard(running.record.id)
+        if running.thread is not None:
+            async with running.lock:
+                running.view = replace(running.view, phase=ActionPhase.FAILED, problem=why)
+                running.thread = await self._reporter.show(running.thread, running.view)
         await self._store.update_action(
             running.record,
             self._clock(),
             only_from=UNFINISHED,
             state=ActionState.FAILED,
             problem=why,
+            status_ts=running.thread.status_ts if running.thread else running.record.status_ts,
             audit=self._audit_entry(running.record, outcome="not_sent", detail=why),
         )
 

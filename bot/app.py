@@ -28,6 +28,7 @@ from bot.seam import SeamClient
 from bot.seam_events import SeamEvents, UnreadableEvent
 from bot.slack.buttons import RequestButtons
 from bot.slack.commands import DoorCommands
+from bot.slack.owed import OwedSlackMessages
 from bot.slack.people import SlackPeople
 from bot.slack.reporter import SlackNoticeBoard, SlackRequestMessenger, action_reporter, slot_reporter
 from bot.slack.retries import SlackRetry
@@ -72,6 +73,7 @@ class Lockbot:
     bolt: AsyncApp
     slack: AsyncWebClient
     store: Store
+    owed: OwedSlackMessages
     seam: SeamClient | None = None
     tracker: AttemptTracker | None = None
     actions: DoorActions | None = None
@@ -130,6 +132,7 @@ class Lockbot:
 
     async def start_background_work(self) -> None:
         """Finish what was in flight before a restart, and expire requests as they come due."""
+        self._background.append(asyncio.create_task(self.owed.run(), name="owed-slack-messages"))
         if self.actions is not None:
             self._background.append(asyncio.create_task(self.actions.keep_leases(), name="action-leases"))
         if self.requests is not None:
@@ -255,7 +258,8 @@ def build_lockbot(settings: Settings, store: Store, policy: Policy) -> Lockbot:
     """Wire every part; nothing runs until the web application or Socket Mode starts."""
     slack = _slack_client(settings)
     bolt = _bolt_app(settings, slack)
-    lockbot = Lockbot(settings=settings, bolt=bolt, slack=slack, store=store)
+    owed = OwedSlackMessages(slack, store)
+    lockbot = Lockbot(settings=settings, bolt=bolt, slack=slack, store=store, owed=owed)
     if not settings.socket_mode and settings.slack_signing_secret is not None:
         lockbot.slack_verifier = SlackRequestVerifier(settings.slack_signing_secret.get_secret_value())
     door_service: DoorService | None = None
@@ -274,14 +278,14 @@ def build_lockbot(settings: Settings, store: Store, policy: Policy) -> Lockbot:
         lockbot.actions = actions = DoorActions(
             seam,
             tracker,
-            action_reporter(slack),
+            action_reporter(slack, owed),
             store,
             timeout_seconds=settings.lockbot_action_timeout,
             lease=timedelta(seconds=settings.lockbot_action_lease),
         )
         directory = DoorDirectory(seam)
         lockbot.requests = requests = UnlockRequests(
-            store, policy, people, actions, SlackRequestMessenger(slack), directory.lock_named
+            store, policy, people, actions, SlackRequestMessenger(slack, owed), directory.lock_named
         )
         door_service = DoorService(directory, people, policy, actions, requests, store)
         lockbot.events = events = SeamEvents(store, policy, tracker, directory.lock_named, SlackNoticeBoard(slack))
@@ -304,7 +308,7 @@ def build_lockbot(settings: Settings, store: Store, policy: Policy) -> Lockbot:
             store,
             people,
             policy,
-            slot_reporter(slack),
+            slot_reporter(slack, owed),
             longest=parse_duration(settings.lockbot_slot_max_lock),
             # A live instance's lock call (retries within 3 timeouts, bot.api_calls), then its read of the
             # slot when the lock's outcome is unknown (as long again), each connect allowed 5 s more.

@@ -44,6 +44,7 @@ __all__ = [
     "head_revision",
     "metadata",
     "migrate",
+    "owed_slack_messages",
     "schema_revision",
     "seam_events",
     "seen_slack_requests",
@@ -198,6 +199,23 @@ seen_slack_requests = Table(
     Column("digest", String(64), primary_key=True),
     Column("expires_at", UTCDateTime, nullable=False),
     Index("ix_seen_slack_requests_expires_at", "expires_at"),
+)
+
+
+# What is still owed to Slack: the final edit (or the delete) of a message that Slack did not take,
+# kept until Slack takes it, so no message stays stale after a fault or a restart.
+owed_slack_messages = Table(
+    "owed_slack_messages",
+    metadata,
+    Column("channel", String(32), primary_key=True),
+    Column("ts", String(32), primary_key=True),
+    Column("owe_id", String(32), nullable=False),
+    Column("message", Text, nullable=True),  # Slack's JSON (text, blocks); NULL: delete the message
+    Column("attempts", Integer, nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("claimed_until", UTCDateTime, nullable=True),
+    Column("owed_at", UTCDateTime, nullable=False),
+    Index("ix_owed_slack_messages_due_at", "due_at"),
 )
 
 

@@ -11,6 +11,7 @@ __all__ = [
     "ActionRecord",
     "ActionState",
     "AuditEntry",
+    "OwedSlackMessage",
     "RequestState",
     "SlotLock",
     "SlotLockState",
@@ -130,3 +131,20 @@ class SlotLock:
     parent_ts: str | None = None
     status_ts: str | None = None
     unlocked_by: str | None = None
+
+
+@dataclass(frozen=True)
+class OwedSlackMessage:
+    """An edit (or a delete) of a Slack message that Slack did not take when lockbot made it.
+
+    `message` is the message as it should finally read (Slack's JSON: text and blocks), or None to
+    delete it. `owe_id` tells one debt from a later one for the same message.
+    """
+
+    channel: str
+    ts: str
+    owe_id: str
+    message: str | None
+    attempts: int
+    due_at: datetime
+    owed_at: datetime

@@ -20,12 +20,22 @@ from bot.db import (
     audit_log,
     create_engine,
     migrate,
+    owed_slack_messages,
     seam_events,
     seen_slack_requests,
     slot_locks,
     unlock_requests,
 )
-from bot.records import ActionRecord, ActionState, AuditEntry, RequestState, SlotLock, SlotLockState, UnlockRequest
+from bot.records import (
+    ActionRecord,
+    ActionState,
+    AuditEntry,
+    OwedSlackMessage,
+    RequestState,
+    SlotLock,
+    SlotLockState,
+    UnlockRequest,
+)
 
 __all__ = ["UNFINISHED", "Store"]
 
@@ -545,3 +555,107 @@ class Store:
                 self._next_purge = now + _PURGE_EVERY
                 await connection.execute(delete(seen_slack_requests).where(seen_slack_requests.c.expires_at <= now))
         return taken
+
+    # -- what is still owed to Slack -------------------------------------------------------------
+
+    async def owe_slack_message(self, owed: OwedSlackMessage) -> None:
+        """Remember an edit or delete Slack did not take; it replaces what was owed for that message."""
+        values = {
+            "owe_id": owed.owe_id,
+            "message": owed.message,
+            "attempts": owed.attempts,
+            "due_at": owed.due_at,
+            "claimed_until": None,
+            "owed_at": owed.owed_at,
+        }
+        this_message = (owed_slack_messages.c.channel == owed.channel, owed_slack_messages.c.ts == owed.ts)
+        for _ in range(2):  # insert, or replace the debt another write added meanwhile
+            async with self._engine.begin() as connection:
+                replaced = await connection.execute(update(owed_slack_messages).where(*this_message).values(values))
+            if replaced.rowcount == 1:
+                return
+            try:
+                async with self._engine.begin() as connection:
+                    await connection.execute(
+                        insert(owed_slack_messages).values(channel=owed.channel, ts=owed.ts, **values)
+                    )
+            except IntegrityError:
+                continue
+            return
+
+    async def claim_owed_slack_messages(
+        self, now: datetime, claim_until: datetime, *, limit: int = 50
+    ) -> list[OwedSlackMessage]:
+        """Take the debts due now that no instance holds (one conditional write each), until then."""
+        claimable = and_(
+            owed_slack_messages.c.due_at <= now,
+            or_(owed_slack_messages.c.claimed_until.is_(None), owed_slack_messages.c.claimed_until < now),
+        )
+        async with self._engine.connect() as connection:
+            due = (
+                await connection.execute(
+                    select(owed_slack_messages).where(claimable).order_by(owed_slack_messages.c.due_at).limit(limit)
+                )
+            ).all()
+        claimed = []
+        for row in due:
+            async with self._engine.begin() as connection:
+                won = await connection.execute(
+                    update(owed_slack_messages)
+                    .where(
+                        owed_slack_messages.c.channel == row.channel,
+                        owed_slack_messages.c.ts == row.ts,
+                        owed_slack_messages.c.owe_id == row.owe_id,
+                        claimable,
+                    )
+                    .values(claimed_until=claim_until)
+                )
+            if won.rowcount == 1:
+                values = dict(row._mapping)
+                values.pop("claimed_until")
+                claimed.append(OwedSlackMessage(**values))
+        return claimed
+
+    async def settle_owed_slack_message(self, owed: OwedSlackMessage) -> None:
+        """Slack took it (or it can never be taken): forget this debt, not a later one for the message."""
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                owed_slack_messages.delete().where(
+                    owed_slack_messages.c.channel == owed.channel,
+                    owed_slack_messages.c.ts == owed.ts,
+                    owed_slack_messages.c.owe_id == owed.owe_id,
+                )
+            )
+
+    async def postpone_owed_slack_message(self, owed: OwedSlackMessage, due_at: datetime) -> None:
+        """Slack did not take it this time either: one attempt more, tried again from `due_at`."""
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(owed_slack_messages)
+                .where(
+                    owed_slack_messages.c.channel == owed.channel,
+                    owed_slack_messages.c.ts == owed.ts,
+                    owed_slack_messages.c.owe_id == owed.owe_id,
+                )
+                .values(attempts=owed.attempts + 1, due_at=due_at, claimed_until=None)
+            )
+
+    async def forget_owed_slack_message(self, channel: str, ts: str, *, owed_before: datetime) -> None:
+        """A newer edit of the message went through: a debt owed to it before then is stale."""
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                owed_slack_messages.delete().where(
+                    owed_slack_messages.c.channel == channel,
+                    owed_slack_messages.c.ts == ts,
+                    owed_slack_messages.c.owed_at < owed_before,
+                )
+            )
+
+    async def next_owed_slack_message(self) -> datetime | None:
+        """When the soonest debt to Slack comes due (claimed or not)."""
+        async with self._engine.connect() as connection:
+            return (
+                await connection.execute(
+                    select(owed_slack_messages.c.due_at).order_by(owed_slack_messages.c.due_at).limit(1)
+                )
+            ).scalar()

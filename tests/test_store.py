@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from sqlalchemy import Connection
 
 from bot import db
 from bot.db import MIGRATIONS, MigrationFailed, create_engine, head_revision, metadata, migrate
-from bot.records import ActionRecord, ActionState, RequestState, UnlockRequest, new_id
+from bot.records import ActionRecord, ActionState, OwedSlackMessage, RequestState, UnlockRequest, new_id
 from bot.store import Store
 from tests.databases import DATABASE_KINDS, fresh_database
 
@@ -165,6 +166,46 @@ def test_a_slack_request_is_taken_once_by_any_number_of_racing_instances(databas
         assert sorted(taken) == [False] * 9 + [True]
         assert await second.first_sighting("b" * 64, until=until, now=now)
         assert not await first.first_sighting("b" * 64, until=until, now=now + timedelta(minutes=4))
+        await first.close()
+        await second.close()
+
+    asyncio.run(go())
+
+
+def owed(channel: str, ts: str, at: datetime, message: str | None = '{"text": "Done"}') -> OwedSlackMessage:
+    return OwedSlackMessage(channel=channel, ts=ts, owe_id=new_id(), message=message, attempts=1, due_at=at, owed_at=at)
+
+
+def test_what_is_owed_to_slack_is_claimed_once_and_settled_only_for_its_own_debt(database_url: str) -> None:
+    async def go() -> None:
+        first, second = await Store.open(database_url), await Store.open(database_url)  # two instances
+        now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+        older = owed("C1", "1.1", now)
+        await first.owe_slack_message(older)
+        newer = replace(older, owe_id=new_id(), message='{"text": "Done, newer"}', owed_at=now + timedelta(seconds=1))
+        await second.owe_slack_message(newer)  # the latest rendering replaces the earlier one
+        await first.owe_slack_message(owed("C1", "2.2", now + timedelta(seconds=5)))  # not due yet
+        await first.owe_slack_message(owed("C2", "3.3", now, message=None))  # a delete
+
+        claims = await asyncio.gather(
+            first.claim_owed_slack_messages(now, now + timedelta(seconds=30)),
+            second.claim_owed_slack_messages(now, now + timedelta(seconds=30)),
+        )
+        claimed = sorted((item for claim in claims for item in claim), key=lambda item: item.ts)
+        assert [(item.ts, item.message) for item in claimed] == [("1.1", '{"text": "Done, newer"}'), ("3.3", None)]
+        assert await first.claim_owed_slack_messages(now, now + timedelta(seconds=30)) == []  # held by its claimer
+
+        await first.settle_owed_slack_message(older)  # an earlier debt's settling leaves the newer one
+        await first.postpone_owed_slack_message(claimed[0], now + timedelta(seconds=2))
+        assert await first.next_owed_slack_message() == now  # the claimed delete is owed until it is settled
+        again = await second.claim_owed_slack_messages(now + timedelta(seconds=2), now + timedelta(seconds=40))
+        assert [(item.ts, item.attempts) for item in again] == [("1.1", 2)]
+        await second.settle_owed_slack_message(again[0])
+
+        await first.forget_owed_slack_message("C1", "2.2", owed_before=now + timedelta(seconds=6))
+        await first.forget_owed_slack_message("C2", "3.3", owed_before=now - timedelta(seconds=1))  # owed after
+        later = await first.claim_owed_slack_messages(now + timedelta(minutes=5), now + timedelta(minutes=6))
+        assert [item.ts for item in later] == ["3.3"]
         await first.close()
         await second.close()
 

@@ -25,6 +25,7 @@ from bot.slack.blocks import (
     render_slot_parent,
     render_slot_status,
 )
+from bot.slack.owed import OwedSlackMessages, is_lasting, utcnow
 from bot.slots import SlotView
 
 __all__ = ["SlackNoticeBoard", "SlackRequestMessenger", "ThreadReporter", "action_reporter", "slot_reporter"]
@@ -59,10 +60,12 @@ def _cannot_post(code: str) -> CannotReport:
 
 
 class _SlackMessages:
-    """Posting and editing, with Slack's failures turned into return values."""
+    """Posting and editing, with Slack's failures turned into return values. With `owed`, a final
+    edit Slack does not take is kept and settled later, as is the delete of a replaced message."""
 
-    def __init__(self, client: AsyncWebClient) -> None:
+    def __init__(self, client: AsyncWebClient, owed: OwedSlackMessages | None = None) -> None:
         self._client = client
+        self._owed = owed
 
     async def _post(self, channel: str, message: SlackMessage, *, thread_ts: str | None = None) -> tuple[str, str]:
         """(channel, ts) of the posted message; raises CannotReport."""
@@ -74,13 +77,27 @@ class _SlackMessages:
             raise _cannot_post(code) from None
         return str(posted["channel"]), str(posted["ts"])
 
-    async def _update(self, channel: str, ts: str, message: SlackMessage) -> bool:
+    async def _update(self, channel: str, ts: str, message: SlackMessage, *, final: bool = False) -> bool:
+        """Edit the message; a `final` edit Slack does not take now is owed, to be made later."""
+        failure = await self._edit(channel, ts, message)
+        if failure is not None and final:
+            await self._owe_edit(channel, ts, message, failure)
+        return failure is None
+
+    async def _edit(self, channel: str, ts: str, message: SlackMessage) -> Exception | None:
+        at = utcnow()
         try:
             await self._client.chat_update(channel=channel, ts=ts, **message.as_kwargs())
         except _SLACK_FAILURES as exc:
             log.warning("chat.update %s/%s failed: %s", channel, ts, _error_code(exc))
-            return False
-        return True
+            return exc
+        if self._owed is not None:
+            await self._owed.edited(channel, ts, at)
+        return None
+
+    async def _owe_edit(self, channel: str, ts: str, message: SlackMessage, failure: Exception) -> None:
+        if self._owed is not None and not is_lasting(failure):
+            await self._owed.owe_edit(channel, ts, message)
 
     async def _delete(self, channel: str, ts: str) -> None:
         try:
@@ -88,11 +105,46 @@ class _SlackMessages:
         except _SLACK_FAILURES as exc:
             log.warning("could not delete %s/%s: %s", channel, ts, _error_code(exc))
 
-    async def _direct_message(self, user_id: str, message: SlackMessage) -> None:
+    async def _direct_message(self, user_id: str, message: SlackMessage, *, or_in: tuple[str, str] | None) -> None:
+        """DM the user; if Slack refuses (the app's Messages tab is off, say), reply to them in the
+        thread `or_in` (channel, ts) instead. Logged once, whichever way it went."""
         try:
             await self._client.chat_postMessage(channel=user_id, **message.as_kwargs())
         except _SLACK_FAILURES as exc:
-            log.warning("could not message %s directly: %s", user_id, _error_code(exc))
+            refused = _error_code(exc)
+        else:
+            return
+        if or_in is None:
+            log.warning("could not message %s directly (%s)", user_id, refused)
+            return
+        channel, thread_ts = or_in
+        try:
+            await self._client.chat_postMessage(
+                channel=channel, thread_ts=thread_ts, **_mentioning(user_id, message).as_kwargs()
+            )
+        except _SLACK_FAILURES as exc:
+            log.warning(
+                "could not message %s directly (%s), nor in the thread %s/%s (%s)",
+                user_id,
+                refused,
+                channel,
+                thread_ts,
+                _error_code(exc),
+            )
+        else:
+            log.warning("could not message %s directly (%s): told them in %s/%s", user_id, refused, channel, thread_ts)
+
+
+def _mentioning(user_id: str, message: SlackMessage) -> SlackMessage:
+    """The message addressed to the user in a shared thread: the same words, with their mention first."""
+    mention = f"<@{user_id}>"
+    blocks = list(message.blocks)
+    first = blocks[0] if blocks else None
+    if first is not None and first.get("type") == "section" and first["text"].get("type") == "mrkdwn":
+        blocks[0] = {**first, "text": {**first["text"], "text": f"{mention} {first['text']['text']}"}}
+    else:
+        blocks.insert(0, {"type": "section", "text": {"type": "mrkdwn", "text": mention}})
+    return SlackMessage(text=f"{mention} {message.text}", blocks=blocks)
 
 
 class ThreadReporter(_SlackMessages, Generic[V]):
@@ -105,8 +157,9 @@ class ThreadReporter(_SlackMessages, Generic[V]):
         render_parent: Callable[[V], SlackMessage],
         render_status: Callable[[V], SlackMessage],
         is_final: Callable[[V], bool],
+        owed: OwedSlackMessages | None = None,
     ) -> None:
-        super().__init__(client)
+        super().__init__(client, owed)
         self._render_parent = render_parent
         self._render_status = render_status
         self._is_final = is_final
@@ -127,14 +180,16 @@ class ThreadReporter(_SlackMessages, Generic[V]):
         return ActionThread(channel=channel, parent_ts=parent_ts, status_ts=status_ts)
 
     async def show(self, thread: ActionThread, view: V) -> ActionThread:
-        updated = await self._update_status(thread, self._render_status(view))
-        if self._is_final(view):
+        final = self._is_final(view)
+        updated = await self._update_status(thread, self._render_status(view), final=final)
+        if final:
             # After the status message: that is what the person who asked is watching.
-            await self._update(thread.channel, thread.parent_ts, self._render_parent(view))
+            await self._update(thread.channel, thread.parent_ts, self._render_parent(view), final=True)
         return updated
 
-    async def _update_status(self, thread: ActionThread, message: SlackMessage) -> ActionThread:
-        if await self._update(thread.channel, thread.status_ts, message):
+    async def _update_status(self, thread: ActionThread, message: SlackMessage, *, final: bool) -> ActionThread:
+        failure = await self._edit(thread.channel, thread.status_ts, message)
+        if failure is None:
             return thread
         # The status message is gone or cannot be edited: say it again in the thread, then in the channel.
         for thread_ts in (thread.parent_ts, None):
@@ -142,18 +197,23 @@ class ThreadReporter(_SlackMessages, Generic[V]):
                 _, status_ts = await self._post(thread.channel, message, thread_ts=thread_ts)
             except CannotReport:
                 continue
+            if self._owed is not None and not is_lasting(failure):
+                # Still there, saying what is no longer true: it goes once Slack lets it.
+                await self._owed.owe_delete(thread.channel, thread.status_ts)
             return replace(thread, status_ts=status_ts)
+        if final:
+            await self._owe_edit(thread.channel, thread.status_ts, message, failure)
         return thread
 
 
-def action_reporter(client: AsyncWebClient) -> ThreadReporter[ActionView]:
+def action_reporter(client: AsyncWebClient, owed: OwedSlackMessages | None = None) -> ThreadReporter[ActionView]:
     """Implements `bot.actions.ActionReporter`."""
-    return ThreadReporter(client, render_action_parent, render_action_status, lambda view: view.phase.final)
+    return ThreadReporter(client, render_action_parent, render_action_status, lambda view: view.phase.final, owed)
 
 
-def slot_reporter(client: AsyncWebClient) -> ThreadReporter[SlotView]:
+def slot_reporter(client: AsyncWebClient, owed: OwedSlackMessages | None = None) -> ThreadReporter[SlotView]:
     """Implements `bot.slots.SlotReporter`."""
-    return ThreadReporter(client, render_slot_parent, render_slot_status, lambda view: view.phase.final)
+    return ThreadReporter(client, render_slot_parent, render_slot_status, lambda view: view.phase.final, owed)
 
 
 class SlackRequestMessenger(_SlackMessages):
@@ -165,10 +225,11 @@ class SlackRequestMessenger(_SlackMessages):
 
     async def show(self, request: UnlockRequest) -> None:
         if request.message_ts is not None:
-            await self._update(request.channel, request.message_ts, render_request(request, None))
+            await self._update(request.channel, request.message_ts, render_request(request, None), final=True)
 
     async def tell_requester(self, request: UnlockRequest, outcome: ActionView | None) -> None:
-        await self._direct_message(request.requester, render_requester_message(request, outcome))
+        thread = (request.channel, request.message_ts) if request.message_ts is not None else None
+        await self._direct_message(request.requester, render_requester_message(request, outcome), or_in=thread)
 
 
 class SlackNoticeBoard(_SlackMessages):

@@ -55,6 +55,21 @@ class Fault:
     times: int = 1
     after: int = 0  # calls of `method` that still succeed first
     applied: bool = False  # with a 5xx `status`: the call is carried out, and only its answer is lost
+    direct_only: bool = False  # only calls to a user id or a DM channel (U…, W…, D…)
+    where: Callable[[dict[str, Any]], bool] | None = None  # only calls whose parameters pass
+    until: float | None = None  # a monotonic time: every call fails until then, however many
+
+    def applies_to(self, method: str, params: dict[str, Any]) -> bool:
+        if self.method != method:
+            return False
+        if self.until is not None:
+            if time.monotonic() >= self.until:
+                return False
+        elif self.times <= 0:
+            return False
+        if self.direct_only and not str(params.get("channel") or "").startswith(("U", "W", "D")):
+            return False
+        return self.where is None or self.where(params)
 
 
 # Slack's limits: a message's `text`, blocks in one message, the text of a section (or any text object).
@@ -196,12 +211,26 @@ class FakeSlack:
         times: int = 1,
         after: int = 0,
         applied: bool = False,
+        direct_only: bool = False,
+        where: Callable[[dict[str, Any]], bool] | None = None,
+        for_seconds: float | None = None,
     ) -> None:
-        """After `after` more calls of `method`, the next `times` fail: with `error`, or with HTTP `status`
-        (429: Retry-After; a 5xx with `applied`: after the call did what it does, as when Slack took it).
-        `response_url`: the next posts to a response_url are refused (`status`, `error`)."""
+        """After `after` more calls of `method`, the next `times` fail (or every one for `for_seconds`):
+        with `error`, or with HTTP `status` (429: Retry-After; a 5xx with `applied`: after the call did what
+        it does, as when Slack took it). Only the calls addressed to a user or a DM channel with
+        `direct_only` (Slack refuses DMs with `messages_tab_disabled` while the app's Messages tab is off);
+        only those whose parameters pass `where`, with it. `response_url`: the next posts to a
+        response_url are refused (`status`, `error`)."""
+        until = time.monotonic() + for_seconds if for_seconds is not None else None
         with self._changed:
-            self._faults.append(Fault(method, error, status, retry_after, times, after, applied))
+            self._faults.append(
+                Fault(method, error, status, retry_after, times, after, applied, direct_only, where, until)
+            )
+
+    def is_parent(self, params: dict[str, Any]) -> bool:
+        """Whether a call's `channel` and `ts` name a channel-level message (not a reply): for `where`."""
+        message = self.messages.get((str(params.get("channel") or ""), str(params.get("ts") or "")))
+        return message is not None and message.thread_ts is None
 
     def delete_message(self, channel: str, ts: str) -> None:
         with self._changed:
@@ -305,11 +334,11 @@ class FakeSlack:
         with self._changed:
             call = Call(method, params, time.time())
             self.calls.append(call)
-            fault = next((f for f in self._faults if f.method == method and f.times > 0), None)
+            fault = next((f for f in self._faults if f.applies_to(method, params)), None)
             if fault is not None and fault.after > 0:
                 fault.after -= 1
                 fault = None
-            elif fault is not None:
+            elif fault is not None and fault.until is None:
                 fault.times -= 1
             try:
                 if method == "apps.connections.open":
