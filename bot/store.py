@@ -556,6 +556,36 @@ class Store:
                 await connection.execute(delete(seen_slack_requests).where(seen_slack_requests.c.expires_at <= now))
         return taken
 
+    async def remember_slack_requests(self, seen: Mapping[str, datetime], *, now: datetime) -> None:
+        """Keep requests already taken (digest -> until when), in one transaction; a digest kept
+        already keeps the later of its two times."""
+        if not seen:
+            return
+        dialect_insert = postgresql.insert if self.shared else sqlite.insert
+        remember = dialect_insert(seen_slack_requests).values(
+            [{"digest": digest, "expires_at": until} for digest, until in seen.items()]
+        )
+        remember = remember.on_conflict_do_update(
+            index_elements=[seen_slack_requests.c.digest],
+            set_={"expires_at": remember.excluded.expires_at},
+            where=seen_slack_requests.c.expires_at < remember.excluded.expires_at,
+        )
+        async with self._engine.begin() as connection:
+            await connection.execute(remember)
+            if self._next_purge is None or now >= self._next_purge:
+                self._next_purge = now + _PURGE_EVERY
+                await connection.execute(delete(seen_slack_requests).where(seen_slack_requests.c.expires_at <= now))
+
+    async def slack_requests_seen(self, now: datetime) -> dict[str, datetime]:
+        """The requests taken whose window has not passed: digest -> until when."""
+        async with self._engine.connect() as connection:
+            rows = await connection.execute(
+                select(seen_slack_requests.c.digest, seen_slack_requests.c.expires_at).where(
+                    seen_slack_requests.c.expires_at > now
+                )
+            )
+            return {str(digest): until for digest, until in rows}
+
     # -- what is still owed to Slack -------------------------------------------------------------
 
     async def owe_slack_message(self, owed: OwedSlackMessage) -> None:
