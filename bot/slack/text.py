@@ -24,6 +24,7 @@ __all__ = [
     "cut",
     "date",
     "escape",
+    "fitting",
     "join",
     "mention",
     "plain_date",
