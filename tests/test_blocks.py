@@ -11,15 +11,9 @@ from bot.actions import ActionKind, ActionPhase, ActionView
 from bot.door_service import DoorOverview, DoorStatus
 from bot.doors import DoorAmbiguous, DoorUnknown
 from bot.seam import Lock
-from bot.slack.blocks import (
-    SlackMessage,
-    render_action_parent,
-    render_action_status,
-    render_ambiguous_door,
-    render_door_overview,
-    render_unknown_door,
-    render_usage,
-)
+from bot.slack.messages.actions import render_action_parent, render_action_status
+from bot.slack.messages.doors import render_ambiguous_door, render_door_overview, render_unknown_door, render_usage
+from bot.slack.messages.primitives import SlackMessage
 
 
 def block_text(message: SlackMessage) -> str:

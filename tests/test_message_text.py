@@ -3,6 +3,8 @@ block, within Slack's limits; dates converted to UTC; a not-confirmed outcome ne
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -10,6 +12,7 @@ from typing import Any
 
 import pytest
 
+import bot.slack.messages
 from bot.actions import ActionKind, ActionPhase, ActionView, not_confirmed_reason
 from bot.door_service import AuditView, DoorOverview, DoorStatus
 from bot.doors import DoorAmbiguous, DoorUnknown
@@ -18,8 +21,34 @@ from bot.records import AuditEntry, RequestState, SlotLock, SlotLockState, Unloc
 from bot.replies import NotAllowed, Problem, ProblemReason
 from bot.seam import Lock, SeamServerError
 from bot.seam_events import DoorNotice
-from bot.slack import blocks
-from bot.slack.blocks import SlackMessage
+from bot.slack.messages.actions import render_action_parent, render_action_status
+from bot.slack.messages.doors import (
+    render_ambiguous_door,
+    render_audit,
+    render_door_overview,
+    render_unknown_door,
+    render_usage,
+)
+from bot.slack.messages.notices import render_door_notice, render_outcome_notice
+from bot.slack.messages.primitives import SlackMessage
+from bot.slack.messages.replies import render_not_allowed, render_notice, render_problem
+from bot.slack.messages.requests import (
+    render_decision_reply,
+    render_deny_reason_modal,
+    render_refusal,
+    render_request,
+    render_request_filed,
+    render_requester_message,
+)
+from bot.slack.messages.slots import (
+    render_bad_slot_command,
+    render_slot_parent,
+    render_slot_ran_out,
+    render_slot_status,
+    render_slot_status_reply,
+    render_slot_unlocked,
+    render_slot_usage,
+)
 from bot.slack.text import bold, compose, value
 from bot.slots import BadSlotCommand, SlotCommandFault, SlotStatus, SlotUnlocked, SlotView
 from bot.unlock_requests import AlreadyDecided, Decided, Decision, DecisionRefused, Refusal, RequestFiled, RequestGone
@@ -81,69 +110,78 @@ def locks(name: str, count: int) -> tuple[Lock, ...]:
 def every_message(door: str, text: str) -> Iterator[tuple[str, SlackMessage]]:
     """(render function's name, message) for every render_* function, fed `door` and `text` everywhere."""
     for view in action_views(door, text):
-        yield "render_action_parent", blocks.render_action_parent(view)
-        yield "render_action_status", blocks.render_action_status(view)
-        yield "render_outcome_notice", blocks.render_outcome_notice(view, "U0APPROV01")
+        yield "render_action_parent", render_action_parent(view)
+        yield "render_action_status", render_action_status(view)
+        yield "render_outcome_notice", render_outcome_notice(view, "U0APPROV01")
     for request in requests(door, text):
         approved = ActionView(ActionKind.UNLOCK, door, "U0REQUEST1", ActionPhase.FAILED, problem=text, request=request)
-        yield "render_request", blocks.render_request(request, frozenset({"U0APPROV01", "S0GROUP01"}), approved)
-        yield "render_action_parent", blocks.render_action_parent(approved)
-        yield "render_requester_message", blocks.render_requester_message(request, approved)
-        yield "render_request_filed", blocks.render_request_filed(RequestFiled(request, None))
-        yield "render_decision_reply", blocks.render_decision_reply(AlreadyDecided(request), "U0APPROV01")
+        yield "render_request", render_request(request, frozenset({"U0APPROV01", "S0GROUP01"}), approved)
+        yield "render_action_parent", render_action_parent(approved)
+        yield "render_requester_message", render_requester_message(request, approved)
+        yield "render_request_filed", render_request_filed(RequestFiled(request, None))
+        yield "render_decision_reply", render_decision_reply(AlreadyDecided(request), "U0APPROV01")
         for decision in Decision:
-            yield "render_decision_reply", blocks.render_decision_reply(Decided(request, decision), "U0APPROV01")
-    yield "render_decision_reply", blocks.render_decision_reply(RequestGone(), "U1")
+            yield "render_decision_reply", render_decision_reply(Decided(request, decision), "U0APPROV01")
+    yield "render_decision_reply", render_decision_reply(RequestGone(), "U1")
     for refusal in Refusal:
         refused = DecisionRefused(refusal, user="U0REQUEST1", door=door)
-        yield "render_decision_reply", blocks.render_decision_reply(refused, "U1")
-        yield "render_refusal", blocks.render_refusal(refused)
+        yield "render_decision_reply", render_decision_reply(refused, "U1")
+        yield "render_refusal", render_refusal(refused)
     for reason in ProblemReason:
         problem = Problem(reason, detail=text, door=door, action="unlock", slot_id=text, user="U0LOCKER1")
-        yield "render_problem", blocks.render_problem(problem)
-    yield "render_not_allowed", blocks.render_not_allowed(NotAllowed(door, "lock"))
+        yield "render_problem", render_problem(problem)
+    yield "render_not_allowed", render_not_allowed(NotAllowed(door, "lock"))
     many = locks(door, 150)
-    yield "render_unknown_door", blocks.render_unknown_door(DoorUnknown(text, many))
-    yield "render_unknown_door", blocks.render_unknown_door(DoorUnknown(text, ()))
-    yield "render_ambiguous_door", blocks.render_ambiguous_door(DoorAmbiguous(text, many))
+    yield "render_unknown_door", render_unknown_door(DoorUnknown(text, many))
+    yield "render_unknown_door", render_unknown_door(DoorUnknown(text, ()))
+    yield "render_ambiguous_door", render_ambiguous_door(DoorAmbiguous(text, many))
     statuses = tuple(DoorStatus(lock, True, n % 2 == 0) for n, lock in enumerate(many))
-    yield "render_door_overview", blocks.render_door_overview(DoorOverview(statuses))
-    yield "render_door_overview", blocks.render_door_overview(DoorOverview(statuses[:3], prefix=text, total=150))
-    yield "render_door_overview", blocks.render_door_overview(DoorOverview((), prefix=text, total=150))
-    yield "render_door_overview", blocks.render_door_overview(DoorOverview(()))
+    yield "render_door_overview", render_door_overview(DoorOverview(statuses))
+    yield "render_door_overview", render_door_overview(DoorOverview(statuses[:3], prefix=text, total=150))
+    yield "render_door_overview", render_door_overview(DoorOverview((), prefix=text, total=150))
+    yield "render_door_overview", render_door_overview(DoorOverview(()))
     entries = tuple(
         AuditEntry(AT, actor, text, text, door=door, device_id="lock_1", attempt_id=text, detail=text)
         for actor in ("U0ADMIN001", "lockbot", text)
         for _ in range(7)
     )
-    yield "render_audit", blocks.render_audit(AuditView(entries, door))
-    yield "render_audit", blocks.render_audit(AuditView((), door))
-    yield "render_notice", blocks.render_notice(compose("lockbot's own words about ", bold(door), value(text)))
-    yield "render_usage", blocks.render_usage("/unlock")
-    yield "render_usage", blocks.render_usage("/doors")
-    yield "render_slot_usage", blocks.render_slot_usage(compose("“", value(text, 80), "” is not a /slot command."))
+    yield "render_audit", render_audit(AuditView(entries, door))
+    yield "render_audit", render_audit(AuditView((), door))
+    yield "render_notice", render_notice(compose("lockbot's own words about ", bold(door), value(text)))
+    yield "render_usage", render_usage("/unlock")
+    yield "render_usage", render_usage("/doors")
+    yield "render_slot_usage", render_slot_usage(compose("“", value(text, 80), "” is not a /slot command."))
     for fault in SlotCommandFault:
-        yield "render_bad_slot_command", blocks.render_bad_slot_command(BadSlotCommand(fault, text))
+        yield "render_bad_slot_command", render_bad_slot_command(BadSlotCommand(fault, text))
     for phase in ActionPhase:
         slot_view = SlotView("ROOM-1", "U0LOCKER1", phase, AT, problem=text)
-        yield "render_slot_parent", blocks.render_slot_parent(slot_view)
-        yield "render_slot_status", blocks.render_slot_status(slot_view)
+        yield "render_slot_parent", render_slot_parent(slot_view)
+        yield "render_slot_status", render_slot_status(slot_view)
     unlocked = SlotView("ROOM-1", "U0LOCKER1", ActionPhase.SUCCEEDED, AT, unlocked_by="U0APPROV01", unlocked_at=AT)
-    yield "render_slot_status", blocks.render_slot_status(unlocked)
+    yield "render_slot_status", render_slot_status(unlocked)
     slot = Slot(id=text, lockable=False, available=True, status=text, locked_until=AT, start_date=AT, end_date=AT)
     ours = SlotLock("l1", text, "key", "U0LOCKER1", "C1", AT, SlotLockState.LOCKED, AT, AT)
     for held in (ours, None):
-        yield "render_slot_status_reply", blocks.render_slot_status_reply(SlotStatus(slot, held, AT - timedelta(1)))
-    yield "render_slot_status_reply", blocks.render_slot_status_reply(SlotStatus(slot, None, AT + timedelta(1)))
-    yield "render_slot_unlocked", blocks.render_slot_unlocked(SlotUnlocked(text, "U0LOCKER1"), "U0OTHER01")
-    yield "render_slot_ran_out", blocks.render_slot_ran_out(text, AT)
+        yield "render_slot_status_reply", render_slot_status_reply(SlotStatus(slot, held, AT - timedelta(1)))
+    yield "render_slot_status_reply", render_slot_status_reply(SlotStatus(slot, None, AT + timedelta(1)))
+    yield "render_slot_unlocked", render_slot_unlocked(SlotUnlocked(text, "U0LOCKER1"), "U0OTHER01")
+    yield "render_slot_ran_out", render_slot_ran_out(text, AT)
     for event in ("lock.unlocked", "lock.access_denied", "device.low_battery", text):
         for known in (True, False):
             notice = DoorNotice(event, door, text, AT, method=text, battery_level=0.1, known=known)
-            yield "render_door_notice", blocks.render_door_notice(notice)
+            yield "render_door_notice", render_door_notice(notice)
 
 
-RENDERERS = {name for name in blocks.__all__ if name.startswith("render_") and name != "render_deny_reason_modal"}
+MESSAGE_MODULES = [
+    importlib.import_module(f"bot.slack.messages.{module.name}")
+    for module in pkgutil.iter_modules(bot.slack.messages.__path__)
+]
+RENDERERS = {
+    name
+    for module in MESSAGE_MODULES
+    for name in module.__all__
+    if name.startswith("render_") and name != "render_deny_reason_modal"
+}
 
 
 @pytest.mark.parametrize(("door", "text"), [(EVIL, EVIL), (LONG, LONG), (EVIL, LONG), ("Front Door", EVIL)])
@@ -158,21 +196,21 @@ def test_no_message_carries_a_raw_hostile_value_or_breaks_a_limit(door: str, tex
 def test_a_hostile_value_is_shown_escaped_in_text_and_blocks_alike() -> None:
     view = ActionView(ActionKind.UNLOCK, EVIL, "U0REQUEST1", ActionPhase.SUCCEEDED)
     request = next(requests(EVIL, EVIL))
-    for message in (blocks.render_action_status(view), blocks.render_request(request, None)):
+    for message in (render_action_status(view), render_request(request, None)):
         assert "Garage &lt;!channel&gt; &lt;https://evil.example|Approve here&gt;" in message.text
         assert "Garage &lt;!channel&gt; &lt;https://evil.example|Approve here&gt;" in " ".join(texts(message.blocks))
 
 
 def test_lockbots_own_mentions_stay_mentions() -> None:
     request = next(requests(EVIL, "parcel"))
-    message = blocks.render_request(request, frozenset({"U0APPROV01", "S0GROUP01"}))
+    message = render_request(request, frozenset({"U0APPROV01", "S0GROUP01"}))
     assert message.text.startswith("<@U0REQUEST1> asks to unlock Garage &lt;!channel&gt;")
     assert "<!subteam^S0GROUP01>" in message.text
     assert "<@U0APPROV01>" in message.text
 
 
 def test_the_deny_reason_modal_carries_only_the_request_id() -> None:
-    modal = blocks.render_deny_reason_modal("r1")
+    modal = render_deny_reason_modal("r1")
     assert modal["private_metadata"] == "r1"
     assert all(len(text) <= 3000 for text in texts(modal["blocks"]))
 
@@ -183,14 +221,14 @@ def test_the_deny_reason_modal_carries_only_the_request_id() -> None:
 def test_a_plain_date_is_converted_to_utc_before_it_is_labelled_utc() -> None:
     evening = datetime(2026, 11, 22, 22, 30, tzinfo=timezone(timedelta(hours=2)))
 
-    message = blocks.render_slot_ran_out("ROOM-1", evening)
+    message = render_slot_ran_out("ROOM-1", evening)
 
     assert "2026-11-22 20:30 UTC" in message.text
     assert "22:30 UTC" not in message.text
     assert f"<!date^{int(evening.timestamp())}^" in texts(message.blocks)[0]
     assert "|2026-11-22 20:30 UTC>" in texts(message.blocks)[0]  # Slack's own fallback too
     across_midnight = datetime(2026, 11, 23, 1, 0, tzinfo=timezone(timedelta(hours=5)))
-    assert "2026-11-22 20:00 UTC" in blocks.render_slot_ran_out("ROOM-1", across_midnight).text
+    assert "2026-11-22 20:00 UTC" in render_slot_ran_out("ROOM-1", across_midnight).text
 
 
 # -- not confirmed (item 15) -----------------------------------------------------------------------
@@ -198,7 +236,7 @@ def test_a_plain_date_is_converted_to_utc_before_it_is_labelled_utc() -> None:
 
 def not_confirmed(problem: str | None) -> list[str]:
     view = ActionView(ActionKind.UNLOCK, "Front Door", "U1", ActionPhase.NOT_CONFIRMED, problem=problem)
-    return [blocks.render_action_status(view).text, blocks.render_action_parent(view).text]
+    return [render_action_status(view).text, render_action_parent(view).text]
 
 
 @pytest.mark.parametrize(
@@ -230,5 +268,5 @@ def test_a_polling_failure_reads_plainly() -> None:
 def test_a_slot_not_confirmed_never_invites_a_retry_of_the_lock() -> None:
     problem = OverbookedServerError("HTTP 500").user_message
     view = SlotView("ROOM-1", "U1", ActionPhase.NOT_CONFIRMED, AT, problem=problem)
-    for message in (blocks.render_slot_status(view), blocks.render_slot_parent(view)):
+    for message in (render_slot_status(view), render_slot_parent(view)):
         assert "try again" not in message.text.casefold()

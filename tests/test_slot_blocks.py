@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.actions import ActionPhase
-from bot.slack.blocks import render_slot_parent, render_slot_ran_out, render_slot_status
+from bot.slack.messages.slots import render_slot_parent, render_slot_ran_out, render_slot_status
 from bot.slots import SlotView
 
 AT = datetime(2026, 11, 22, 17, 30, tzinfo=UTC)

@@ -24,7 +24,7 @@ from bot.overbooked import (
 from bot.policy import DoorRules, Person, Policy
 from bot.records import SlotLock, SlotLockState, new_id
 from bot.replies import Problem, ProblemReason
-from bot.slack.blocks import render_problem
+from bot.slack.messages.replies import render_problem
 from bot.slots import SlotLocked, SlotRanOut, SlotService, SlotStatus, SlotUnlocked, SlotView, may_unlock_slots
 from bot.store import Store
 

@@ -9,7 +9,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.blocks import (
+from bot.slack.commands import answer, answering_errors
+from bot.slack.messages.requests import (
     APPROVE,
     CANCEL,
     DENY,
@@ -19,7 +20,6 @@ from bot.slack.blocks import (
     render_decision_reply,
     render_deny_reason_modal,
 )
-from bot.slack.commands import answer, answering_errors
 from bot.unlock_requests import Decision, UnlockRequests
 
 __all__ = ["RequestButtons"]

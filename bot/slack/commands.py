@@ -12,18 +12,16 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from bot.door_service import ActionStarted, AuditView, CommandResult, DoorOverview, DoorService
 from bot.doors import DoorAmbiguous, DoorUnknown
 from bot.replies import NotAllowed
-from bot.slack.blocks import (
-    SlackMessage,
+from bot.slack.messages.doors import (
     render_ambiguous_door,
     render_audit,
     render_door_overview,
-    render_not_allowed,
-    render_notice,
-    render_problem,
-    render_request_filed,
     render_unknown_door,
     render_usage,
 )
+from bot.slack.messages.primitives import SlackMessage
+from bot.slack.messages.replies import render_not_allowed, render_notice, render_problem
+from bot.slack.messages.requests import render_request_filed
 from bot.unlock_requests import RequestFiled
 
 __all__ = ["DoorCommands", "answer", "answering_errors", "render_command_result"]

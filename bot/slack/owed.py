@@ -21,7 +21,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.records import OwedSlackMessage, new_id
-from bot.slack.blocks import SlackMessage
+from bot.slack.messages.primitives import SlackMessage
 
 __all__ = ["OwedMessageStore", "OwedSlackMessages", "is_lasting"]
 

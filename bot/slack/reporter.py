@@ -14,17 +14,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.actions import ActionThread, ActionView, CannotReport
 from bot.records import UnlockRequest
 from bot.seam_events import DoorNotice
-from bot.slack.blocks import (
-    SlackMessage,
-    render_action_parent,
-    render_action_status,
-    render_door_notice,
-    render_outcome_notice,
-    render_request,
-    render_requester_message,
-    render_slot_parent,
-    render_slot_status,
-)
+from bot.slack.messages.actions import render_action_parent, render_action_status
+from bot.slack.messages.notices import render_door_notice, render_outcome_notice
+from bot.slack.messages.primitives import SlackMessage
+from bot.slack.messages.requests import render_request, render_requester_message
+from bot.slack.messages.slots import render_slot_parent, render_slot_status
 from bot.slack.owed import OwedSlackMessages, is_lasting, utcnow
 from bot.slots import SlotView
 

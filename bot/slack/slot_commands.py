@@ -7,16 +7,15 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.replies import Problem
-from bot.slack.blocks import (
+from bot.slack.commands import answer, answering_errors
+from bot.slack.messages.replies import render_notice, render_problem
+from bot.slack.messages.slots import (
     render_bad_slot_command,
-    render_notice,
-    render_problem,
     render_slot_ran_out,
     render_slot_status_reply,
     render_slot_unlocked,
     render_slot_usage,
 )
-from bot.slack.commands import answer, answering_errors
 from bot.slack.text import ECHO_LIMIT, compose, value
 from bot.slots import BadSlotCommand, SlotLocked, SlotRanOut, SlotService, SlotStatus, SlotUnlocked
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
 
+from slack_sdk.models.messages import DateLink, ObjectLink
+
 __all__ = [
     "ECHO_LIMIT",
     "NAME_LIMIT",
@@ -24,6 +26,7 @@ __all__ = [
     "cut",
     "date",
     "escape",
+    "fitting",
     "join",
     "mention",
     "plain_date",
@@ -162,7 +165,7 @@ def mention(entry: str) -> Text:
     """A user (`U…`, `W…`) or user group (`S…`) mention; anything else is shown as an escaped value."""
     if not _SLACK_ID.match(entry):
         return value(entry, NAME_LIMIT)
-    markup = f"<!subteam^{entry}>" if entry.startswith("S") else f"<@{entry}>"
+    markup = str(ObjectLink(object_id=entry))
     return Text((_Words(markup, markup),))
 
 
@@ -178,7 +181,7 @@ def date(moment: datetime, *, at: bool = False) -> Text:
 
     `at`: the plain text reads "at 2026-11-22 17:30 UTC" (Slack's own words read "Today at 17:30")."""
     fallback = plain_date(moment)
-    markup = f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>"
+    markup = str(DateLink(date=moment, date_format="{date_short_pretty} at {time}", fallback=fallback))
     return Text((_Words(markup, f"at {fallback}" if at else fallback),))
 
 

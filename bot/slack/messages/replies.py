@@ -1,0 +1,88 @@
+"""Short answers to a command that did nothing: why (a `Problem` or `NotAllowed`), or lockbot's own
+words for it."""
+
+from __future__ import annotations
+
+from bot.actions import ActionKind, not_confirmed_reason
+from bot.replies import NotAllowed, Problem, ProblemReason
+from bot.slack.messages.primitives import SlackMessage, section_message
+from bot.slack.text import Text, bold, code, compose, mention, value
+
+__all__ = ["render_not_allowed", "render_notice", "render_problem"]
+
+
+def render_notice(markdown: Text | str) -> SlackMessage:
+    """A short ephemeral answer to the person who typed the command (a `str` is lockbot's own mrkdwn)."""
+    return section_message(compose(markdown))
+
+
+_PROBLEM_WORDS = {
+    ProblemReason.PROFILE_UNAVAILABLE: (
+        "Could not look up your Slack profile to check what you may do; try again shortly."
+    ),
+    ProblemReason.LOG_FOR_APPROVERS: "Only approvers can read the audit log.",
+}
+
+
+def _detail(problem: Problem, fallback: str) -> Text:
+    return value((problem.detail or fallback).rstrip("."), 300)
+
+
+def _problem_text(problem: Problem) -> Text:
+    reason, slot = problem.reason, code(problem.slot_id or "")
+    words = _PROBLEM_WORDS.get(reason)
+    if words is not None:
+        return compose(words)
+    if reason is ProblemReason.DOORS_UNLISTED:
+        return compose("Could not list the doors: ", _detail(problem, "Seam returned an error"), ".")
+    if reason is ProblemReason.DOORS_UNAVAILABLE:
+        return compose("Could not look up the doors: ", _detail(problem, "Seam returned an error"), ".")
+    if reason is ProblemReason.NOT_REMOTE:
+        past = ActionKind(problem.action or "unlock").past
+        return compose(bold(problem.door or "This door"), f" cannot be {past} remotely.")
+    if reason is ProblemReason.NOT_ANNOUNCED:
+        return compose(_detail(problem, "I couldn't post in this channel, so I did nothing"), ".")
+    if reason is ProblemReason.REQUEST_NOT_POSTED:
+        return compose("Your unlock request could not be posted: ", _detail(problem, "Slack refused it"), ".")
+    if reason is ProblemReason.SLOT_NOT_HELD and problem.user:
+        return compose("lockbot holds no lock on slot ", slot, ": ", mention(problem.user), " unlocked it.")
+    if reason is ProblemReason.SLOT_NOT_HELD:
+        return compose("lockbot holds no lock on slot ", slot, ", so there is nothing for it to unlock.")
+    if reason is ProblemReason.SLOT_STILL_LOCKING:
+        return compose("lockbot is still locking slot ", slot, "; try again when its thread says how that went.")
+    if reason is ProblemReason.SLOT_NOT_YOURS:
+        who = mention(problem.user or "")
+        return compose("Only ", who, ", who locked slot ", slot, ", or an approver can unlock it early.")
+    if reason is ProblemReason.SLOT_KEY_NOT_ON_SLOT:
+        return compose(
+            "Slot ",
+            slot,
+            " is not locked with lockbot's key, so there is nothing to unlock: the lock lockbot could not "
+            "confirm did not take, or has already ended.",
+        )
+    if reason is ProblemReason.SLOT_UNLOCK_NOT_CONFIRMED:
+        return compose(
+            "Unlocking slot ",
+            slot,
+            " not confirmed: ",
+            value(not_confirmed_reason(problem.detail or "Overbooked did not answer"), 300),
+            ", so lockbot cannot tell whether it is unlocked. ",
+            code(f"/slot status {problem.slot_id}"),
+            " shows it; ",
+            code(f"/slot unlock {problem.slot_id}"),
+            " tries again.",
+        )
+    if reason is ProblemReason.SLOT_UNLOCK_FAILED:
+        return compose("Could not unlock slot ", slot, ": ", _detail(problem, "Overbooked returned an error"), ".")
+    assert reason is ProblemReason.SLOT_UNAVAILABLE
+    return compose("Could not look up slot ", slot, ": ", _detail(problem, "Overbooked returned an error"), ".")
+
+
+def render_problem(problem: Problem) -> SlackMessage:
+    """Why a command did nothing, in plain words."""
+    return section_message(_problem_text(problem))
+
+
+def render_not_allowed(refused: NotAllowed) -> SlackMessage:
+    """The policy does not let this person do this to this door."""
+    return section_message(compose(f"You may not {refused.action} ", bold(refused.door), "."))
