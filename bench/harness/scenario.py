@@ -271,7 +271,7 @@ def run(args: argparse.Namespace) -> int:
         scenario.start_ups()
         scenario.polling()
         scenario.scale_out()
-        scenario.seam.stop()
+        scenario.seam.stop()  # the polling lockbots' Seam fake: the webhooks have their own
         scenario.webhooks()
 
         print("", flush=True)
