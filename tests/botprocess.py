@@ -35,6 +35,26 @@ def signed_headers(body: str, *, secret: str = SIGNING_SECRET, timestamp: int | 
     }
 
 
+def command_body(command: str, text: str, *, user: str, channel: str, response_url: str) -> str:
+    """A slash command's form body, as Slack sends it."""
+    fields: dict[str, Any] = {
+        "token": "legacy-verification-token",
+        "team_id": "T0000TEST",
+        "team_domain": "lockbot-test",
+        "channel_id": channel,
+        "channel_name": "general",
+        "user_id": user,
+        "user_name": user.lower(),
+        "command": command,
+        "text": text,
+        "api_app_id": "A0000TEST",
+        "is_enterprise_install": "false",
+        "response_url": response_url,
+        "trigger_id": f"{time.time():.0f}.trigger",
+    }
+    return urlencode(fields)
+
+
 class BotProcess:
     """Starts `python -m bot` with the given environment and collects what it logs."""
 
@@ -123,22 +143,7 @@ class BotProcess:
         )
 
     def command_body(self, command: str, text: str, *, user: str, channel: str, response_url: str) -> str:
-        fields: dict[str, Any] = {
-            "token": "legacy-verification-token",
-            "team_id": "T0000TEST",
-            "team_domain": "lockbot-test",
-            "channel_id": channel,
-            "channel_name": "general",
-            "user_id": user,
-            "user_name": user.lower(),
-            "command": command,
-            "text": text,
-            "api_app_id": "A0000TEST",
-            "is_enterprise_install": "false",
-            "response_url": response_url,
-            "trigger_id": f"{time.time():.0f}.trigger",
-        }
-        return urlencode(fields)
+        return command_body(command, text, user=user, channel=channel, response_url=response_url)
 
 
 def new_response_id() -> str:

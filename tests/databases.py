@@ -16,7 +16,8 @@ POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASE_KINDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
-async def _admin(statement: str) -> None:
+async def run_as_admin(statement: str) -> None:
+    """Run one statement on the server's `postgres` database as its admin (CREATE/DROP DATABASE)."""
     connection = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
     try:
         await connection.execute(statement)
@@ -27,7 +28,7 @@ async def _admin(statement: str) -> None:
 def postgres_problem() -> str | None:
     """Why PostgreSQL cannot be used here, or None when it can."""
     try:
-        asyncio.run(_admin("SELECT 1"))
+        asyncio.run(run_as_admin("SELECT 1"))
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
         return f"PostgreSQL is not reachable at 127.0.0.1:5432 as user postgres with trust auth ({exc!r})"
     return None
@@ -45,8 +46,8 @@ def fresh_database(kind: str, directory: Path) -> Iterator[str]:
             pytest.fail(f"CI must run the PostgreSQL tests: {problem}")
         pytest.skip(problem)
     name = f"lockbot_test_{secrets.token_hex(6)}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(run_as_admin(f'CREATE DATABASE "{name}"'))
     try:
         yield f"postgresql://postgres@127.0.0.1:5432/{name}"
     finally:
-        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(run_as_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
