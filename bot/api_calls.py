@@ -1,52 +1,145 @@
-"""One HTTP call to an outside API, with the retry policy every lockbot client shares.
+"""One HTTP call to an outside API, with the errors and retry policy every lockbot client shares.
 
 Reads are retried on transient failures. A write (lock, unlock) is retried only when the service
 certainly did not act on it: the connection never opened, or it answered 429 with a short
 Retry-After. A timeout or a connection broken after sending may follow a write the service
-carried out, so it is never retried. Each client marks its own error classes with these bases.
+carried out, so it is never retried.
+
+Each client's errors are thin subclasses of `ApiError` naming their service, marked with the
+bases here (`NotSent`, `OutcomeUnknown`, `RateLimited`, `ServerFailed`) that carry both the retry
+rule and whether the service may have acted.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 import stamina
 
-__all__ = ["Failures", "NotSent", "OutcomeUnknown", "RateLimited", "ServerFailed", "request"]
+__all__ = [
+    "ApiError",
+    "Failures",
+    "NotSent",
+    "OutcomeUnknown",
+    "RateLimited",
+    "ServerFailed",
+    "parse_retry_after",
+    "pooled_client",
+    "request",
+]
 
 # Longest Retry-After waited out inside one call; beyond it the caller hears "busy".
 MAX_RETRY_AFTER_SECONDS = 5.0
 
 
-class NotSent(Exception):
+class ApiError(Exception):
+    """A call to an outside service failed. `user_message` says why in plain words.
+
+    Each client subclasses it once per service (`SeamError`, `OverbookedError`) and names the
+    service in every `user_message`; `detail` is the short technical reason, never shown as is.
+    """
+
+    user_message = "the service returned an error"
+
+    def __init__(self, detail: str = "", *, status: int | None = None) -> None:
+        super().__init__(detail or self.user_message)
+        self.detail = detail
+        self.status = status
+
+    @property
+    def may_have_acted(self) -> bool:
+        """Whether the service may have carried out the failed write (so it must not be called a failure)."""
+        return False
+
+
+class NotSent(ApiError):
     """The request never left lockbot: the service did nothing."""
 
 
-class OutcomeUnknown(Exception):
+class OutcomeUnknown(ApiError):
     """No answer, or the connection broke after sending: the service may have acted."""
 
+    @property
+    def may_have_acted(self) -> bool:
+        return True
 
-class RateLimited(Exception):
+
+class RateLimited(ApiError):
     """429: the service refused the request without acting on it."""
 
-    retry_after: float | None = None
+    def __init__(self, detail: str = "", *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        self.retry_after = retry_after
 
 
-class ServerFailed(Exception):
+class ServerFailed(ApiError):
     """5xx: worth another try for a read."""
+
+    @property
+    def may_have_acted(self) -> bool:
+        # 503 is "unavailable": refused before any work. Any other 5xx may come after the work was done.
+        return self.status != 503
+
+
+_DELAY_SECONDS = re.compile(r"[0-9]+(\.[0-9]+)?")
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (RFC 9110 §10.2.3), or None when there is none to read.
+
+    The header is either a delay in seconds or an HTTP date; a date already past means "now" (0).
+    A fraction of a second is taken too, as the services lockbot calls have sent one. Anything
+    else (a negative number, words) is no advice at all, as urllib3 reads it.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if _DELAY_SECONDS.fullmatch(text):
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:  # the asctime form carries no zone: HTTP dates are always GMT
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def pooled_client(
+    *,
+    endpoint: str,
+    api_key: str,
+    timeout: float,
+    limits: httpx.Limits,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
+    """The one pooled `httpx.AsyncClient` a client keeps for its service: bearer auth, lockbot's User-Agent.
+
+    `timeout` bounds every read and write; connecting gets at most 5 s of it, as a service that
+    does not accept a connection within that is down rather than slow.
+    """
+    return httpx.AsyncClient(
+        base_url=endpoint.rstrip("/"),
+        headers={"Authorization": f"Bearer {api_key}", "User-Agent": "lockbot"},
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+        limits=limits,
+        transport=transport,
+    )
 
 
 @dataclass(frozen=True)
 class Failures:
     """A client's own exceptions for failures on the way (each built from a short detail)."""
 
-    unreachable: Callable[[str], Exception]  # a NotSent
-    timeout: Callable[[str], Exception]  # an OutcomeUnknown
-    connection_lost: Callable[[str], Exception]  # an OutcomeUnknown
+    unreachable: Callable[[str], NotSent]
+    timeout: Callable[[str], OutcomeUnknown]
+    connection_lost: Callable[[str], OutcomeUnknown]
 
 
 def should_retry(exc: Exception, *, idempotent: bool) -> bool | float | timedelta:
@@ -67,7 +160,7 @@ async def request(
     *,
     idempotent: bool,
     failures: Failures,
-    error_of: Callable[[httpx.Response], Exception],
+    error_of: Callable[[httpx.Response], ApiError],
     answer_within: float,
     attempts: int = 3,
 ) -> httpx.Response:
@@ -94,7 +187,7 @@ async def _send(
     body: Mapping[str, Any] | None,
     *,
     failures: Failures,
-    error_of: Callable[[httpx.Response], Exception],
+    error_of: Callable[[httpx.Response], ApiError],
     answer_within: float,
 ) -> httpx.Response:
     try:

@@ -18,12 +18,13 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions import DoorActions
-from bot.config import ConfigError, Settings, load_policy, policy_path
+from bot.config import ConfigError, Settings
 from bot.db import MigrationFailed
 from bot.door_service import DoorDirectory, DoorService
 from bot.durations import parse_duration
 from bot.overbooked import SlotClient
 from bot.policy import Policy
+from bot.policy_file import load_policy, policy_path
 from bot.seam import SeamClient
 from bot.seam_events import SeamEvents, UnreadableEvent
 from bot.slack.buttons import RequestButtons

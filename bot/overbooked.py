@@ -17,7 +17,17 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from bot.api_calls import Failures, NotSent, OutcomeUnknown, RateLimited, ServerFailed, request
+from bot.api_calls import (
+    ApiError,
+    Failures,
+    NotSent,
+    OutcomeUnknown,
+    RateLimited,
+    ServerFailed,
+    parse_retry_after,
+    pooled_client,
+    request,
+)
 
 __all__ = [
     "OverbookedBadAnswer",
@@ -41,20 +51,14 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class OverbookedError(Exception):
-    """A call to Overbooked failed. `user_message` says why in plain words."""
+class OverbookedError(ApiError):
+    """A call to Overbooked failed. `user_message` says why in plain words; `code` is Overbooked's E###."""
 
     user_message = "Overbooked returned an error"
 
-    def __init__(self, detail: str = "", *, status: int | None = None, code: str | None = None) -> None:
-        super().__init__(detail or self.user_message)
-        self.status = status
+    def __init__(self, detail: str = "", *, code: str | None = None, **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
         self.code = code
-
-    @property
-    def may_have_acted(self) -> bool:
-        """Whether Overbooked may have carried out a lock or unlock despite this error: its outcome is unknown."""
-        return False
 
 
 class OverbookedSlotNotFound(OverbookedError):
@@ -100,18 +104,9 @@ class OverbookedNoAccess(OverbookedError):
 class OverbookedRateLimited(OverbookedError, RateLimited):
     user_message = "Overbooked is busy right now (rate limited); try again in a minute"
 
-    def __init__(self, detail: str = "", *, retry_after: float | None = None, **kwargs: Any) -> None:
-        super().__init__(detail, **kwargs)
-        self.retry_after = retry_after
-
 
 class OverbookedServerError(OverbookedError, ServerFailed):
     user_message = "Overbooked is having trouble right now; try again shortly"
-
-    @property
-    def may_have_acted(self) -> bool:
-        # A 503 is refused at the door; any other 5xx may come after the work was done.
-        return self.status != 503
 
 
 class OverbookedTimeout(OverbookedError, OutcomeUnknown):
@@ -119,19 +114,11 @@ class OverbookedTimeout(OverbookedError, OutcomeUnknown):
 
     user_message = "Overbooked did not answer in time"
 
-    @property
-    def may_have_acted(self) -> bool:
-        return True
-
 
 class OverbookedBadAnswer(OverbookedError, OutcomeUnknown):
     """A 2xx answer lockbot cannot read: Overbooked probably did what it was asked."""
 
     user_message = "Overbooked sent an answer lockbot does not understand"
-
-    @property
-    def may_have_acted(self) -> bool:
-        return True
 
 
 class OverbookedUnreachable(OverbookedError, NotSent):
@@ -191,6 +178,9 @@ _FAILURES = Failures(unreachable=OverbookedUnreachable, timeout=OverbookedTimeou
 
 _CODE = re.compile(r"^E\d{3}$")
 
+# httpx's default pool, which this client has always had; written out now that the factory asks for one.
+_POOL_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+
 
 def _code_in(value: object) -> str | None:
     text = str(value).strip().upper() if isinstance(value, str | int) and not isinstance(value, bool) else ""
@@ -235,9 +225,8 @@ def _error_from(response: httpx.Response) -> OverbookedError:
         else:
             kind = OverbookedError
     if kind is OverbookedRateLimited:
-        retry_after = response.headers.get("retry-after")
-        seconds = float(retry_after) if retry_after and retry_after.replace(".", "", 1).isdigit() else None
-        return OverbookedRateLimited(message, retry_after=seconds, status=status, code=code)
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        return OverbookedRateLimited(message, retry_after=retry_after, status=status, code=code)
     return kind(message or f"HTTP {status}", status=status, code=code)
 
 
@@ -252,11 +241,8 @@ class SlotClient:
         timeout: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._http = httpx.AsyncClient(
-            base_url=endpoint.rstrip("/"),
-            headers={"Authorization": f"Bearer {api_key}", "User-Agent": "lockbot"},
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-            transport=transport,
+        self._http = pooled_client(
+            endpoint=endpoint, api_key=api_key, timeout=timeout, limits=_POOL_LIMITS, transport=transport
         )
         self._timeout = timeout
 

@@ -16,7 +16,17 @@ from typing import Any, Literal, TypeVar
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from bot.api_calls import Failures, NotSent, OutcomeUnknown, RateLimited, ServerFailed, request
+from bot.api_calls import (
+    ApiError,
+    Failures,
+    NotSent,
+    OutcomeUnknown,
+    RateLimited,
+    ServerFailed,
+    parse_retry_after,
+    pooled_client,
+    request,
+)
 
 __all__ = [
     "LOCKS_LIMIT",
@@ -40,21 +50,14 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class SeamError(Exception):
-    """A call to Seam failed. `user_message` says why in plain words."""
+class SeamError(ApiError):
+    """A call to Seam failed. `user_message` says why in plain words; `error_type` is Seam's own."""
 
     user_message = "Seam returned an error"
 
-    def __init__(self, detail: str = "", *, status: int | None = None, error_type: str | None = None) -> None:
-        super().__init__(detail or self.user_message)
-        self.detail = detail
-        self.status = status
+    def __init__(self, detail: str = "", *, error_type: str | None = None, **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
         self.error_type = error_type
-
-    @property
-    def may_have_acted(self) -> bool:
-        """Whether Seam may have carried out the write that failed this way (so it must not be called a failure)."""
-        return False
 
 
 class SeamInvalidInput(SeamError):
@@ -90,26 +93,13 @@ class SeamDeviceNotFound(SeamError):
 class SeamRateLimited(SeamError, RateLimited):
     user_message = "Seam is busy right now (rate limited); try again in a minute"
 
-    def __init__(self, detail: str = "", *, retry_after: float | None = None, **kwargs: Any) -> None:
-        super().__init__(detail, **kwargs)
-        self.retry_after = retry_after
-
 
 class SeamServerError(SeamError, ServerFailed):
     user_message = "Seam is having trouble right now; try again shortly"
 
-    @property
-    def may_have_acted(self) -> bool:
-        # 503 is "unavailable": refused before any work. Any other 5xx may come after the work was done.
-        return self.status != 503
-
 
 class SeamTimeout(SeamError, OutcomeUnknown):
     user_message = "Seam did not answer in time"
-
-    @property
-    def may_have_acted(self) -> bool:
-        return True
 
 
 class SeamUnreachable(SeamError, NotSent):
@@ -219,13 +209,8 @@ LOCKS_LIMIT = 10_000
 _SEAM_LOCKS_DEFAULT_LIMIT = 500
 _WRITE = _CallPolicy(idempotent=False)
 
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
+# The pool this client has had since it was written: door actions and their attempt polls share it.
+_POOL_LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=32)
 
 
 def _logged_error(response: httpx.Response) -> SeamError:
@@ -246,7 +231,7 @@ def _error_from_response(response: httpx.Response) -> SeamError:
     status = response.status_code
     kwargs: dict[str, Any] = {"status": status, "error_type": error_type}
     if status == 429:
-        return SeamRateLimited(message, retry_after=_retry_after(response), **kwargs)
+        return SeamRateLimited(message, retry_after=parse_retry_after(response.headers.get("retry-after")), **kwargs)
     if status >= 500:
         return SeamServerError(message or f"HTTP {status}", **kwargs)
     if status in (401, 403):
@@ -272,12 +257,8 @@ class SeamClient:
         read_attempts: int = 3,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._http = httpx.AsyncClient(
-            base_url=endpoint.rstrip("/"),
-            headers={"Authorization": f"Bearer {api_key}", "User-Agent": "lockbot"},
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
-            transport=transport,
+        self._http = pooled_client(
+            endpoint=endpoint, api_key=api_key, timeout=timeout, limits=_POOL_LIMITS, transport=transport
         )
         self._timeout = timeout
         self._read_attempts = read_attempts

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from svix.webhooks import Webhook
 
-from bot.config import ConfigError, load_settings
+from bot.config import ConfigError, load_database_settings, load_seam_settings, load_settings
 from bot.logs import SecretRedactor
 from tests.botprocess import ROOT
 
@@ -116,6 +116,38 @@ def test_empty_values_count_as_unset(env: pytest.MonkeyPatch) -> None:
 
     assert settings.socket_mode is False
     assert settings.doors_enabled is False
+
+
+def test_the_seam_webhook_command_needs_the_seam_api_key_that_serving_does_not(env: pytest.MonkeyPatch) -> None:
+    for name, value in VALID.items():
+        env.setenv(name, value)
+
+    with pytest.raises(ConfigError) as raised:
+        load_seam_settings()
+
+    assert str(raised.value) == "lockbot cannot start: SEAM_API_KEY is required"
+    assert load_settings().seam_api_key is None
+
+
+def test_the_seam_endpoint_has_one_default_and_one_check_for_every_command(env: pytest.MonkeyPatch) -> None:
+    env.setenv("SEAM_API_KEY", "seam_key")
+    for name, value in VALID.items():
+        env.setenv(name, value)
+
+    assert load_seam_settings().seam_endpoint == load_settings().seam_endpoint == "https://connect.getseam.com"
+
+    env.setenv("SEAM_ENDPOINT", "connect.getseam.com")
+    for load in (load_seam_settings, load_settings):
+        with pytest.raises(ConfigError) as raised:
+            load()
+        assert "SEAM_ENDPOINT must be an http(s) URL, got 'connect.getseam.com'" in str(raised.value)
+
+
+def test_the_audit_command_reads_the_database_alone(env: pytest.MonkeyPatch) -> None:
+    env.setenv("DATABASE_URL", "postgresql://db/lockbot")
+    env.setenv("SEAM_ENDPOINT", "not a url")  # not read by audit: no reason to refuse
+
+    assert load_database_settings().database_url == "postgresql://db/lockbot"
 
 
 def test_the_bot_refuses_to_start_with_one_clear_line(tmp_path: Path) -> None:

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, load_policy, parse_duration
+from bot.config import ConfigError
+from bot.durations import parse_duration
 from bot.policy import DoorRules
+from bot.policy_file import load_policy
 from bot.seam import Lock
 
 SPEC_EXAMPLE = """

@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.app import Lockbot, open_lockbot
-from bot.config import ConfigError, Settings, load_policy
+from bot.config import ConfigError, Settings
 from bot.doors import DoorAmbiguous, DoorFound, DoorUnknown, match_door, match_door_and_reason
 from bot.durations import LockUntilError, parse_duration, parse_lock_until
+from bot.policy_file import load_policy
 from bot.seam import Lock
 from tests.botprocess import BOT_TOKEN, SIGNING_SECRET, signed_headers
 from tests.fakes.slack_api import FakeSlack
