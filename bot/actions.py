@@ -18,23 +18,30 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
-from enum import StrEnum
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from bot.records import ActionRecord, ActionState, AuditEntry, UnlockRequest, new_id
-from bot.seam import ActionAttempt, ActionType, Lock, SeamClient, SeamError, SeamServerError
-from bot.store import UNFINISHED, Store
-from bot.tracking import AttemptOutcome, AttemptTracker, OutcomeKind
+from bot.model import (
+    UNFINISHED,
+    ActionKind,
+    ActionRecord,
+    ActionState,
+    ActionThread,
+    ActionView,
+    AuditEntry,
+    CannotReport,
+    Lock,
+    UnlockRequest,
+    new_id,
+    utcnow,
+)
+from bot.seam import ActionAttempt, ActionType, SeamClient, SeamError, SeamServerError
+from bot.store import Store
+from bot.tracking import AttemptOutcome, AttemptTracker
 
 __all__ = [
     "ACTION_LEASE",
-    "ActionKind",
-    "ActionPhase",
     "ActionReporter",
-    "ActionThread",
-    "ActionView",
-    "CannotReport",
     "DoorActions",
     "describe_attempt_error",
     "not_confirmed_reason",
@@ -47,86 +54,7 @@ _STALE_QUEUED = timedelta(minutes=2)
 # How long an instance holds the actions it runs without renewing; after that another takes them over.
 ACTION_LEASE = timedelta(seconds=10)
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class ActionKind(StrEnum):
-    LOCK = "lock"
-    UNLOCK = "unlock"
-
-    @property
-    def past(self) -> str:
-        return "locked" if self is ActionKind.LOCK else "unlocked"
-
-    @property
-    def gerund(self) -> str:
-        return "locking" if self is ActionKind.LOCK else "unlocking"
-
-    @property
-    def action_type(self) -> str:
-        return ActionType.LOCK_DOOR if self is ActionKind.LOCK else ActionType.UNLOCK_DOOR
-
-
-class ActionPhase(StrEnum):
-    WORKING = "working"
-    PENDING = "pending"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    NOT_CONFIRMED = "not_confirmed"
-
-    @property
-    def final(self) -> bool:
-        return self in (ActionPhase.SUCCEEDED, ActionPhase.FAILED, ActionPhase.NOT_CONFIRMED)
-
-
-_PHASE_OF_STATE = {
-    ActionState.QUEUED: ActionPhase.WORKING,
-    ActionState.REQUESTING: ActionPhase.WORKING,
-    ActionState.PENDING: ActionPhase.PENDING,
-    ActionState.SUCCEEDED: ActionPhase.SUCCEEDED,
-    ActionState.FAILED: ActionPhase.FAILED,
-    ActionState.NOT_CONFIRMED: ActionPhase.NOT_CONFIRMED,
-}
-_STATE_OF_FINAL_PHASE = {
-    ActionPhase.SUCCEEDED: ActionState.SUCCEEDED,
-    ActionPhase.FAILED: ActionState.FAILED,
-    ActionPhase.NOT_CONFIRMED: ActionState.NOT_CONFIRMED,
-}
-
-
-@dataclass(frozen=True)
-class ActionView:
-    """Everything a message about an action shows."""
-
-    kind: ActionKind
-    door: str
-    requested_by: str
-    phase: ActionPhase
-    problem: str | None = None  # plain words: why it failed or could not be confirmed
-    confirmed_by_device: bool = True
-    timeout_seconds: float | None = None
-    attempt_id: str | None = None
-    reason: str | None = None
-    request: UnlockRequest | None = None  # the approved request this action carries out
-
-
-@dataclass(frozen=True)
-class ActionThread:
-    """Where an action is shown: the parent message and the status message in its thread."""
-
-    channel: str
-    parent_ts: str
-    status_ts: str
-
-
-class CannotReport(Exception):
-    """The action could not even be announced, so it was not started."""
-
-    def __init__(self, user_message: str) -> None:
-        super().__init__(user_message)
-        self.user_message = user_message
+_SEAM_ACTION_TYPE = {ActionKind.LOCK: ActionType.LOCK_DOOR, ActionKind.UNLOCK: ActionType.UNLOCK_DOOR}
 
 
 class ActionReporter(Protocol):
@@ -247,7 +175,7 @@ class DoorActions:
         now = self._clock()
         record = ActionRecord(
             id=new_id(),
-            kind=str(kind),
+            kind=kind,
             device_id=lock.device_id,
             door=lock.name,
             requested_by=requested_by,
@@ -282,13 +210,13 @@ class DoorActions:
         running = _Running(record, _view_of(record, request), None, asyncio.Lock())
         with self._driven(record.id):
             if request.message_ts is None:
-                await self._finish(running, ActionPhase.FAILED, problem="the request's message is missing")
+                await self._finish(running, ActionState.FAILED, problem="the request's message is missing")
                 return
             try:
                 thread = await self._reporter.open_in_thread(request.channel, request.message_ts, running.view)
             except CannotReport as exc:
                 # Nothing was sent; the requester still hears of it (the final listeners).
-                await self._finish(running, ActionPhase.FAILED, problem=_could_not_post(exc))
+                await self._finish(running, ActionState.FAILED, problem=_could_not_post(exc))
                 return
             await self._remember_thread(running, thread)
             await self._send(running, thread)
@@ -332,7 +260,7 @@ class DoorActions:
         log.info("resuming action %s (%s %s, %s)", record.id, record.kind, record.device_id, record.state)
         if record.state is ActionState.PENDING and record.attempt_id:
             self._follow(running, record.attempt_id, started_at=record.updated_at)
-        elif record.state is ActionState.QUEUED and request is None and ActionKind(record.kind) is ActionKind.UNLOCK:
+        elif record.state is ActionState.QUEUED and request is None and record.kind is ActionKind.UNLOCK:
             # A direct /unlock stopped before it was sent: whoever typed it saw it stall or fail, and
             # may have walked away. An unlock nobody is waiting for is not sent.
             await self._finish_unannounced(running, "lockbot was interrupted before sending it; nothing was done")
@@ -347,20 +275,20 @@ class DoorActions:
                     if request is None:
                         await self._finish_unannounced(running, exc.user_message)
                     else:  # the requester still hears of it (the final listeners)
-                        await self._finish(running, ActionPhase.FAILED, problem=_could_not_post(exc))
+                        await self._finish(running, ActionState.FAILED, problem=_could_not_post(exc))
                     return
                 await self._remember_thread(running, thread)
             await self._send(running, running.thread)
         elif record.state is ActionState.QUEUED:
             await self._finish(
                 running,
-                ActionPhase.FAILED,
+                ActionState.FAILED,
                 problem="lockbot was restarted before sending it, and too long ago to send it now; ask again",
             )
         else:
             await self._finish(
                 running,
-                ActionPhase.NOT_CONFIRMED,
+                ActionState.NOT_CONFIRMED,
                 problem="lockbot was restarted while asking Seam, so it cannot tell whether Seam acted",
             )
 
@@ -397,7 +325,7 @@ class DoorActions:
             self._driving.discard(running.record.id)
             return
         running.record = record = requesting
-        kind = ActionKind(record.kind)
+        kind = record.kind
         try:
             if kind is ActionKind.LOCK:
                 attempt = await self._seam.lock_door(record.device_id)
@@ -406,16 +334,16 @@ class DoorActions:
         except SeamError as exc:
             if exc.may_have_acted:
                 log.warning("%s %s: outcome unknown at Seam: %s", kind, record.device_id, exc)
-                await self._finish(running, ActionPhase.NOT_CONFIRMED, problem=_unknown_outcome(kind, exc))
+                await self._finish(running, ActionState.NOT_CONFIRMED, problem=_unknown_outcome(kind, exc))
             else:
                 log.warning("%s %s failed at Seam: %s", kind, record.device_id, exc)
-                await self._finish(running, ActionPhase.FAILED, problem=exc.user_message)
+                await self._finish(running, ActionState.FAILED, problem=exc.user_message)
             return
         answered = time.monotonic()
         log.info("%s %s: attempt %s %s", kind, record.device_id, attempt.action_attempt_id, attempt.status)
         running.record = replace(running.record, attempt_id=attempt.action_attempt_id)
         if attempt.finished:
-            await self._finish_with(running, AttemptOutcome(_outcome_kind(attempt), attempt))
+            await self._finish_with(running, AttemptOutcome.of(attempt))
             return
         # Followed before anything else, so no failure after Seam answered can leave it unfollowed.
         self._follow(running, attempt.action_attempt_id, started=answered)
@@ -435,7 +363,7 @@ class DoorActions:
         else:
             if pending is not None:
                 running.record = pending
-        await self._show(running, ActionPhase.PENDING, attempt_id=attempt.action_attempt_id)
+        await self._show(running, ActionState.PENDING, attempt_id=attempt.action_attempt_id)
 
     def _follow(
         self,
@@ -454,21 +382,21 @@ class DoorActions:
             started = time.monotonic() - max(0.0, (self._clock() - started_at).total_seconds())
         pending = ActionAttempt(
             action_attempt_id=attempt_id,
-            action_type=ActionKind(running.record.kind).action_type,
+            action_type=_SEAM_ACTION_TYPE[running.record.kind],
             status="pending",
         )
         self._tracker.follow(pending, running.record.device_id, on_finished, started=started)
 
     async def _finish_with(self, running: _Running, outcome: AttemptOutcome) -> None:
         attempt = outcome.attempt
-        if outcome.kind is OutcomeKind.SUCCEEDED and attempt is not None:
-            await self._finish(running, ActionPhase.SUCCEEDED, confirmed_by_device=attempt.confirmed_by_device)
-        elif outcome.kind is OutcomeKind.FAILED and attempt is not None:
-            await self._finish(running, ActionPhase.FAILED, problem=describe_attempt_error(attempt))
+        if outcome.state is ActionState.SUCCEEDED and attempt is not None:
+            await self._finish(running, ActionState.SUCCEEDED, confirmed_by_device=attempt.confirmed_by_device)
+        elif outcome.state is ActionState.FAILED and attempt is not None:
+            await self._finish(running, ActionState.FAILED, problem=describe_attempt_error(attempt))
         else:
             await self._finish(
                 running,
-                ActionPhase.NOT_CONFIRMED,
+                ActionState.NOT_CONFIRMED,
                 problem=not_confirmed_reason(outcome.problem) if outcome.problem else None,
                 timeout_seconds=self._timeout_seconds,
             )
@@ -479,7 +407,7 @@ class DoorActions:
         self._driving.discard(running.record.id)
         if running.thread is not None:
             async with running.lock:
-                running.view = replace(running.view, phase=ActionPhase.FAILED, problem=why)
+                running.view = replace(running.view, state=ActionState.FAILED, problem=why)
                 running.thread = await self._reporter.show(running.thread, running.view)
         await self._store.update_action(
             running.record,
@@ -494,7 +422,7 @@ class DoorActions:
     async def _finish(
         self,
         running: _Running,
-        phase: ActionPhase,
+        state: ActionState,
         *,
         problem: str | None = None,
         confirmed_by_device: bool = True,
@@ -503,7 +431,7 @@ class DoorActions:
         try:
             stored = await self._show_and_store_outcome(
                 running,
-                phase,
+                state,
                 problem=problem,
                 confirmed_by_device=confirmed_by_device,
                 timeout_seconds=timeout_seconds,
@@ -522,7 +450,7 @@ class DoorActions:
     async def _show_and_store_outcome(
         self,
         running: _Running,
-        phase: ActionPhase,
+        state: ActionState,
         *,
         problem: str | None,
         confirmed_by_device: bool,
@@ -530,11 +458,11 @@ class DoorActions:
     ) -> bool:
         """Show the final outcome and store it; False if the action had an outcome already."""
         async with running.lock:
-            if running.view.phase.final:
+            if running.view.state.final:
                 return False  # an outcome is never overwritten
             running.view = replace(
                 running.view,
-                phase=phase,
+                state=state,
                 problem=problem,
                 confirmed_by_device=confirmed_by_device,
                 timeout_seconds=timeout_seconds,
@@ -547,12 +475,12 @@ class DoorActions:
                 running.record,
                 self._clock(),
                 only_from=UNFINISHED,
-                state=_STATE_OF_FINAL_PHASE[phase],
+                state=state,
                 problem=problem,
                 confirmed_by_device=confirmed_by_device,
                 attempt_id=running.record.attempt_id,
                 status_ts=running.thread.status_ts if running.thread else running.record.status_ts,
-                audit=self._audit_entry(running.record, outcome=str(phase), detail=problem),
+                audit=self._audit_entry(running.record, outcome=str(state), detail=problem),
             )
             if stored is None:
                 log.info("action %s was already finished elsewhere", running.record.id)
@@ -560,11 +488,11 @@ class DoorActions:
             running.record = stored
             return True
 
-    async def _show(self, running: _Running, phase: ActionPhase, *, attempt_id: str | None = None) -> None:
+    async def _show(self, running: _Running, state: ActionState, *, attempt_id: str | None = None) -> None:
         async with running.lock:
-            if running.view.phase.final or running.thread is None:
+            if running.view.state.final or running.thread is None:
                 return
-            running.view = replace(running.view, phase=phase, attempt_id=attempt_id or running.view.attempt_id)
+            running.view = replace(running.view, state=state, attempt_id=attempt_id or running.view.attempt_id)
             running.thread = await self._reporter.show(running.thread, running.view)
 
     def _audit_entry(self, record: ActionRecord, *, outcome: str, detail: str | None) -> AuditEntry:
@@ -572,7 +500,7 @@ class DoorActions:
         return AuditEntry(
             at=self._clock(),
             actor=record.requested_by,
-            event=record.kind,
+            event=str(record.kind),
             outcome=outcome,
             door=record.door,
             device_id=record.device_id,
@@ -600,17 +528,13 @@ class DoorActions:
 
 def _view_of(record: ActionRecord, request: UnlockRequest | None) -> ActionView:
     return ActionView(
-        kind=ActionKind(record.kind),
+        kind=record.kind,
         door=record.door,
         requested_by=record.requested_by,
-        phase=_PHASE_OF_STATE[record.state],
+        state=record.state,
         problem=record.problem,
         confirmed_by_device=record.confirmed_by_device is not False,
         attempt_id=record.attempt_id,
         reason=record.reason or None,
         request=request,
     )
-
-
-def _outcome_kind(attempt: ActionAttempt) -> OutcomeKind:
-    return OutcomeKind.SUCCEEDED if attempt.status == "success" else OutcomeKind.FAILED

@@ -8,8 +8,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bot.actions import ActionKind, ActionThread, CannotReport, DoorActions
+from bot.actions import DoorActions
 from bot.doors import DoorAmbiguous, DoorFound, DoorUnknown, match_door, match_door_and_reason, normalised
+from bot.model import ActionKind, ActionThread, AuditEntry, CannotReport, Lock
 from bot.policy import (
     PeopleDirectory,
     PeopleUnavailable,
@@ -19,9 +20,8 @@ from bot.policy import (
     may_lock,
     may_unlock_directly,
 )
-from bot.records import AuditEntry
 from bot.replies import NotAllowed, Problem, ProblemReason
-from bot.seam import Lock, SeamClient, SeamError
+from bot.seam import SeamClient, SeamError
 from bot.store import Store
 from bot.unlock_requests import RequestFiled, UnlockRequests
 

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from bot.actions import ActionView, utcnow
+from bot.model import ActionRecord, ActionView, Lock, utcnow
 from bot.policy import Policy
-from bot.records import ActionRecord
-from bot.seam import Lock, SeamError
+from bot.seam import SeamError
 from bot.store import Store
 from bot.tracking import AttemptTracker
 

@@ -16,11 +16,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from bot.actions import ActionPhase, ActionThread, CannotReport, utcnow
 from bot.durations import LockUntilError, parse_lock_until
+from bot.model import ActionState, ActionThread, AuditEntry, CannotReport, SlotLock, SlotLockState, new_id, utcnow
 from bot.overbooked import OverbookedError, OverbookedLockKeyInvalid, OverbookedServerError, Slot, SlotClient
 from bot.policy import PeopleDirectory, PeopleUnavailable, Person, Policy
-from bot.records import AuditEntry, SlotLock, SlotLockState, new_id
 from bot.replies import Problem, ProblemReason
 from bot.store import Store
 
@@ -54,7 +53,7 @@ class SlotView:
 
     slot_id: str
     requested_by: str
-    phase: ActionPhase
+    state: ActionState  # a slot lock is shown as an action is
     until: datetime
     problem: str | None = None
     unlocked_by: str | None = None
@@ -144,7 +143,7 @@ class SlotService:
             until = parse_lock_until(when, now=now, time_zone=time_zone, longest=self._longest)
         except LockUntilError as exc:
             return BadSlotCommand(SlotCommandFault.BAD_TIME, exc.reason)
-        view = SlotView(slot_id, user_id, ActionPhase.WORKING, until)
+        view = SlotView(slot_id, user_id, ActionState.REQUESTING, until)
         try:
             thread = await self._reporter.open(channel, view)
         except CannotReport as exc:
@@ -333,7 +332,7 @@ class SlotService:
             view = SlotView(
                 slot_id,
                 lock.locked_by,
-                ActionPhase.SUCCEEDED,
+                ActionState.SUCCEEDED,
                 lock.locked_until,
                 unlocked_by=user_id,
                 unlocked_at=unlocked_at,
@@ -380,16 +379,17 @@ class SlotService:
 
 _NEVER_CONFIRMED = "Overbooked never confirmed it, and the slot later turned out not to be locked by lockbot"
 
-_PHASE_OF = {
-    SlotLockState.LOCKING: ActionPhase.WORKING,
-    SlotLockState.LOCKED: ActionPhase.SUCCEEDED,
-    SlotLockState.NOT_CONFIRMED: ActionPhase.NOT_CONFIRMED,
-    SlotLockState.FAILED: ActionPhase.FAILED,
+# Where each slot lock state is, as an action: locking means Overbooked may have been asked.
+_ACTION_STATE_OF = {
+    SlotLockState.LOCKING: ActionState.REQUESTING,
+    SlotLockState.LOCKED: ActionState.SUCCEEDED,
+    SlotLockState.NOT_CONFIRMED: ActionState.NOT_CONFIRMED,
+    SlotLockState.FAILED: ActionState.FAILED,
 }
 
 
 def _view(lock: SlotLock, state: SlotLockState, *, problem: str | None = None) -> SlotView:
-    return SlotView(lock.slot_id, lock.locked_by, _PHASE_OF[state], lock.locked_until, problem=problem)
+    return SlotView(lock.slot_id, lock.locked_by, _ACTION_STATE_OF[state], lock.locked_until, problem=problem)
 
 
 def _thread_of(lock: SlotLock) -> ActionThread | None:

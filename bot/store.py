@@ -26,7 +26,9 @@ from bot.db import (
     slot_locks,
     unlock_requests,
 )
-from bot.records import (
+from bot.model import (
+    UNFINISHED,
+    ActionKind,
     ActionRecord,
     ActionState,
     AuditEntry,
@@ -37,12 +39,9 @@ from bot.records import (
     UnlockRequest,
 )
 
-__all__ = ["UNFINISHED", "Store"]
+__all__ = ["Store"]
 
 log = logging.getLogger(__name__)
-
-_UNFINISHED = (ActionState.QUEUED, ActionState.REQUESTING, ActionState.PENDING)
-UNFINISHED = _UNFINISHED
 
 
 def _request(row: Row[Any]) -> UnlockRequest:
@@ -60,16 +59,15 @@ def _slot_lock(row: Row[Any]) -> SlotLock:
 
 def _action(row: Row[Any]) -> ActionRecord:
     values = dict(row._mapping)
-    values["state"] = ActionState(values.pop("phase"))
+    values["kind"] = ActionKind(values["kind"])
+    values["state"] = ActionState(values["state"])
     values.pop("lease_owner", None)
     values.pop("lease_expires", None)
     return ActionRecord(**values)
 
 
 def _action_values(record: ActionRecord) -> dict[str, Any]:
-    values = asdict(record)
-    values["phase"] = str(values.pop("state"))
-    return values
+    return asdict(record) | {"kind": str(record.kind), "state": str(record.state)}
 
 
 _ACTION_FIELDS = {field.name for field in fields(ActionRecord)}
@@ -306,7 +304,7 @@ class Store:
                 update(actions)
                 .where(
                     actions.c.id == action_id,
-                    actions.c.phase.in_([str(state) for state in _UNFINISHED]),
+                    actions.c.state.in_([str(state) for state in UNFINISHED]),
                     or_(
                         actions.c.lease_owner.is_(None),
                         actions.c.lease_owner == owner,
@@ -320,7 +318,7 @@ class Store:
     async def claim_orphans(self, owner: str, now: datetime, lease_until: datetime) -> list[ActionRecord]:
         """Take every unfinished action whose lease ran out (its instance died); returns those taken."""
         unheld = and_(
-            actions.c.phase.in_([str(state) for state in _UNFINISHED]),
+            actions.c.state.in_([str(state) for state in UNFINISHED]),
             or_(actions.c.lease_expires.is_(None), actions.c.lease_expires < now),
         )
         async with self._engine.connect() as connection:
@@ -348,7 +346,7 @@ class Store:
                 .where(
                     actions.c.lease_owner == owner,
                     actions.c.id.in_(list(action_ids)),
-                    actions.c.phase.in_([str(state) for state in _UNFINISHED]),
+                    actions.c.state.in_([str(state) for state in UNFINISHED]),
                 )
                 .values(lease_expires=lease_until)
             )
@@ -373,12 +371,11 @@ class Store:
             raise TypeError(f"not action fields: {sorted(unknown)}")
         updated = replace(record, updated_at=at, **changes)
         values: Mapping[str, Any] = {
-            ("phase" if key == "state" else key): (str(value) if key == "state" else value)
-            for key, value in {**changes, "updated_at": at}.items()
+            key: (str(value) if key == "state" else value) for key, value in {**changes, "updated_at": at}.items()
         }
         conditions = [actions.c.id == record.id]
         if only_from is not None:
-            conditions.append(actions.c.phase.in_([str(state) for state in only_from]))
+            conditions.append(actions.c.state.in_([str(state) for state in only_from]))
         if owner is not None:
             conditions.append(actions.c.lease_owner == owner)
         async with self._engine.begin() as connection:
@@ -398,7 +395,7 @@ class Store:
         async with self._engine.connect() as connection:
             rows = await connection.execute(
                 select(actions)
-                .where(actions.c.phase.in_([str(state) for state in _UNFINISHED]))
+                .where(actions.c.state.in_([str(state) for state in UNFINISHED]))
                 .order_by(actions.c.created_at)
             )
             return [_action(row) for row in rows]

@@ -16,11 +16,23 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from bot.actions import ActionKind, ActionView, CannotReport, DoorActions, utcnow
+from bot.actions import DoorActions
+from bot.model import (
+    ActionKind,
+    ActionRecord,
+    ActionState,
+    ActionView,
+    AuditEntry,
+    CannotReport,
+    Lock,
+    RequestState,
+    UnlockRequest,
+    new_id,
+    utcnow,
+)
 from bot.policy import DoorRules, PeopleDirectory, PeopleUnavailable, Policy, may_approve
-from bot.records import ActionRecord, ActionState, AuditEntry, RequestState, UnlockRequest, new_id
 from bot.replies import Problem, ProblemReason
-from bot.seam import Lock, SeamError
+from bot.seam import SeamError
 from bot.store import Store
 
 __all__ = [
@@ -198,7 +210,7 @@ class UnlockRequests:
         if decision is Decision.APPROVE:
             then_run = ActionRecord(
                 id=new_id(),
-                kind=str(ActionKind.UNLOCK),
+                kind=ActionKind.UNLOCK,
                 device_id=request.device_id,
                 door=request.door,
                 requested_by=request.requester,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,11 +15,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from bot import db
 from bot.db import MIGRATIONS, MigrationFailed, create_engine, head_revision, metadata, migrate
-from bot.records import ActionRecord, ActionState, OwedSlackMessage, RequestState, UnlockRequest, new_id
+from bot.model import ActionKind, ActionRecord, ActionState, OwedSlackMessage, RequestState, UnlockRequest, new_id
 from bot.store import Store
 from tests.databases import DATABASE_KINDS, fresh_database
 
@@ -45,6 +46,49 @@ def test_migrations_create_exactly_the_tables_lockbot_uses(database_url: str) ->
     assert asyncio.run(go()) == []
 
 
+def test_an_action_stored_before_the_state_column_was_renamed_reads_back_after_it(database_url: str) -> None:
+    from alembic import command  # noqa: PLC0415 - only this test drives Alembic by revision
+
+    def upgrade_to(revision: str) -> Callable[[Connection], None]:
+        def run(connection: Connection) -> None:
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+
+        return run
+
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+    async def go() -> list[ActionRecord]:
+        engine = create_engine(database_url)
+        async with engine.begin() as connection:
+            await connection.run_sync(upgrade_to("0006"))
+            await connection.execute(
+                text(
+                    "INSERT INTO actions (id, kind, device_id, door, requested_by, reason, channel, phase, "
+                    "created_at, updated_at) VALUES ('a1', 'unlock', 'lock_1', 'Front Door', 'U1', '', 'C1', "
+                    "'pending', :at, :at)"
+                ),
+                {"at": now.replace(tzinfo=None)},
+            )
+        async with engine.begin() as connection:
+            await connection.run_sync(upgrade_to("0007"))
+        store = Store(engine)
+        try:
+            return await store.unfinished_actions()
+        finally:
+            await store.close()
+
+    [action] = asyncio.run(go())
+    assert (action.id, action.kind, action.state, action.created_at) == (
+        "a1",
+        ActionKind.UNLOCK,
+        ActionState.PENDING,
+        now,
+    )
+
+
 def pending_request(now: datetime, ttl: timedelta = timedelta(minutes=5)) -> UnlockRequest:
     return UnlockRequest(
         id=new_id(),
@@ -68,7 +112,7 @@ def test_the_first_decision_wins_and_an_approval_stores_its_action(database_url:
         await store.add_request(request)
         action = ActionRecord(
             id=new_id(),
-            kind="unlock",
+            kind=ActionKind.UNLOCK,
             device_id="lock_1",
             door="Front Door",
             requested_by="U1",

@@ -15,13 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.actions import ActionKind, ActionPhase, ActionView, not_confirmed_reason
+from bot.actions import not_confirmed_reason
 from bot.door_service import AuditView, DoorOverview
 from bot.doors import DoorAmbiguous, DoorUnknown
+from bot.model import ActionKind, ActionState, ActionView, AuditEntry, Lock, RequestState, UnlockRequest
 from bot.policy import EVERYONE
-from bot.records import AuditEntry, RequestState, UnlockRequest
 from bot.replies import NotAllowed, Problem, ProblemReason
-from bot.seam import Lock
 from bot.seam_events import DoorNotice
 from bot.slack.text import (
     ECHO_LIMIT,
@@ -186,33 +185,34 @@ def _list_names(names: Sequence[str], *, limit: int = _LISTED_NAMES) -> Text:
 # -- actions ------------------------------------------------------------------------------------
 
 _ICONS = {
-    ActionPhase.WORKING: ":hourglass_flowing_sand:",
-    ActionPhase.PENDING: ":hourglass_flowing_sand:",
-    ActionPhase.FAILED: ":warning:",
-    ActionPhase.NOT_CONFIRMED: ":grey_question:",
+    ActionState.QUEUED: ":hourglass_flowing_sand:",
+    ActionState.REQUESTING: ":hourglass_flowing_sand:",
+    ActionState.PENDING: ":hourglass_flowing_sand:",
+    ActionState.FAILED: ":warning:",
+    ActionState.NOT_CONFIRMED: ":grey_question:",
 }
 
 
 def _icon(view: ActionView) -> str:
-    if view.phase is ActionPhase.SUCCEEDED:
+    if view.state is ActionState.SUCCEEDED:
         return ":lock:" if view.kind is ActionKind.LOCK else ":unlock:"
-    return _ICONS[view.phase]
+    return _ICONS[view.state]
 
 
 def _outcome(view: ActionView) -> Text:
     door = value(view.door, NAME_LIMIT)
     gerund = view.kind.gerund.capitalize()
-    if view.phase is ActionPhase.WORKING:
+    if view.state.working:
         return compose(f"{gerund} ", door, "…")
-    if view.phase is ActionPhase.PENDING:
+    if view.state is ActionState.PENDING:
         return compose(f"{gerund} ", door, ": waiting for the lock to confirm…")
-    if view.phase is ActionPhase.SUCCEEDED:
+    if view.state is ActionState.SUCCEEDED:
         if not view.confirmed_by_device:
             return compose(
                 door, f" {view.kind.past}, but the lock itself did not confirm it (unconfirmed by the device)."
             )
         return compose(door, f" {view.kind.past}.")
-    if view.phase is ActionPhase.FAILED:
+    if view.state is ActionState.FAILED:
         problem = value((view.problem or "Seam reported an error").rstrip("."), NAME_LIMIT * 4)
         return compose(f"Could not {view.kind.value} ", door, ": ", problem, ".")
     # It may have happened: say so, say what to do once, and never invite a retry.
@@ -246,18 +246,19 @@ def render_action_parent(view: ActionView) -> SlackMessage:
 
 
 _STATUS_LABEL = {
-    ActionPhase.WORKING: "Working",
-    ActionPhase.PENDING: "Pending",
-    ActionPhase.SUCCEEDED: "Done",
-    ActionPhase.FAILED: "Failed",
-    ActionPhase.NOT_CONFIRMED: "Not confirmed",
+    ActionState.QUEUED: "Working",
+    ActionState.REQUESTING: "Working",
+    ActionState.PENDING: "Pending",
+    ActionState.SUCCEEDED: "Done",
+    ActionState.FAILED: "Failed",
+    ActionState.NOT_CONFIRMED: "Not confirmed",
 }
 
 
 def render_action_status(view: ActionView) -> SlackMessage:
     """The status message in the action's thread, edited as the action resolves."""
-    label = _STATUS_LABEL[view.phase]
-    if view.phase is ActionPhase.WORKING:
+    label = _STATUS_LABEL[view.state]
+    if view.state.working:
         sentence = compose(f"asking Seam to {view.kind.value} ", bold(view.door), "…")
     else:
         sentence = _outcome(view)
@@ -741,12 +742,12 @@ def _slot_sentence(view: SlotView) -> Text:
             date(view.unlocked_at),
             ".",
         )
-    if view.phase in (ActionPhase.WORKING, ActionPhase.PENDING):
+    if view.state.working or view.state is ActionState.PENDING:
         return compose("Locking slot ", slot, " until ", until, "…")
-    if view.phase is ActionPhase.SUCCEEDED:
+    if view.state is ActionState.SUCCEEDED:
         return compose("Slot ", slot, " locked until ", until, ".")
     problem = value((view.problem or "Overbooked reported an error").rstrip("."), 300)
-    if view.phase is ActionPhase.FAILED:
+    if view.state is ActionState.FAILED:
         return compose("Could not lock slot ", slot, ": ", problem, ".")
     # Overbooked may hold the lock: say so plainly, and how to find out or undo it.
     return compose(
@@ -769,7 +770,7 @@ def _slot_sentence(view: SlotView) -> Text:
 def _slot_icon(view: SlotView) -> str:
     if view.unlocked_by is not None:
         return ":unlock:"
-    return ":lock:" if view.phase is ActionPhase.SUCCEEDED else _ICONS[view.phase]
+    return ":lock:" if view.state is ActionState.SUCCEEDED else _ICONS[view.state]
 
 
 def render_slot_parent(view: SlotView) -> SlackMessage:
@@ -781,8 +782,8 @@ def render_slot_parent(view: SlotView) -> SlackMessage:
 
 
 def render_slot_status(view: SlotView) -> SlackMessage:
-    label = "Unlocked" if view.unlocked_by else _STATUS_LABEL[view.phase]
-    if view.phase is ActionPhase.WORKING:
+    label = "Unlocked" if view.unlocked_by else _STATUS_LABEL[view.state]
+    if view.state.working:
         sentence = compose(
             "asking Overbooked to lock slot ", code(view.slot_id, plain_ticks=False), " until ", date(view.until), "…"
         )

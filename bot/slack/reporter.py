@@ -11,8 +11,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.actions import ActionThread, ActionView, CannotReport
-from bot.records import UnlockRequest
+from bot.model import ActionThread, ActionView, CannotReport, UnlockRequest
 from bot.seam_events import DoorNotice
 from bot.slack.blocks import (
     SlackMessage,
@@ -208,12 +207,12 @@ class ThreadReporter(_SlackMessages, Generic[V]):
 
 def action_reporter(client: AsyncWebClient, owed: OwedSlackMessages | None = None) -> ThreadReporter[ActionView]:
     """Implements `bot.actions.ActionReporter`."""
-    return ThreadReporter(client, render_action_parent, render_action_status, lambda view: view.phase.final, owed)
+    return ThreadReporter(client, render_action_parent, render_action_status, lambda view: view.state.final, owed)
 
 
 def slot_reporter(client: AsyncWebClient, owed: OwedSlackMessages | None = None) -> ThreadReporter[SlotView]:
     """Implements `bot.slots.SlotReporter`."""
-    return ThreadReporter(client, render_slot_parent, render_slot_status, lambda view: view.phase.final, owed)
+    return ThreadReporter(client, render_slot_parent, render_slot_status, lambda view: view.state.final, owed)
 
 
 class SlackRequestMessenger(_SlackMessages):
