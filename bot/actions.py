@@ -9,18 +9,15 @@ finishes what was in flight; an action that may already have reached Seam is nev
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
 import re
-import secrets
-import socket
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from bot.leases import ACTION_LEASE, ActionLeases
 from bot.model import (
     UNFINISHED,
     ActionKind,
@@ -35,12 +32,12 @@ from bot.model import (
     new_id,
     utcnow,
 )
+from bot.resumption import Resumption, resumption
 from bot.seam import ActionAttempt, ActionType, SeamClient, SeamError, SeamServerError
 from bot.store import Store
 from bot.tracking import AttemptOutcome, AttemptTracker
 
 __all__ = [
-    "ACTION_LEASE",
     "ActionReporter",
     "DoorActions",
     "describe_attempt_error",
@@ -49,10 +46,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# An approved action that was never sent and is older than this is not sent after a restart.
-_STALE_QUEUED = timedelta(minutes=2)
-# How long an instance holds the actions it runs without renewing; after that another takes them over.
-ACTION_LEASE = timedelta(seconds=10)
 
 _SEAM_ACTION_TYPE = {ActionKind.LOCK: ActionType.LOCK_DOOR, ActionKind.UNLOCK: ActionType.UNLOCK_DOOR}
 
@@ -137,8 +130,7 @@ class DoorActions:
         owner: str | None = None,
         lease: timedelta = ACTION_LEASE,
     ) -> None:
-        self.lease = lease
-        self._owner = owner or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+        self._leases = ActionLeases(store, clock, owner=owner, lease=lease)
         self._seam = seam
         self._tracker = tracker
         self._reporter = reporter
@@ -147,19 +139,11 @@ class DoorActions:
         self._clock = clock
         self._final_listeners: list[FinalListener] = []
         self._background: set[asyncio.Task[Any]] = set()
-        # The actions this instance is working on: only their leases are renewed. One whose work
-        # died of an error drops out, so its lease runs out and it is taken over and finished.
-        self._driving: set[str] = set()
 
-    @contextlib.contextmanager
-    def _driven(self, action_id: str) -> Iterator[None]:
-        """Hold the action's lease while this block works on it; let go if the work dies."""
-        self._driving.add(action_id)
-        try:
-            yield
-        except BaseException:
-            self._driving.discard(action_id)
-            raise
+    @property
+    def lease(self) -> timedelta:
+        """How long an action stays this instance's without renewing (an approval's action is stored with it)."""
+        return self._leases.lease
 
     def on_final(self, listener: FinalListener) -> None:
         """Call `listener` after an action's outcome is stored and shown."""
@@ -185,9 +169,9 @@ class DoorActions:
             created_at=now,
             updated_at=now,
         )
-        await self._store.add_action(record, owner=self._owner, lease_until=now + self.lease)
+        await self._store.add_action(record, owner=self._leases.owner, lease_until=self._leases.until())
         running = _Running(record, _view_of(record, None), None, asyncio.Lock())
-        with self._driven(record.id):
+        with self._leases.held(record.id):
             try:
                 thread = await self._reporter.open(channel, running.view)
             except CannotReport as exc:
@@ -203,12 +187,11 @@ class DoorActions:
         self._spawn(self._run_approved(record, request), f"approved-{record.id}")
 
     async def _run_approved(self, record: ActionRecord, request: UnlockRequest) -> None:
-        now = self._clock()
-        if not await self._store.claim_action(record.id, self._owner, now, now + self.lease):
+        if not await self._leases.claim(record.id):
             log.info("approved action %s is already in another instance's hands", record.id)
             return
         running = _Running(record, _view_of(record, request), None, asyncio.Lock())
-        with self._driven(record.id):
+        with self._leases.held(record.id):
             if request.message_ts is None:
                 await self._finish(running, ActionState.FAILED, problem="the request's message is missing")
                 return
@@ -224,47 +207,31 @@ class DoorActions:
     async def resume(self) -> int:
         """Take over every action whose holder stopped renewing its lease (a restart, a dead
         instance), and finish it. Returns how many were taken."""
-        now = self._clock()
-        records = await self._store.claim_orphans(self._owner, now, now + self.lease)
-        # A renewal that came late lets this instance "claim" what it is still working on: kept as is.
-        records = [record for record in records if record.id not in self._driving]
+        records = await self._leases.take_orphans()
         for record in records:
             request = await self._store.request(record.request_id) if record.request_id else None
-            thread = (
-                ActionThread(record.channel, record.parent_ts, record.status_ts)
-                if record.parent_ts and record.status_ts
-                else None
-            )
-            running = _Running(record, _view_of(record, request), thread, asyncio.Lock())
+            running = _Running(record, _view_of(record, request), record.thread, asyncio.Lock())
             self._spawn(self._resume_one(running, request), f"resume-{record.id}")
         return len(records)
 
     async def keep_leases(self) -> None:
         """Until cancelled: renew the leases of this instance's actions, and take over orphans."""
-        while True:
-            try:
-                await self._store.renew_leases(self._owner, set(self._driving), self._clock() + self.lease)
-                taken = await self.resume()
-                if taken:
-                    log.info("took over %d actions that were in flight", taken)
-            except Exception:
-                log.exception("keeping action leases failed; trying again shortly")
-            await asyncio.sleep(self.lease.total_seconds() / 3)
+        await self._leases.keep(self.resume)
 
     async def _resume_one(self, running: _Running, request: UnlockRequest | None) -> None:
-        with self._driven(running.record.id):
+        with self._leases.held(running.record.id):
             await self._carry_on(running, request)
 
     async def _carry_on(self, running: _Running, request: UnlockRequest | None) -> None:
         record = running.record
         log.info("resuming action %s (%s %s, %s)", record.id, record.kind, record.device_id, record.state)
-        if record.state is ActionState.PENDING and record.attempt_id:
+        decision = resumption(record, request, self._clock())
+        if decision is Resumption.FOLLOW:
+            assert record.attempt_id is not None
             self._follow(running, record.attempt_id, started_at=record.updated_at)
-        elif record.state is ActionState.QUEUED and request is None and record.kind is ActionKind.UNLOCK:
-            # A direct /unlock stopped before it was sent: whoever typed it saw it stall or fail, and
-            # may have walked away. An unlock nobody is waiting for is not sent.
+        elif decision is Resumption.DROP_UNSENT_UNLOCK:
             await self._finish_unannounced(running, "lockbot was interrupted before sending it; nothing was done")
-        elif record.state is ActionState.QUEUED and self._clock() - record.created_at < _STALE_QUEUED:
+        elif decision is Resumption.SEND:
             if running.thread is None:
                 try:
                     if request is not None and request.message_ts:
@@ -279,7 +246,7 @@ class DoorActions:
                     return
                 await self._remember_thread(running, thread)
             await self._send(running, running.thread)
-        elif record.state is ActionState.QUEUED:
+        elif decision is Resumption.TOO_OLD:
             await self._finish(
                 running,
                 ActionState.FAILED,
@@ -300,7 +267,7 @@ class DoorActions:
             running.record,
             self._clock(),
             only_from=(ActionState.QUEUED,),
-            owner=self._owner,
+            owner=self._leases.owner,
             parent_ts=thread.parent_ts,
             status_ts=thread.status_ts,
         )
@@ -315,14 +282,14 @@ class DoorActions:
             running.record,
             self._clock(),
             only_from=(ActionState.QUEUED,),
-            owner=self._owner,
+            owner=self._leases.owner,
             state=ActionState.REQUESTING,
             parent_ts=thread.parent_ts if thread else running.record.parent_ts,
             status_ts=thread.status_ts if thread else running.record.status_ts,
         )
         if requesting is None:
             log.warning("action %s was taken over by another instance before it was sent", running.record.id)
-            self._driving.discard(running.record.id)
+            self._leases.release(running.record.id)
             return
         running.record = record = requesting
         kind = record.kind
@@ -353,7 +320,7 @@ class DoorActions:
                 running.record,
                 self._clock(),
                 only_from=(ActionState.REQUESTING,),
-                owner=self._owner,
+                owner=self._leases.owner,
                 state=ActionState.PENDING,
                 attempt_id=attempt.action_attempt_id,
             )
@@ -404,7 +371,7 @@ class DoorActions:
     async def _finish_unannounced(self, running: _Running, why: str) -> None:
         """The action was never sent (it could not be shown, or lockbot stopped first): record and audit
         that, and finish its messages if it has any."""
-        self._driving.discard(running.record.id)
+        self._leases.release(running.record.id)
         if running.thread is not None:
             async with running.lock:
                 running.view = replace(running.view, state=ActionState.FAILED, problem=why)
@@ -438,7 +405,7 @@ class DoorActions:
             )
         finally:
             # Finished, or failed to store it: either way no longer this instance's to hold.
-            self._driving.discard(running.record.id)
+            self._leases.release(running.record.id)
         if not stored:
             return
         for listener in self._final_listeners:
