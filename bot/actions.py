@@ -17,9 +17,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from bot.leases import ACTION_LEASE, ActionLeases
+from bot.leases import ACTION_LEASE, ActionLeases, LeaseStore
 from bot.model import (
-    UNFINISHED,
     ActionKind,
     ActionRecord,
     ActionState,
@@ -34,11 +33,11 @@ from bot.model import (
 )
 from bot.resumption import Resumption, resumption
 from bot.seam import ActionAttempt, ActionType, SeamClient, SeamError, SeamServerError
-from bot.store import Store
 from bot.tracking import AttemptOutcome, AttemptTracker
 
 __all__ = [
     "ActionReporter",
+    "ActionStore",
     "DoorActions",
     "describe_attempt_error",
     "not_confirmed_reason",
@@ -48,6 +47,39 @@ log = logging.getLogger(__name__)
 
 
 _SEAM_ACTION_TYPE = {ActionKind.LOCK: ActionType.LOCK_DOOR, ActionKind.UNLOCK: ActionType.UNLOCK_DOOR}
+
+
+class ActionStore(LeaseStore, Protocol):
+    """What the runner needs of the database (`bot.store.Store` is one)."""
+
+    async def add_action(self, record: ActionRecord, *, owner: str, lease_until: datetime) -> None: ...
+
+    async def request(self, request_id: str) -> UnlockRequest | None: ...
+
+    async def remember_thread(
+        self, record: ActionRecord, at: datetime, thread: ActionThread, *, owner: str
+    ) -> ActionRecord | None: ...
+
+    async def mark_requesting(
+        self, record: ActionRecord, at: datetime, *, owner: str, parent_ts: str | None, status_ts: str | None
+    ) -> ActionRecord | None: ...
+
+    async def mark_pending(
+        self, record: ActionRecord, at: datetime, attempt_id: str, *, owner: str
+    ) -> ActionRecord | None: ...
+
+    async def finish(
+        self,
+        record: ActionRecord,
+        at: datetime,
+        state: ActionState,
+        *,
+        audit: AuditEntry,
+        problem: str | None,
+        status_ts: str | None,
+        attempt_id: str | None,
+        confirmed_by_device: bool | None,
+    ) -> ActionRecord | None: ...
 
 
 class ActionReporter(Protocol):
@@ -123,7 +155,7 @@ class DoorActions:
         seam: SeamClient,
         tracker: AttemptTracker,
         reporter: ActionReporter,
-        store: Store,
+        store: ActionStore,
         *,
         timeout_seconds: float,
         clock: Callable[[], datetime] = utcnow,
@@ -263,14 +295,7 @@ class DoorActions:
         """Store where the action is shown as soon as it is: after a crash before it is sent, a restart
         finishes these messages instead of leaving them saying "Working" for good."""
         running.thread = thread
-        remembered = await self._store.update_action(
-            running.record,
-            self._clock(),
-            only_from=(ActionState.QUEUED,),
-            owner=self._leases.owner,
-            parent_ts=thread.parent_ts,
-            status_ts=thread.status_ts,
-        )
+        remembered = await self._store.remember_thread(running.record, self._clock(), thread, owner=self._leases.owner)
         if remembered is not None:
             running.record = remembered
 
@@ -278,12 +303,10 @@ class DoorActions:
         running.thread = thread
         # Stored before the call: after a crash from here on, Seam may have acted, so never resend.
         # Only from queued and only while held by this instance: exactly one instance sends it.
-        requesting = await self._store.update_action(
+        requesting = await self._store.mark_requesting(
             running.record,
             self._clock(),
-            only_from=(ActionState.QUEUED,),
             owner=self._leases.owner,
-            state=ActionState.REQUESTING,
             parent_ts=thread.parent_ts if thread else running.record.parent_ts,
             status_ts=thread.status_ts if thread else running.record.status_ts,
         )
@@ -316,13 +339,8 @@ class DoorActions:
         self._follow(running, attempt.action_attempt_id, started=answered)
         try:
             # Only from requesting, while still held here: never back from an outcome another instance stored.
-            pending = await self._store.update_action(
-                running.record,
-                self._clock(),
-                only_from=(ActionState.REQUESTING,),
-                owner=self._leases.owner,
-                state=ActionState.PENDING,
-                attempt_id=attempt.action_attempt_id,
+            pending = await self._store.mark_pending(
+                running.record, self._clock(), attempt.action_attempt_id, owner=self._leases.owner
             )
         except Exception:
             # Followed all the same; the outcome (with its attempt id) is stored when it comes.
@@ -376,14 +394,15 @@ class DoorActions:
             async with running.lock:
                 running.view = replace(running.view, state=ActionState.FAILED, problem=why)
                 running.thread = await self._reporter.show(running.thread, running.view)
-        await self._store.update_action(
+        await self._store.finish(
             running.record,
             self._clock(),
-            only_from=UNFINISHED,
-            state=ActionState.FAILED,
+            ActionState.FAILED,
+            audit=self._audit_entry(running.record, outcome="not_sent", detail=why),
             problem=why,
             status_ts=running.thread.status_ts if running.thread else running.record.status_ts,
-            audit=self._audit_entry(running.record, outcome="not_sent", detail=why),
+            attempt_id=running.record.attempt_id,
+            confirmed_by_device=running.record.confirmed_by_device,
         )
 
     async def _finish(
@@ -438,16 +457,15 @@ class DoorActions:
             # restart it is asked about and shown again; stored first, it could never be shown.
             if running.thread is not None:
                 running.thread = await self._reporter.show(running.thread, running.view)
-            stored = await self._store.update_action(
+            stored = await self._store.finish(
                 running.record,
                 self._clock(),
-                only_from=UNFINISHED,
-                state=state,
-                problem=problem,
-                confirmed_by_device=confirmed_by_device,
-                attempt_id=running.record.attempt_id,
-                status_ts=running.thread.status_ts if running.thread else running.record.status_ts,
+                state,
                 audit=self._audit_entry(running.record, outcome=str(state), detail=problem),
+                problem=problem,
+                status_ts=running.thread.status_ts if running.thread else running.record.status_ts,
+                attempt_id=running.record.attempt_id,
+                confirmed_by_device=confirmed_by_device,
             )
             if stored is None:
                 log.info("action %s was already finished elsewhere", running.record.id)

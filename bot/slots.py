@@ -10,22 +10,22 @@ import asyncio
 import logging
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.durations import LockUntilError, parse_lock_until
 from bot.model import ActionState, ActionThread, AuditEntry, CannotReport, SlotLock, SlotLockState, new_id, utcnow
 from bot.overbooked import OverbookedError, OverbookedLockKeyInvalid, OverbookedServerError, Slot, SlotClient
 from bot.policy import PeopleDirectory, PeopleUnavailable, Person, Policy
 from bot.replies import Problem, ProblemReason
-from bot.store import Store
 
 __all__ = [
     "BadSlotCommand",
     "SlotCommandFault",
+    "SlotLockStore",
     "SlotLocked",
     "SlotRanOut",
     "SlotReporter",
@@ -107,11 +107,35 @@ class SlotStatus:
     now: datetime
 
 
+class SlotLockStore(Protocol):
+    """What slot locks need of the database (`bot.store.Store` is one)."""
+
+    async def add_slot_lock(self, lock: SlotLock) -> None: ...
+
+    async def update_slot_lock(
+        self, lock: SlotLock, at: datetime, *, audit: AuditEntry | None = None, **changes: Any
+    ) -> SlotLock: ...
+
+    async def move_slot_lock(
+        self, lock: SlotLock, at: datetime, *, audit: AuditEntry | None = None, **changes: Any
+    ) -> SlotLock | None: ...
+
+    async def current_slot_lock(self, slot_id: str) -> SlotLock | None: ...
+
+    async def latest_slot_lock(self, slot_id: str, states: Collection[SlotLockState]) -> SlotLock | None: ...
+
+    async def slot_lock(self, lock_id: str) -> SlotLock | None: ...
+
+    async def slot_locks_in(self, state: SlotLockState) -> list[SlotLock]: ...
+
+    async def audit(self, entry: AuditEntry) -> None: ...
+
+
 class SlotService:
     def __init__(
         self,
         client: SlotClient,
-        store: Store,
+        store: SlotLockStore,
         people: PeopleDirectory,
         policy: Policy,
         reporter: SlotReporter,

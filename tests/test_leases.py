@@ -53,7 +53,7 @@ class StoreThatRecordsRenewals(Store):
 
     async def renew_leases(self, owner: str, action_ids: Collection[str], lease_until: datetime) -> None:
         await super().renew_leases(owner, action_ids, lease_until)
-        async with self._engine.connect() as connection:
+        async with self._db.reading() as connection:
             rows = (await connection.execute(select(actions.c.id, actions.c.lease_expires))).all()
         leases = {row.id: _utc(row.lease_expires) for row in rows}
         self.renewals.append(Renewal(frozenset(action_ids), lease_until, leases))

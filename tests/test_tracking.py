@@ -180,11 +180,11 @@ class StoreThatFailsOneOutcome(Store):
 
     failed = False
 
-    async def update_action(self, record: Any, at: Any, **kwargs: Any) -> Any:
-        if not self.failed and str(kwargs.get("state")) == "succeeded":
+    async def finish(self, record: Any, at: Any, state: ActionState, **kwargs: Any) -> Any:
+        if not self.failed and state is ActionState.SUCCEEDED:
             self.failed = True
             raise RuntimeError("database is locked")
-        return await super().update_action(record, at, **kwargs)
+        return await super().finish(record, at, state, **kwargs)
 
 
 def test_an_action_whose_outcome_could_not_be_stored_is_let_go_then_taken_over_and_finished(tmp_path: Path) -> None:
