@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Protocol
 
 from bot.durations import LockUntilError, parse_lock_until
 from bot.model import ActionState, ActionThread, AuditEntry, CannotReport, SlotLock, SlotLockState, new_id, utcnow
@@ -112,12 +112,24 @@ class SlotLockStore(Protocol):
 
     async def add_slot_lock(self, lock: SlotLock) -> None: ...
 
-    async def update_slot_lock(
-        self, lock: SlotLock, at: datetime, *, audit: AuditEntry | None = None, **changes: Any
+    async def end_slot_lock(
+        self,
+        lock: SlotLock,
+        at: datetime,
+        state: SlotLockState,
+        *,
+        audit: AuditEntry,
+        unlocked_by: str | None = None,
     ) -> SlotLock: ...
 
     async def move_slot_lock(
-        self, lock: SlotLock, at: datetime, *, audit: AuditEntry | None = None, **changes: Any
+        self,
+        lock: SlotLock,
+        at: datetime,
+        state: SlotLockState,
+        *,
+        audit: AuditEntry | None = None,
+        locked_until: datetime | None = None,
     ) -> SlotLock | None: ...
 
     async def current_slot_lock(self, slot_id: str) -> SlotLock | None: ...
@@ -254,11 +266,10 @@ class SlotService:
         lock this one was still making, say), the first outcome stands and is not shown again.
         """
         until = until or lock.locked_until
-        changes: dict[str, object] = {"state": state}
-        if until != lock.locked_until:
-            changes["locked_until"] = until
         audit = self._audit(replace(lock, locked_until=until), "slot_lock", str(state), problem)
-        settled = await self._store.move_slot_lock(lock, self._clock(), audit=audit, **changes)
+        settled = await self._store.move_slot_lock(
+            lock, self._clock(), state, audit=audit, locked_until=until if until != lock.locked_until else None
+        )
         if settled is None:
             log.info("slot lock %s was settled elsewhere first", lock.id)
             return await self._store.slot_lock(lock.id) or lock
@@ -315,7 +326,7 @@ class SlotService:
         now = self._clock()
         if lock.locked_until <= now:
             expired = self._audit(lock, "slot_lock", "expired", actor=user_id)
-            await self._store.update_slot_lock(lock, now, state=SlotLockState.EXPIRED, audit=expired)
+            await self._store.end_slot_lock(lock, now, SlotLockState.EXPIRED, audit=expired)
             return SlotRanOut(slot_id, lock.locked_until)
         if user_id != lock.locked_by:
             try:
@@ -330,10 +341,10 @@ class SlotService:
             if lock.state is not SlotLockState.NOT_CONFIRMED:
                 return await self._unlock_failed(lock, user_id, exc)
             # The lock lockbot could not confirm is not on the slot: it did not take, or it has ended.
-            await self._store.update_slot_lock(
+            await self._store.end_slot_lock(
                 lock,
                 self._clock(),
-                state=SlotLockState.FAILED,
+                SlotLockState.FAILED,
                 audit=self._audit(lock, "slot_unlock", "not_locked", exc.user_message, actor=user_id),
             )
             thread = _thread_of(lock)
@@ -344,10 +355,10 @@ class SlotService:
         except OverbookedError as exc:
             return await self._unlock_failed(lock, user_id, exc)
         unlocked_at = self._clock()
-        await self._store.update_slot_lock(
+        await self._store.end_slot_lock(
             lock,
             unlocked_at,
-            state=SlotLockState.UNLOCKED,
+            SlotLockState.UNLOCKED,
             unlocked_by=user_id,
             audit=self._audit(lock, "slot_unlock", "unlocked", actor=user_id),
         )

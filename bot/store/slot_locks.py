@@ -36,24 +36,40 @@ class SlotLockRecords:
         async with self._db.transaction() as connection:
             await connection.execute(insert(slot_locks).values(values))
 
-    async def update_slot_lock(
-        self, lock: SlotLock, at: datetime, *, audit: AuditEntry | None = None, **changes: Any
+    async def end_slot_lock(
+        self,
+        lock: SlotLock,
+        at: datetime,
+        state: SlotLockState,
+        *,
+        audit: AuditEntry,
+        unlocked_by: str | None = None,
     ) -> SlotLock:
-        """Store changes to a slot lock, and its audit entry in the same transaction."""
-        updated = replace(lock, updated_at=at, **changes)
+        """The lock is over (unlocked, expired, or found never to have taken): stored with its audit entry."""
+        changes: dict[str, Any] = {"state": state}
+        if unlocked_by is not None:
+            changes["unlocked_by"] = unlocked_by
         async with self._db.transaction() as connection:
             await connection.execute(
                 update(slot_locks).where(slot_locks.c.id == lock.id).values(**_slot_lock_values(changes, at))
             )
-            if audit is not None:
-                await write_audit(connection, audit)
-        return updated
+            await write_audit(connection, audit)
+        return replace(lock, updated_at=at, **changes)
 
     async def move_slot_lock(
-        self, lock: SlotLock, at: datetime, *, audit: AuditEntry | None = None, **changes: Any
+        self,
+        lock: SlotLock,
+        at: datetime,
+        state: SlotLockState,
+        *,
+        audit: AuditEntry | None = None,
+        locked_until: datetime | None = None,
     ) -> SlotLock | None:
-        """Like `update_slot_lock`, but only while the lock is still in `lock.state`: None (and nothing
-        written) when another instance moved it first."""
+        """Where a lock being made ended up (with `locked_until` if Overbooked moved its end), only
+        while it is still in `lock.state`: None (and nothing written) when another instance moved it first."""
+        changes: dict[str, Any] = {"state": state}
+        if locked_until is not None:
+            changes["locked_until"] = locked_until
         async with self._db.transaction() as connection:
             moved = await connection.execute(
                 update(slot_locks)
