@@ -9,32 +9,35 @@ finishes what was in flight; an action that may already have reached Seam is nev
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
 import re
-import secrets
-import socket
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
-from enum import StrEnum
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from bot.records import ActionRecord, ActionState, AuditEntry, UnlockRequest, new_id
-from bot.seam import ActionAttempt, ActionType, Lock, SeamClient, SeamError, SeamServerError
-from bot.store import UNFINISHED, Store
-from bot.tracking import AttemptOutcome, AttemptTracker, OutcomeKind
+from bot.leases import ACTION_LEASE, ActionLeases, LeaseStore
+from bot.model import (
+    ActionKind,
+    ActionRecord,
+    ActionState,
+    ActionThread,
+    ActionView,
+    AuditEntry,
+    CannotReport,
+    Lock,
+    UnlockRequest,
+    new_id,
+    utcnow,
+)
+from bot.resumption import Resumption, resumption
+from bot.seam import ActionAttempt, ActionType, SeamClient, SeamError, SeamServerError
+from bot.tracking import AttemptOutcome, AttemptTracker
 
 __all__ = [
-    "ACTION_LEASE",
-    "ActionKind",
-    "ActionPhase",
     "ActionReporter",
-    "ActionThread",
-    "ActionView",
-    "CannotReport",
+    "ActionStore",
     "DoorActions",
     "describe_attempt_error",
     "not_confirmed_reason",
@@ -42,91 +45,41 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# An approved action that was never sent and is older than this is not sent after a restart.
-_STALE_QUEUED = timedelta(minutes=2)
-# How long an instance holds the actions it runs without renewing; after that another takes them over.
-ACTION_LEASE = timedelta(seconds=10)
+
+_SEAM_ACTION_TYPE = {ActionKind.LOCK: ActionType.LOCK_DOOR, ActionKind.UNLOCK: ActionType.UNLOCK_DOOR}
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+class ActionStore(LeaseStore, Protocol):
+    """What the runner needs of the database (`bot.store.Store` is one)."""
 
+    async def add_action(self, record: ActionRecord, *, owner: str, lease_until: datetime) -> None: ...
 
-class ActionKind(StrEnum):
-    LOCK = "lock"
-    UNLOCK = "unlock"
+    async def request(self, request_id: str) -> UnlockRequest | None: ...
 
-    @property
-    def past(self) -> str:
-        return "locked" if self is ActionKind.LOCK else "unlocked"
+    async def remember_thread(
+        self, record: ActionRecord, at: datetime, thread: ActionThread, *, owner: str
+    ) -> ActionRecord | None: ...
 
-    @property
-    def gerund(self) -> str:
-        return "locking" if self is ActionKind.LOCK else "unlocking"
+    async def mark_requesting(
+        self, record: ActionRecord, at: datetime, *, owner: str, parent_ts: str | None, status_ts: str | None
+    ) -> ActionRecord | None: ...
 
-    @property
-    def action_type(self) -> str:
-        return ActionType.LOCK_DOOR if self is ActionKind.LOCK else ActionType.UNLOCK_DOOR
+    async def mark_pending(
+        self, record: ActionRecord, at: datetime, attempt_id: str, *, owner: str
+    ) -> ActionRecord | None: ...
 
-
-class ActionPhase(StrEnum):
-    WORKING = "working"
-    PENDING = "pending"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    NOT_CONFIRMED = "not_confirmed"
-
-    @property
-    def final(self) -> bool:
-        return self in (ActionPhase.SUCCEEDED, ActionPhase.FAILED, ActionPhase.NOT_CONFIRMED)
-
-
-_PHASE_OF_STATE = {
-    ActionState.QUEUED: ActionPhase.WORKING,
-    ActionState.REQUESTING: ActionPhase.WORKING,
-    ActionState.PENDING: ActionPhase.PENDING,
-    ActionState.SUCCEEDED: ActionPhase.SUCCEEDED,
-    ActionState.FAILED: ActionPhase.FAILED,
-    ActionState.NOT_CONFIRMED: ActionPhase.NOT_CONFIRMED,
-}
-_STATE_OF_FINAL_PHASE = {
-    ActionPhase.SUCCEEDED: ActionState.SUCCEEDED,
-    ActionPhase.FAILED: ActionState.FAILED,
-    ActionPhase.NOT_CONFIRMED: ActionState.NOT_CONFIRMED,
-}
-
-
-@dataclass(frozen=True)
-class ActionView:
-    """Everything a message about an action shows."""
-
-    kind: ActionKind
-    door: str
-    requested_by: str
-    phase: ActionPhase
-    problem: str | None = None  # plain words: why it failed or could not be confirmed
-    confirmed_by_device: bool = True
-    timeout_seconds: float | None = None
-    attempt_id: str | None = None
-    reason: str | None = None
-    request: UnlockRequest | None = None  # the approved request this action carries out
-
-
-@dataclass(frozen=True)
-class ActionThread:
-    """Where an action is shown: the parent message and the status message in its thread."""
-
-    channel: str
-    parent_ts: str
-    status_ts: str
-
-
-class CannotReport(Exception):
-    """The action could not even be announced, so it was not started."""
-
-    def __init__(self, user_message: str) -> None:
-        super().__init__(user_message)
-        self.user_message = user_message
+    async def finish(
+        self,
+        record: ActionRecord,
+        at: datetime,
+        state: ActionState,
+        *,
+        audit: AuditEntry,
+        problem: str | None,
+        status_ts: str | None,
+        attempt_id: str | None,
+        confirmed_by_device: bool | None,
+    ) -> ActionRecord | None: ...
 
 
 class ActionReporter(Protocol):
@@ -202,15 +155,14 @@ class DoorActions:
         seam: SeamClient,
         tracker: AttemptTracker,
         reporter: ActionReporter,
-        store: Store,
+        store: ActionStore,
         *,
         timeout_seconds: float,
         clock: Callable[[], datetime] = utcnow,
         owner: str | None = None,
         lease: timedelta = ACTION_LEASE,
     ) -> None:
-        self.lease = lease
-        self._owner = owner or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+        self._leases = ActionLeases(store, clock, owner=owner, lease=lease)
         self._seam = seam
         self._tracker = tracker
         self._reporter = reporter
@@ -219,19 +171,11 @@ class DoorActions:
         self._clock = clock
         self._final_listeners: list[FinalListener] = []
         self._background: set[asyncio.Task[Any]] = set()
-        # The actions this instance is working on: only their leases are renewed. One whose work
-        # died of an error drops out, so its lease runs out and it is taken over and finished.
-        self._driving: set[str] = set()
 
-    @contextlib.contextmanager
-    def _driven(self, action_id: str) -> Iterator[None]:
-        """Hold the action's lease while this block works on it; let go if the work dies."""
-        self._driving.add(action_id)
-        try:
-            yield
-        except BaseException:
-            self._driving.discard(action_id)
-            raise
+    @property
+    def lease(self) -> timedelta:
+        """How long an action stays this instance's without renewing (an approval's action is stored with it)."""
+        return self._leases.lease
 
     def on_final(self, listener: FinalListener) -> None:
         """Call `listener` after an action's outcome is stored and shown."""
@@ -247,7 +191,7 @@ class DoorActions:
         now = self._clock()
         record = ActionRecord(
             id=new_id(),
-            kind=str(kind),
+            kind=kind,
             device_id=lock.device_id,
             door=lock.name,
             requested_by=requested_by,
@@ -257,9 +201,9 @@ class DoorActions:
             created_at=now,
             updated_at=now,
         )
-        await self._store.add_action(record, owner=self._owner, lease_until=now + self.lease)
+        await self._store.add_action(record, owner=self._leases.owner, lease_until=self._leases.until())
         running = _Running(record, _view_of(record, None), None, asyncio.Lock())
-        with self._driven(record.id):
+        with self._leases.held(record.id):
             try:
                 thread = await self._reporter.open(channel, running.view)
             except CannotReport as exc:
@@ -275,20 +219,19 @@ class DoorActions:
         self._spawn(self._run_approved(record, request), f"approved-{record.id}")
 
     async def _run_approved(self, record: ActionRecord, request: UnlockRequest) -> None:
-        now = self._clock()
-        if not await self._store.claim_action(record.id, self._owner, now, now + self.lease):
+        if not await self._leases.claim(record.id):
             log.info("approved action %s is already in another instance's hands", record.id)
             return
         running = _Running(record, _view_of(record, request), None, asyncio.Lock())
-        with self._driven(record.id):
+        with self._leases.held(record.id):
             if request.message_ts is None:
-                await self._finish(running, ActionPhase.FAILED, problem="the request's message is missing")
+                await self._finish(running, ActionState.FAILED, problem="the request's message is missing")
                 return
             try:
                 thread = await self._reporter.open_in_thread(request.channel, request.message_ts, running.view)
             except CannotReport as exc:
                 # Nothing was sent; the requester still hears of it (the final listeners).
-                await self._finish(running, ActionPhase.FAILED, problem=_could_not_post(exc))
+                await self._finish(running, ActionState.FAILED, problem=_could_not_post(exc))
                 return
             await self._remember_thread(running, thread)
             await self._send(running, thread)
@@ -296,47 +239,31 @@ class DoorActions:
     async def resume(self) -> int:
         """Take over every action whose holder stopped renewing its lease (a restart, a dead
         instance), and finish it. Returns how many were taken."""
-        now = self._clock()
-        records = await self._store.claim_orphans(self._owner, now, now + self.lease)
-        # A renewal that came late lets this instance "claim" what it is still working on: kept as is.
-        records = [record for record in records if record.id not in self._driving]
+        records = await self._leases.take_orphans()
         for record in records:
             request = await self._store.request(record.request_id) if record.request_id else None
-            thread = (
-                ActionThread(record.channel, record.parent_ts, record.status_ts)
-                if record.parent_ts and record.status_ts
-                else None
-            )
-            running = _Running(record, _view_of(record, request), thread, asyncio.Lock())
+            running = _Running(record, _view_of(record, request), record.thread, asyncio.Lock())
             self._spawn(self._resume_one(running, request), f"resume-{record.id}")
         return len(records)
 
     async def keep_leases(self) -> None:
         """Until cancelled: renew the leases of this instance's actions, and take over orphans."""
-        while True:
-            try:
-                await self._store.renew_leases(self._owner, set(self._driving), self._clock() + self.lease)
-                taken = await self.resume()
-                if taken:
-                    log.info("took over %d actions that were in flight", taken)
-            except Exception:
-                log.exception("keeping action leases failed; trying again shortly")
-            await asyncio.sleep(self.lease.total_seconds() / 3)
+        await self._leases.keep(self.resume)
 
     async def _resume_one(self, running: _Running, request: UnlockRequest | None) -> None:
-        with self._driven(running.record.id):
+        with self._leases.held(running.record.id):
             await self._carry_on(running, request)
 
     async def _carry_on(self, running: _Running, request: UnlockRequest | None) -> None:
         record = running.record
         log.info("resuming action %s (%s %s, %s)", record.id, record.kind, record.device_id, record.state)
-        if record.state is ActionState.PENDING and record.attempt_id:
+        decision = resumption(record, request, self._clock())
+        if decision is Resumption.FOLLOW:
+            assert record.attempt_id is not None
             self._follow(running, record.attempt_id, started_at=record.updated_at)
-        elif record.state is ActionState.QUEUED and request is None and ActionKind(record.kind) is ActionKind.UNLOCK:
-            # A direct /unlock stopped before it was sent: whoever typed it saw it stall or fail, and
-            # may have walked away. An unlock nobody is waiting for is not sent.
+        elif decision is Resumption.DROP_UNSENT_UNLOCK:
             await self._finish_unannounced(running, "lockbot was interrupted before sending it; nothing was done")
-        elif record.state is ActionState.QUEUED and self._clock() - record.created_at < _STALE_QUEUED:
+        elif decision is Resumption.SEND:
             if running.thread is None:
                 try:
                     if request is not None and request.message_ts:
@@ -347,20 +274,20 @@ class DoorActions:
                     if request is None:
                         await self._finish_unannounced(running, exc.user_message)
                     else:  # the requester still hears of it (the final listeners)
-                        await self._finish(running, ActionPhase.FAILED, problem=_could_not_post(exc))
+                        await self._finish(running, ActionState.FAILED, problem=_could_not_post(exc))
                     return
                 await self._remember_thread(running, thread)
             await self._send(running, running.thread)
-        elif record.state is ActionState.QUEUED:
+        elif decision is Resumption.TOO_OLD:
             await self._finish(
                 running,
-                ActionPhase.FAILED,
+                ActionState.FAILED,
                 problem="lockbot was restarted before sending it, and too long ago to send it now; ask again",
             )
         else:
             await self._finish(
                 running,
-                ActionPhase.NOT_CONFIRMED,
+                ActionState.NOT_CONFIRMED,
                 problem="lockbot was restarted while asking Seam, so it cannot tell whether Seam acted",
             )
 
@@ -368,14 +295,7 @@ class DoorActions:
         """Store where the action is shown as soon as it is: after a crash before it is sent, a restart
         finishes these messages instead of leaving them saying "Working" for good."""
         running.thread = thread
-        remembered = await self._store.update_action(
-            running.record,
-            self._clock(),
-            only_from=(ActionState.QUEUED,),
-            owner=self._owner,
-            parent_ts=thread.parent_ts,
-            status_ts=thread.status_ts,
-        )
+        remembered = await self._store.remember_thread(running.record, self._clock(), thread, owner=self._leases.owner)
         if remembered is not None:
             running.record = remembered
 
@@ -383,21 +303,19 @@ class DoorActions:
         running.thread = thread
         # Stored before the call: after a crash from here on, Seam may have acted, so never resend.
         # Only from queued and only while held by this instance: exactly one instance sends it.
-        requesting = await self._store.update_action(
+        requesting = await self._store.mark_requesting(
             running.record,
             self._clock(),
-            only_from=(ActionState.QUEUED,),
-            owner=self._owner,
-            state=ActionState.REQUESTING,
+            owner=self._leases.owner,
             parent_ts=thread.parent_ts if thread else running.record.parent_ts,
             status_ts=thread.status_ts if thread else running.record.status_ts,
         )
         if requesting is None:
             log.warning("action %s was taken over by another instance before it was sent", running.record.id)
-            self._driving.discard(running.record.id)
+            self._leases.release(running.record.id)
             return
         running.record = record = requesting
-        kind = ActionKind(record.kind)
+        kind = record.kind
         try:
             if kind is ActionKind.LOCK:
                 attempt = await self._seam.lock_door(record.device_id)
@@ -406,28 +324,23 @@ class DoorActions:
         except SeamError as exc:
             if exc.may_have_acted:
                 log.warning("%s %s: outcome unknown at Seam: %s", kind, record.device_id, exc)
-                await self._finish(running, ActionPhase.NOT_CONFIRMED, problem=_unknown_outcome(kind, exc))
+                await self._finish(running, ActionState.NOT_CONFIRMED, problem=_unknown_outcome(kind, exc))
             else:
                 log.warning("%s %s failed at Seam: %s", kind, record.device_id, exc)
-                await self._finish(running, ActionPhase.FAILED, problem=exc.user_message)
+                await self._finish(running, ActionState.FAILED, problem=exc.user_message)
             return
         answered = time.monotonic()
         log.info("%s %s: attempt %s %s", kind, record.device_id, attempt.action_attempt_id, attempt.status)
         running.record = replace(running.record, attempt_id=attempt.action_attempt_id)
         if attempt.finished:
-            await self._finish_with(running, AttemptOutcome(_outcome_kind(attempt), attempt))
+            await self._finish_with(running, AttemptOutcome.of(attempt))
             return
         # Followed before anything else, so no failure after Seam answered can leave it unfollowed.
         self._follow(running, attempt.action_attempt_id, started=answered)
         try:
             # Only from requesting, while still held here: never back from an outcome another instance stored.
-            pending = await self._store.update_action(
-                running.record,
-                self._clock(),
-                only_from=(ActionState.REQUESTING,),
-                owner=self._owner,
-                state=ActionState.PENDING,
-                attempt_id=attempt.action_attempt_id,
+            pending = await self._store.mark_pending(
+                running.record, self._clock(), attempt.action_attempt_id, owner=self._leases.owner
             )
         except Exception:
             # Followed all the same; the outcome (with its attempt id) is stored when it comes.
@@ -435,7 +348,7 @@ class DoorActions:
         else:
             if pending is not None:
                 running.record = pending
-        await self._show(running, ActionPhase.PENDING, attempt_id=attempt.action_attempt_id)
+        await self._show(running, ActionState.PENDING, attempt_id=attempt.action_attempt_id)
 
     def _follow(
         self,
@@ -454,21 +367,21 @@ class DoorActions:
             started = time.monotonic() - max(0.0, (self._clock() - started_at).total_seconds())
         pending = ActionAttempt(
             action_attempt_id=attempt_id,
-            action_type=ActionKind(running.record.kind).action_type,
+            action_type=_SEAM_ACTION_TYPE[running.record.kind],
             status="pending",
         )
         self._tracker.follow(pending, running.record.device_id, on_finished, started=started)
 
     async def _finish_with(self, running: _Running, outcome: AttemptOutcome) -> None:
         attempt = outcome.attempt
-        if outcome.kind is OutcomeKind.SUCCEEDED and attempt is not None:
-            await self._finish(running, ActionPhase.SUCCEEDED, confirmed_by_device=attempt.confirmed_by_device)
-        elif outcome.kind is OutcomeKind.FAILED and attempt is not None:
-            await self._finish(running, ActionPhase.FAILED, problem=describe_attempt_error(attempt))
+        if outcome.state is ActionState.SUCCEEDED and attempt is not None:
+            await self._finish(running, ActionState.SUCCEEDED, confirmed_by_device=attempt.confirmed_by_device)
+        elif outcome.state is ActionState.FAILED and attempt is not None:
+            await self._finish(running, ActionState.FAILED, problem=describe_attempt_error(attempt))
         else:
             await self._finish(
                 running,
-                ActionPhase.NOT_CONFIRMED,
+                ActionState.NOT_CONFIRMED,
                 problem=not_confirmed_reason(outcome.problem) if outcome.problem else None,
                 timeout_seconds=self._timeout_seconds,
             )
@@ -476,25 +389,26 @@ class DoorActions:
     async def _finish_unannounced(self, running: _Running, why: str) -> None:
         """The action was never sent (it could not be shown, or lockbot stopped first): record and audit
         that, and finish its messages if it has any."""
-        self._driving.discard(running.record.id)
+        self._leases.release(running.record.id)
         if running.thread is not None:
             async with running.lock:
-                running.view = replace(running.view, phase=ActionPhase.FAILED, problem=why)
+                running.view = replace(running.view, state=ActionState.FAILED, problem=why)
                 running.thread = await self._reporter.show(running.thread, running.view)
-        await self._store.update_action(
+        await self._store.finish(
             running.record,
             self._clock(),
-            only_from=UNFINISHED,
-            state=ActionState.FAILED,
+            ActionState.FAILED,
+            audit=self._audit_entry(running.record, outcome="not_sent", detail=why),
             problem=why,
             status_ts=running.thread.status_ts if running.thread else running.record.status_ts,
-            audit=self._audit_entry(running.record, outcome="not_sent", detail=why),
+            attempt_id=running.record.attempt_id,
+            confirmed_by_device=running.record.confirmed_by_device,
         )
 
     async def _finish(
         self,
         running: _Running,
-        phase: ActionPhase,
+        state: ActionState,
         *,
         problem: str | None = None,
         confirmed_by_device: bool = True,
@@ -503,14 +417,14 @@ class DoorActions:
         try:
             stored = await self._show_and_store_outcome(
                 running,
-                phase,
+                state,
                 problem=problem,
                 confirmed_by_device=confirmed_by_device,
                 timeout_seconds=timeout_seconds,
             )
         finally:
             # Finished, or failed to store it: either way no longer this instance's to hold.
-            self._driving.discard(running.record.id)
+            self._leases.release(running.record.id)
         if not stored:
             return
         for listener in self._final_listeners:
@@ -522,7 +436,7 @@ class DoorActions:
     async def _show_and_store_outcome(
         self,
         running: _Running,
-        phase: ActionPhase,
+        state: ActionState,
         *,
         problem: str | None,
         confirmed_by_device: bool,
@@ -530,11 +444,11 @@ class DoorActions:
     ) -> bool:
         """Show the final outcome and store it; False if the action had an outcome already."""
         async with running.lock:
-            if running.view.phase.final:
+            if running.view.state.final:
                 return False  # an outcome is never overwritten
             running.view = replace(
                 running.view,
-                phase=phase,
+                state=state,
                 problem=problem,
                 confirmed_by_device=confirmed_by_device,
                 timeout_seconds=timeout_seconds,
@@ -543,16 +457,15 @@ class DoorActions:
             # restart it is asked about and shown again; stored first, it could never be shown.
             if running.thread is not None:
                 running.thread = await self._reporter.show(running.thread, running.view)
-            stored = await self._store.update_action(
+            stored = await self._store.finish(
                 running.record,
                 self._clock(),
-                only_from=UNFINISHED,
-                state=_STATE_OF_FINAL_PHASE[phase],
+                state,
+                audit=self._audit_entry(running.record, outcome=str(state), detail=problem),
                 problem=problem,
-                confirmed_by_device=confirmed_by_device,
-                attempt_id=running.record.attempt_id,
                 status_ts=running.thread.status_ts if running.thread else running.record.status_ts,
-                audit=self._audit_entry(running.record, outcome=str(phase), detail=problem),
+                attempt_id=running.record.attempt_id,
+                confirmed_by_device=confirmed_by_device,
             )
             if stored is None:
                 log.info("action %s was already finished elsewhere", running.record.id)
@@ -560,11 +473,11 @@ class DoorActions:
             running.record = stored
             return True
 
-    async def _show(self, running: _Running, phase: ActionPhase, *, attempt_id: str | None = None) -> None:
+    async def _show(self, running: _Running, state: ActionState, *, attempt_id: str | None = None) -> None:
         async with running.lock:
-            if running.view.phase.final or running.thread is None:
+            if running.view.state.final or running.thread is None:
                 return
-            running.view = replace(running.view, phase=phase, attempt_id=attempt_id or running.view.attempt_id)
+            running.view = replace(running.view, state=state, attempt_id=attempt_id or running.view.attempt_id)
             running.thread = await self._reporter.show(running.thread, running.view)
 
     def _audit_entry(self, record: ActionRecord, *, outcome: str, detail: str | None) -> AuditEntry:
@@ -572,7 +485,7 @@ class DoorActions:
         return AuditEntry(
             at=self._clock(),
             actor=record.requested_by,
-            event=record.kind,
+            event=str(record.kind),
             outcome=outcome,
             door=record.door,
             device_id=record.device_id,
@@ -600,17 +513,13 @@ class DoorActions:
 
 def _view_of(record: ActionRecord, request: UnlockRequest | None) -> ActionView:
     return ActionView(
-        kind=ActionKind(record.kind),
+        kind=record.kind,
         door=record.door,
         requested_by=record.requested_by,
-        phase=_PHASE_OF_STATE[record.state],
+        state=record.state,
         problem=record.problem,
         confirmed_by_device=record.confirmed_by_device is not False,
         attempt_id=record.attempt_id,
         reason=record.reason or None,
         request=request,
     )
-
-
-def _outcome_kind(attempt: ActionAttempt) -> OutcomeKind:
-    return OutcomeKind.SUCCEEDED if attempt.status == "success" else OutcomeKind.FAILED

@@ -31,7 +31,7 @@ from bot.slack.buttons import RequestButtons
 from bot.slack.commands import DoorCommands
 from bot.slack.owed import OwedSlackMessages
 from bot.slack.people import SlackPeople
-from bot.slack.replays import SeenSlackRequests
+from bot.slack.replays import ReplayGuard
 from bot.slack.reporter import SlackNoticeBoard, SlackRequestMessenger, action_reporter, slot_reporter
 from bot.slack.retries import SlackRetry
 from bot.slack.slot_commands import SlotCommands
@@ -85,7 +85,7 @@ class Lockbot:
     events: SeamEvents | None = None
     webhook_signed: SignatureCheck | None = None
     slack_verifier: SlackRequestVerifier | None = None
-    seen_requests: SeenSlackRequests | None = None
+    replay_guard: ReplayGuard | None = None
     _background: list[asyncio.Task[None]] = field(default_factory=list)
     _event_tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -136,8 +136,8 @@ class Lockbot:
     async def start_background_work(self) -> None:
         """Finish what was in flight before a restart, and expire requests as they come due."""
         self._background.append(asyncio.create_task(self.owed.run(), name="owed-slack-messages"))
-        if self.seen_requests is not None:
-            self._background.append(asyncio.create_task(self.seen_requests.keep(), name="seen-slack-requests"))
+        if self.replay_guard is not None:
+            self._background.append(asyncio.create_task(self.replay_guard.keep(), name="seen-slack-requests"))
         if self.actions is not None:
             self._background.append(asyncio.create_task(self.actions.keep_leases(), name="action-leases"))
         if self.requests is not None:
@@ -183,8 +183,8 @@ class Lockbot:
         now = datetime.now(UTC)
         until = datetime.fromtimestamp(verified.remembered_until(now.timestamp()), UTC)
         try:
-            assert self.seen_requests is not None
-            new = await self.seen_requests.first_sighting(verified.digest, until=until)
+            assert self.replay_guard is not None
+            new = await self.replay_guard.first_sighting(verified.digest, until=until)
         except Exception as exc:
             log.warning("could not check a Slack request against those already taken (%s)", type(exc).__name__)
             return web.json_response({"error": "try again"}, status=503)
@@ -215,8 +215,8 @@ class Lockbot:
             await self.overbooked.aclose()
         if self.slack.session is not None:
             await self.slack.session.close()
-        if self.seen_requests is not None:
-            await self.seen_requests.aclose()
+        if self.replay_guard is not None:
+            await self.replay_guard.aclose()
         await self.store.close()
 
 
@@ -270,7 +270,7 @@ def build_lockbot(settings: Settings, store: Store, policy: Policy) -> Lockbot:
     lockbot = Lockbot(settings=settings, bolt=bolt, slack=slack, store=store, owed=owed)
     if not settings.socket_mode and settings.slack_signing_secret is not None:
         lockbot.slack_verifier = SlackRequestVerifier(settings.slack_signing_secret.get_secret_value())
-        lockbot.seen_requests = SeenSlackRequests(store, shared=store.shared)
+        lockbot.replay_guard = ReplayGuard(store, shared=store.shared)
     door_service: DoorService | None = None
     people = SlackPeople(slack, policy.groups())
     if settings.seam_api_key is not None:
@@ -348,7 +348,7 @@ async def open_lockbot(settings: Settings) -> Lockbot:
             f"lockbot cannot start: cannot open the database in DATABASE_URL ({type(exc).__name__})"
         ) from None
     lockbot = build_lockbot(settings, store, policy)
-    if lockbot.seen_requests is not None:
+    if lockbot.replay_guard is not None:
         # Before the first request is served: a replay of one taken before a restart is caught too.
-        await lockbot.seen_requests.load()
+        await lockbot.replay_guard.load()
     return lockbot

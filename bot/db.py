@@ -131,7 +131,7 @@ actions = Table(
     Column("channel", String(32), nullable=False),
     Column("parent_ts", String(32), nullable=True),
     Column("status_ts", String(32), nullable=True),
-    Column("phase", String(16), nullable=False),
+    Column("state", String(16), nullable=False),
     Column("attempt_id", String(128), nullable=True),
     Column("problem", Text, nullable=True),
     Column("confirmed_by_device", Boolean, nullable=True),
@@ -139,7 +139,7 @@ actions = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("lease_owner", String(64), nullable=True),
     Column("lease_expires", UTCDateTime, nullable=True),
-    Index("ix_actions_phase", "phase"),
+    Index("ix_actions_state", "state"),
     Index("ix_actions_attempt_id", "attempt_id"),
 )
 

@@ -7,9 +7,11 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from bot.actions import ActionKind, ActionThread, CannotReport, DoorActions
+from bot.actions import DoorActions
 from bot.doors import DoorAmbiguous, DoorFound, DoorUnknown, match_door, match_door_and_reason, normalised
+from bot.model import ActionKind, ActionThread, AuditEntry, CannotReport, Lock
 from bot.policy import (
     PeopleDirectory,
     PeopleUnavailable,
@@ -19,14 +21,13 @@ from bot.policy import (
     may_lock,
     may_unlock_directly,
 )
-from bot.records import AuditEntry
-from bot.replies import NotAllowed, Problem, ProblemReason
-from bot.seam import Lock, SeamClient, SeamError
-from bot.store import Store
+from bot.replies import Problem, ProblemReason
+from bot.seam import SeamClient, SeamError
 from bot.unlock_requests import RequestFiled, UnlockRequests
 
 __all__ = [
     "ActionStarted",
+    "AuditReader",
     "AuditView",
     "CommandResult",
     "DoorDirectory",
@@ -67,7 +68,7 @@ class AuditView:
     door: str | None
 
 
-CommandResult = ActionStarted | RequestFiled | NotAllowed | Problem | DoorAmbiguous | DoorUnknown
+CommandResult = ActionStarted | RequestFiled | Problem | DoorAmbiguous | DoorUnknown
 
 
 class DoorDirectory:
@@ -104,6 +105,14 @@ class DoorDirectory:
         return locks
 
 
+class AuditReader(Protocol):
+    """What the doors' commands need of the database: the audit log (`bot.store.Store` is one)."""
+
+    async def audit_entries(
+        self, *, door: str | None = None, newest_first: bool = False, limit: int | None = None
+    ) -> list[AuditEntry]: ...
+
+
 class DoorService:
     """Resolves doors, applies the policy, starts actions and files unlock requests."""
 
@@ -114,7 +123,7 @@ class DoorService:
         policy: Policy,
         actions: DoorActions,
         requests: UnlockRequests,
-        store: Store,
+        store: AuditReader,
     ) -> None:
         self._directory = directory
         self._people = people
@@ -201,8 +210,6 @@ class DoorService:
         except PeopleUnavailable:
             return _PROFILE_UNAVAILABLE
         rules = self._policy.rules_for(lock)
-        if kind is ActionKind.LOCK and not may_lock(rules, person):
-            return NotAllowed(lock.name, str(kind))
         capable = lock.can_remotely_lock if kind is ActionKind.LOCK else lock.can_remotely_unlock
         if capable is False:
             return Problem(ProblemReason.NOT_REMOTE, door=lock.name, action=str(kind))

@@ -6,7 +6,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.seam import Lock
+from bot.model import Lock
 
 __all__ = [
     "DoorAmbiguous",

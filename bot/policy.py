@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
 
-from bot.seam import Lock
+from bot.model import Lock
 
 __all__ = [
     "EVERYONE",

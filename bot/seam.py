@@ -27,6 +27,7 @@ from bot.api_calls import (
     pooled_client,
     request,
 )
+from bot.model import Lock
 
 __all__ = [
     "LOCKS_LIMIT",
@@ -163,8 +164,8 @@ class _LockProperties(_SeamModel):
     online: bool | None = None
 
 
-class Lock(_SeamModel):
-    """A smart lock as Seam lists it."""
+class _SeamLock(_SeamModel):
+    """A smart lock as Seam lists it; the rest of lockbot sees the model's `Lock`."""
 
     device_id: str
     display_name: str | None = None
@@ -172,22 +173,16 @@ class Lock(_SeamModel):
     can_remotely_lock: bool | None = None
     can_remotely_unlock: bool | None = None
 
-    @property
-    def name(self) -> str:
-        return self.display_name or self.properties.name or self.device_id
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        """Every name a person may know this lock by."""
-        return tuple(dict.fromkeys(n for n in (self.display_name, self.properties.name) if n))
-
-    @property
-    def locked(self) -> bool | None:
-        return self.properties.locked
-
-    @property
-    def online(self) -> bool | None:
-        return self.properties.online
+    def lock(self) -> Lock:
+        return Lock(
+            device_id=self.device_id,
+            display_name=self.display_name,
+            device_name=self.properties.name,
+            locked=self.properties.locked,
+            online=self.properties.online,
+            can_remotely_lock=self.can_remotely_lock,
+            can_remotely_unlock=self.can_remotely_unlock,
+        )
 
 
 @dataclass(frozen=True)
@@ -276,7 +271,7 @@ class SeamClient:
             log.warning("Seam refused a /locks/list limit of %d; asking for its default", LOCKS_LIMIT)
             page = await self._call("/locks/list", {}, _READ)
             asked = _SEAM_LOCKS_DEFAULT_LIMIT
-        locks = self._parse_many(Lock, page.get("locks", page.get("devices")), "locks")
+        locks = [seen.lock() for seen in self._parse_many(_SeamLock, page.get("locks", page.get("devices")), "locks")]
         if len(locks) >= asked:
             log.warning(
                 "Seam listed %d locks, as many as one /locks/list returns: any further lock is not seen", len(locks)

@@ -12,14 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from bot.actions import ActionView, utcnow
+from bot.model import ActionRecord, ActionView, Lock, utcnow
 from bot.policy import Policy
-from bot.records import ActionRecord
-from bot.seam import Lock, SeamError
-from bot.store import Store
+from bot.seam import SeamError
 from bot.tracking import AttemptTracker
 
-__all__ = ["DEVICE_EVENTS", "EVENT_TYPES", "DoorNotice", "NoticeBoard", "SeamEvents", "UnreadableEvent"]
+__all__ = ["DEVICE_EVENTS", "EVENT_TYPES", "DoorNotice", "EventStore", "NoticeBoard", "SeamEvents", "UnreadableEvent"]
 
 log = logging.getLogger(__name__)
 
@@ -90,10 +88,28 @@ def _parse_time(value: Any, fallback: datetime) -> datetime:
     return parsed if parsed.tzinfo else fallback
 
 
+class EventStore(Protocol):
+    """What Seam's events need of the database (`bot.store.Store` is one)."""
+
+    async def record_event(
+        self, event_id: str, event_type: str, payload: str, at: datetime, *, processed: bool = False
+    ) -> bool: ...
+
+    async def event_processed(self, event_id: str) -> None: ...
+
+    async def unprocessed_events(self) -> list[str]: ...
+
+    async def action_by_attempt(self, attempt_id: str) -> ActionRecord | None: ...
+
+    async def tell_instances(self, topic: str, message: str) -> None: ...
+
+    async def hear_instances(self, topic: str, heard: Callable[[str], object]) -> None: ...
+
+
 class SeamEvents:
     def __init__(
         self,
-        store: Store,
+        store: EventStore,
         policy: Policy,
         tracker: AttemptTracker,
         lock_named: Callable[[str], Awaitable[Lock | None]],

@@ -10,23 +10,22 @@ import asyncio
 import logging
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from bot.actions import ActionPhase, ActionThread, CannotReport, utcnow
 from bot.durations import LockUntilError, parse_lock_until
+from bot.model import ActionState, ActionThread, AuditEntry, CannotReport, SlotLock, SlotLockState, new_id, utcnow
 from bot.overbooked import OverbookedError, OverbookedLockKeyInvalid, OverbookedServerError, Slot, SlotClient
 from bot.policy import PeopleDirectory, PeopleUnavailable, Person, Policy
-from bot.records import AuditEntry, SlotLock, SlotLockState, new_id
 from bot.replies import Problem, ProblemReason
-from bot.store import Store
 
 __all__ = [
     "BadSlotCommand",
     "SlotCommandFault",
+    "SlotLockStore",
     "SlotLocked",
     "SlotRanOut",
     "SlotReporter",
@@ -54,7 +53,7 @@ class SlotView:
 
     slot_id: str
     requested_by: str
-    phase: ActionPhase
+    state: ActionState  # a slot lock is shown as an action is
     until: datetime
     problem: str | None = None
     unlocked_by: str | None = None
@@ -108,11 +107,47 @@ class SlotStatus:
     now: datetime
 
 
+class SlotLockStore(Protocol):
+    """What slot locks need of the database (`bot.store.Store` is one)."""
+
+    async def add_slot_lock(self, lock: SlotLock) -> None: ...
+
+    async def end_slot_lock(
+        self,
+        lock: SlotLock,
+        at: datetime,
+        state: SlotLockState,
+        *,
+        audit: AuditEntry,
+        unlocked_by: str | None = None,
+    ) -> SlotLock: ...
+
+    async def move_slot_lock(
+        self,
+        lock: SlotLock,
+        at: datetime,
+        state: SlotLockState,
+        *,
+        audit: AuditEntry | None = None,
+        locked_until: datetime | None = None,
+    ) -> SlotLock | None: ...
+
+    async def current_slot_lock(self, slot_id: str) -> SlotLock | None: ...
+
+    async def latest_slot_lock(self, slot_id: str, states: Collection[SlotLockState]) -> SlotLock | None: ...
+
+    async def slot_lock(self, lock_id: str) -> SlotLock | None: ...
+
+    async def slot_locks_in(self, state: SlotLockState) -> list[SlotLock]: ...
+
+    async def audit(self, entry: AuditEntry) -> None: ...
+
+
 class SlotService:
     def __init__(
         self,
         client: SlotClient,
-        store: Store,
+        store: SlotLockStore,
         people: PeopleDirectory,
         policy: Policy,
         reporter: SlotReporter,
@@ -144,7 +179,7 @@ class SlotService:
             until = parse_lock_until(when, now=now, time_zone=time_zone, longest=self._longest)
         except LockUntilError as exc:
             return BadSlotCommand(SlotCommandFault.BAD_TIME, exc.reason)
-        view = SlotView(slot_id, user_id, ActionPhase.WORKING, until)
+        view = SlotView(slot_id, user_id, ActionState.REQUESTING, until)
         try:
             thread = await self._reporter.open(channel, view)
         except CannotReport as exc:
@@ -231,11 +266,10 @@ class SlotService:
         lock this one was still making, say), the first outcome stands and is not shown again.
         """
         until = until or lock.locked_until
-        changes: dict[str, object] = {"state": state}
-        if until != lock.locked_until:
-            changes["locked_until"] = until
         audit = self._audit(replace(lock, locked_until=until), "slot_lock", str(state), problem)
-        settled = await self._store.move_slot_lock(lock, self._clock(), audit=audit, **changes)
+        settled = await self._store.move_slot_lock(
+            lock, self._clock(), state, audit=audit, locked_until=until if until != lock.locked_until else None
+        )
         if settled is None:
             log.info("slot lock %s was settled elsewhere first", lock.id)
             return await self._store.slot_lock(lock.id) or lock
@@ -292,7 +326,7 @@ class SlotService:
         now = self._clock()
         if lock.locked_until <= now:
             expired = self._audit(lock, "slot_lock", "expired", actor=user_id)
-            await self._store.update_slot_lock(lock, now, state=SlotLockState.EXPIRED, audit=expired)
+            await self._store.end_slot_lock(lock, now, SlotLockState.EXPIRED, audit=expired)
             return SlotRanOut(slot_id, lock.locked_until)
         if user_id != lock.locked_by:
             try:
@@ -307,10 +341,10 @@ class SlotService:
             if lock.state is not SlotLockState.NOT_CONFIRMED:
                 return await self._unlock_failed(lock, user_id, exc)
             # The lock lockbot could not confirm is not on the slot: it did not take, or it has ended.
-            await self._store.update_slot_lock(
+            await self._store.end_slot_lock(
                 lock,
                 self._clock(),
-                state=SlotLockState.FAILED,
+                SlotLockState.FAILED,
                 audit=self._audit(lock, "slot_unlock", "not_locked", exc.user_message, actor=user_id),
             )
             thread = _thread_of(lock)
@@ -321,10 +355,10 @@ class SlotService:
         except OverbookedError as exc:
             return await self._unlock_failed(lock, user_id, exc)
         unlocked_at = self._clock()
-        await self._store.update_slot_lock(
+        await self._store.end_slot_lock(
             lock,
             unlocked_at,
-            state=SlotLockState.UNLOCKED,
+            SlotLockState.UNLOCKED,
             unlocked_by=user_id,
             audit=self._audit(lock, "slot_unlock", "unlocked", actor=user_id),
         )
@@ -333,7 +367,7 @@ class SlotService:
             view = SlotView(
                 slot_id,
                 lock.locked_by,
-                ActionPhase.SUCCEEDED,
+                ActionState.SUCCEEDED,
                 lock.locked_until,
                 unlocked_by=user_id,
                 unlocked_at=unlocked_at,
@@ -380,16 +414,17 @@ class SlotService:
 
 _NEVER_CONFIRMED = "Overbooked never confirmed it, and the slot later turned out not to be locked by lockbot"
 
-_PHASE_OF = {
-    SlotLockState.LOCKING: ActionPhase.WORKING,
-    SlotLockState.LOCKED: ActionPhase.SUCCEEDED,
-    SlotLockState.NOT_CONFIRMED: ActionPhase.NOT_CONFIRMED,
-    SlotLockState.FAILED: ActionPhase.FAILED,
+# Where each slot lock state is, as an action: locking means Overbooked may have been asked.
+_ACTION_STATE_OF = {
+    SlotLockState.LOCKING: ActionState.REQUESTING,
+    SlotLockState.LOCKED: ActionState.SUCCEEDED,
+    SlotLockState.NOT_CONFIRMED: ActionState.NOT_CONFIRMED,
+    SlotLockState.FAILED: ActionState.FAILED,
 }
 
 
 def _view(lock: SlotLock, state: SlotLockState, *, problem: str | None = None) -> SlotView:
-    return SlotView(lock.slot_id, lock.locked_by, _PHASE_OF[state], lock.locked_until, problem=problem)
+    return SlotView(lock.slot_id, lock.locked_by, _ACTION_STATE_OF[state], lock.locked_until, problem=problem)
 
 
 def _thread_of(lock: SlotLock) -> ActionThread | None:

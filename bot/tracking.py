@@ -13,12 +13,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
 
+from bot.model import ActionState
 from bot.polling import DurationEstimates, next_poll_offset
 from bot.seam import ActionAttempt, SeamClient, SeamError, SeamInvalidInput, SeamServerError
 
-__all__ = ["AttemptOutcome", "AttemptTracker", "OutcomeKind"]
+__all__ = ["AttemptOutcome", "AttemptTracker"]
 
 log = logging.getLogger(__name__)
 
@@ -34,17 +34,18 @@ _EVENT_DELIVERY = 0.1
 _BATCH_RETRY_SECONDS = 30.0
 
 
-class OutcomeKind(StrEnum):
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    NOT_CONFIRMED = "not_confirmed"
-
-
 @dataclass(frozen=True)
 class AttemptOutcome:
-    kind: OutcomeKind
+    """How a followed attempt ended: `state` is final (succeeded, failed or not confirmed)."""
+
+    state: ActionState
     attempt: ActionAttempt | None = None
     problem: str | None = None  # why it could not be confirmed, when known
+
+    @classmethod
+    def of(cls, attempt: ActionAttempt) -> AttemptOutcome:
+        """The outcome of an attempt Seam says has finished: the one place success and failure are told apart."""
+        return cls(ActionState.SUCCEEDED if attempt.status == "success" else ActionState.FAILED, attempt)
 
 
 OnFinished = Callable[[AttemptOutcome], Awaitable[None]]
@@ -258,10 +259,9 @@ class AttemptTracker:
                 pending_at = max(polls[-2] if len(polls) > 1 else 0.0, item.event_at - _EVENT_DELIVERY)
                 polls = [pending_at, polls[-1]]
             self._estimates.record(item.device_id, item.action_type, polls)
-            kind = OutcomeKind.SUCCEEDED if attempt.status == "success" else OutcomeKind.FAILED
-            self._finish(item, AttemptOutcome(kind, attempt))
+            self._finish(item, AttemptOutcome.of(attempt))
         elif now >= item.deadline:
-            self._finish(item, AttemptOutcome(OutcomeKind.NOT_CONFIRMED, attempt, item.last_problem))
+            self._finish(item, AttemptOutcome(ActionState.NOT_CONFIRMED, attempt, item.last_problem))
 
     def _finish(self, item: _Followed, outcome: AttemptOutcome) -> None:
         if self._followed.get(item.attempt_id) is not item:

@@ -16,12 +16,23 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from bot.actions import ActionKind, ActionView, CannotReport, DoorActions, utcnow
+from bot.actions import DoorActions
+from bot.model import (
+    ActionKind,
+    ActionRecord,
+    ActionState,
+    ActionView,
+    AuditEntry,
+    CannotReport,
+    Lock,
+    RequestState,
+    UnlockRequest,
+    new_id,
+    utcnow,
+)
 from bot.policy import DoorRules, PeopleDirectory, PeopleUnavailable, Policy, may_approve
-from bot.records import ActionRecord, ActionState, AuditEntry, RequestState, UnlockRequest, new_id
 from bot.replies import Problem, ProblemReason
-from bot.seam import Lock, SeamError
-from bot.store import Store
+from bot.seam import SeamError
 
 __all__ = [
     "AlreadyDecided",
@@ -33,6 +44,7 @@ __all__ = [
     "RequestFiled",
     "RequestGone",
     "RequestMessenger",
+    "RequestStore",
     "UnlockRequests",
 ]
 
@@ -117,10 +129,48 @@ class RequestGone:
 DecisionResult = Decided | AlreadyDecided | DecisionRefused | RequestGone
 
 
+class RequestStore(Protocol):
+    """What unlock requests need of the database (`bot.store.Store` is one)."""
+
+    async def add_request(self, request: UnlockRequest) -> None: ...
+
+    async def request(self, request_id: str) -> UnlockRequest | None: ...
+
+    async def set_request_message(self, request_id: str, channel: str, message_ts: str) -> None: ...
+
+    async def set_request_note(self, request_id: str, note: str) -> None: ...
+
+    async def decide(
+        self,
+        request_id: str,
+        state: RequestState,
+        *,
+        by: str,
+        at: datetime,
+        note: str | None = None,
+        audit: AuditEntry | None = None,
+        owes_announcement: bool = False,
+        then_run: ActionRecord | None = None,
+        then_run_lease_until: datetime | None = None,
+    ) -> UnlockRequest | None: ...
+
+    async def expire_due(
+        self, now: datetime, audit_of: Callable[[UnlockRequest], AuditEntry] | None = None
+    ) -> list[UnlockRequest]: ...
+
+    async def announced(self, request_id: str) -> bool: ...
+
+    async def owed_announcements(self, decided_before: datetime) -> list[UnlockRequest]: ...
+
+    async def next_expiry(self) -> datetime | None: ...
+
+    async def audit(self, entry: AuditEntry) -> None: ...
+
+
 class UnlockRequests:
     def __init__(
         self,
-        store: Store,
+        store: RequestStore,
         policy: Policy,
         people: PeopleDirectory,
         actions: DoorActions,
@@ -198,7 +248,7 @@ class UnlockRequests:
         if decision is Decision.APPROVE:
             then_run = ActionRecord(
                 id=new_id(),
-                kind=str(ActionKind.UNLOCK),
+                kind=ActionKind.UNLOCK,
                 device_id=request.device_id,
                 door=request.door,
                 requested_by=request.requester,

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from bot.actions import ActionKind, ActionPhase, ActionView
 from bot.door_service import DoorOverview, DoorStatus
 from bot.doors import DoorAmbiguous, DoorUnknown
+from bot.model import ActionKind, ActionState, ActionView
 from bot.seam import Lock
 from bot.slack.messages.actions import render_action_parent, render_action_status
 from bot.slack.messages.doors import render_ambiguous_door, render_door_overview, render_unknown_door, render_usage
@@ -30,21 +30,21 @@ def block_text(message: SlackMessage) -> str:
     return " ".join(joined.replace("*", "").split())
 
 
-def view(phase: ActionPhase, **kwargs: Any) -> ActionView:
-    return ActionView(ActionKind.UNLOCK, "Front Door", "U1", phase, **kwargs)
+def view(state: ActionState, **kwargs: Any) -> ActionView:
+    return ActionView(ActionKind.UNLOCK, "Front Door", "U1", state, **kwargs)
 
 
 @pytest.mark.parametrize(
     ("given", "expected"),
     [
-        (view(ActionPhase.WORKING), "Unlocking Front Door…"),
-        (view(ActionPhase.SUCCEEDED), "Front Door unlocked."),
+        (view(ActionState.QUEUED), "Unlocking Front Door…"),
+        (view(ActionState.SUCCEEDED), "Front Door unlocked."),
         (
-            view(ActionPhase.FAILED, problem="the lock is offline"),
+            view(ActionState.FAILED, problem="the lock is offline"),
             "Could not unlock Front Door: the lock is offline.",
         ),
-        (view(ActionPhase.SUCCEEDED, confirmed_by_device=False), "unconfirmed by the device"),
-        (view(ActionPhase.NOT_CONFIRMED, timeout_seconds=20), "Unlocking Front Door not confirmed"),
+        (view(ActionState.SUCCEEDED, confirmed_by_device=False), "unconfirmed by the device"),
+        (view(ActionState.NOT_CONFIRMED, timeout_seconds=20), "Unlocking Front Door not confirmed"),
     ],
 )
 def test_parent_says_the_outcome_plainly(given: ActionView, expected: str) -> None:
@@ -57,19 +57,19 @@ def words(text: str) -> set[str]:
     return set(re.findall(r"[\w<@>`']+", text.replace("*", "")))
 
 
-@pytest.mark.parametrize("phase", list(ActionPhase))
-def test_every_message_text_says_what_its_blocks_say(phase: ActionPhase) -> None:
-    given = view(phase, problem="the lock is offline", reason="parcel", timeout_seconds=20, attempt_id="aa1")
+@pytest.mark.parametrize("state", list(ActionState))
+def test_every_message_text_says_what_its_blocks_say(state: ActionState) -> None:
+    given = view(state, problem="the lock is offline", reason="parcel", timeout_seconds=20, attempt_id="aa1")
     for message in (render_action_parent(given), render_action_status(given)):
         assert message.text
         assert words(message.text) <= words(block_text(message))
 
 
 def test_status_labels() -> None:
-    assert render_action_status(view(ActionPhase.PENDING)).text.startswith("Pending: ")
-    assert render_action_status(view(ActionPhase.SUCCEEDED)).text == "Done: Front Door unlocked."
-    assert render_action_status(view(ActionPhase.FAILED, problem="p")).text.startswith("Failed: ")
-    assert render_action_status(view(ActionPhase.NOT_CONFIRMED)).text.startswith("Not confirmed: ")
+    assert render_action_status(view(ActionState.PENDING)).text.startswith("Pending: ")
+    assert render_action_status(view(ActionState.SUCCEEDED)).text == "Done: Front Door unlocked."
+    assert render_action_status(view(ActionState.FAILED, problem="p")).text.startswith("Failed: ")
+    assert render_action_status(view(ActionState.NOT_CONFIRMED)).text.startswith("Not confirmed: ")
 
 
 def test_text_from_people_and_apis_cannot_inject_mentions_or_links() -> None:
@@ -77,7 +77,7 @@ def test_text_from_people_and_apis_cannot_inject_mentions_or_links() -> None:
         ActionKind.LOCK,
         "<!channel> Door",
         "U1",
-        ActionPhase.FAILED,
+        ActionState.FAILED,
         problem="<https://x|y>",
         reason="<!here>",
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.doors import DoorAmbiguous, DoorFound, DoorUnknown, match_door, match_door_and_reason
-from bot.seam import Lock
+from bot.model import Lock
 
 LOCKS = [
     Lock(device_id="lock_1", display_name="Front Door"),

@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.actions import ActionKind, ActionPhase, DoorActions
+from bot.actions import DoorActions
 from bot.db import actions
-from bot.records import ActionRecord, ActionState, new_id
-from bot.seam import ActionAttempt, Lock
+from bot.model import ActionKind, ActionRecord, ActionState, Lock, new_id
+from bot.seam import ActionAttempt
 from bot.store import Store
 from bot.tracking import AttemptTracker
 from tests.test_tracking import MemoryReporter, MemorySeam, attempt
@@ -53,7 +53,7 @@ class StoreThatRecordsRenewals(Store):
 
     async def renew_leases(self, owner: str, action_ids: Collection[str], lease_until: datetime) -> None:
         await super().renew_leases(owner, action_ids, lease_until)
-        async with self._engine.connect() as connection:
+        async with self._db.reading() as connection:
             rows = (await connection.execute(select(actions.c.id, actions.c.lease_expires))).all()
         leases = {row.id: _utc(row.lease_expires) for row in rows}
         self.renewals.append(Renewal(frozenset(action_ids), lease_until, leases))
@@ -117,7 +117,7 @@ def test_only_the_actions_still_in_flight_have_their_leases_renewed(tmp_path: Pa
         await store.close()
 
     asyncio.run(go())
-    finished = [view for view in reporter.shown if view.phase is ActionPhase.SUCCEEDED]
+    finished = [view for view in reporter.shown if view.state is ActionState.SUCCEEDED]
     assert sorted(view.door for view in finished) == ["Back Door", "Front Door"]
 
 
@@ -128,7 +128,7 @@ def test_a_renewal_extends_only_its_owners_unfinished_actions(tmp_path: Path) ->
     def record(state: ActionState) -> ActionRecord:
         return ActionRecord(
             id=new_id(),
-            kind="lock",
+            kind=ActionKind.LOCK,
             device_id="lock_1",
             door="Front Door",
             requested_by="U1",

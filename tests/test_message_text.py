@@ -13,11 +13,20 @@ from typing import Any
 import pytest
 
 import bot.slack.messages
-from bot.actions import ActionKind, ActionPhase, ActionView, not_confirmed_reason
+from bot.actions import not_confirmed_reason
 from bot.door_service import AuditView, DoorOverview, DoorStatus
 from bot.doors import DoorAmbiguous, DoorUnknown
+from bot.model import (
+    ActionKind,
+    ActionState,
+    ActionView,
+    AuditEntry,
+    RequestState,
+    SlotLock,
+    SlotLockState,
+    UnlockRequest,
+)
 from bot.overbooked import OverbookedServerError, Slot
-from bot.records import AuditEntry, RequestState, SlotLock, SlotLockState, UnlockRequest
 from bot.replies import NotAllowed, Problem, ProblemReason
 from bot.seam import Lock, SeamServerError
 from bot.seam_events import DoorNotice
@@ -78,11 +87,11 @@ def assert_safe(message: SlackMessage) -> None:
 
 def action_views(door: str, text: str) -> Iterator[ActionView]:
     for kind in ActionKind:
-        for phase in ActionPhase:
+        for state in ActionState:
             yield ActionView(
-                kind, door, "U0REQUEST1", phase, problem=text, attempt_id=text, reason=text, timeout_seconds=3
+                kind, door, "U0REQUEST1", state, problem=text, attempt_id=text, reason=text, timeout_seconds=3
             )
-        yield ActionView(kind, door, "U0REQUEST1", ActionPhase.NOT_CONFIRMED, reason=text)
+        yield ActionView(kind, door, "U0REQUEST1", ActionState.NOT_CONFIRMED, reason=text)
 
 
 def requests(door: str, text: str) -> Iterator[UnlockRequest]:
@@ -114,7 +123,7 @@ def every_message(door: str, text: str) -> Iterator[tuple[str, SlackMessage]]:
         yield "render_action_status", render_action_status(view)
         yield "render_outcome_notice", render_outcome_notice(view, "U0APPROV01")
     for request in requests(door, text):
-        approved = ActionView(ActionKind.UNLOCK, door, "U0REQUEST1", ActionPhase.FAILED, problem=text, request=request)
+        approved = ActionView(ActionKind.UNLOCK, door, "U0REQUEST1", ActionState.FAILED, problem=text, request=request)
         yield "render_request", render_request(request, frozenset({"U0APPROV01", "S0GROUP01"}), approved)
         yield "render_action_parent", render_action_parent(approved)
         yield "render_requester_message", render_requester_message(request, approved)
@@ -153,11 +162,11 @@ def every_message(door: str, text: str) -> Iterator[tuple[str, SlackMessage]]:
     yield "render_slot_usage", render_slot_usage(compose("“", value(text, 80), "” is not a /slot command."))
     for fault in SlotCommandFault:
         yield "render_bad_slot_command", render_bad_slot_command(BadSlotCommand(fault, text))
-    for phase in ActionPhase:
+    for phase in ActionState:
         slot_view = SlotView("ROOM-1", "U0LOCKER1", phase, AT, problem=text)
         yield "render_slot_parent", render_slot_parent(slot_view)
         yield "render_slot_status", render_slot_status(slot_view)
-    unlocked = SlotView("ROOM-1", "U0LOCKER1", ActionPhase.SUCCEEDED, AT, unlocked_by="U0APPROV01", unlocked_at=AT)
+    unlocked = SlotView("ROOM-1", "U0LOCKER1", ActionState.SUCCEEDED, AT, unlocked_by="U0APPROV01", unlocked_at=AT)
     yield "render_slot_status", render_slot_status(unlocked)
     slot = Slot(id=text, lockable=False, available=True, status=text, locked_until=AT, start_date=AT, end_date=AT)
     ours = SlotLock("l1", text, "key", "U0LOCKER1", "C1", AT, SlotLockState.LOCKED, AT, AT)
@@ -194,7 +203,7 @@ def test_no_message_carries_a_raw_hostile_value_or_breaks_a_limit(door: str, tex
 
 
 def test_a_hostile_value_is_shown_escaped_in_text_and_blocks_alike() -> None:
-    view = ActionView(ActionKind.UNLOCK, EVIL, "U0REQUEST1", ActionPhase.SUCCEEDED)
+    view = ActionView(ActionKind.UNLOCK, EVIL, "U0REQUEST1", ActionState.SUCCEEDED)
     request = next(requests(EVIL, EVIL))
     for message in (render_action_status(view), render_request(request, None)):
         assert "Garage &lt;!channel&gt; &lt;https://evil.example|Approve here&gt;" in message.text
@@ -235,7 +244,7 @@ def test_a_plain_date_is_converted_to_utc_before_it_is_labelled_utc() -> None:
 
 
 def not_confirmed(problem: str | None) -> list[str]:
-    view = ActionView(ActionKind.UNLOCK, "Front Door", "U1", ActionPhase.NOT_CONFIRMED, problem=problem)
+    view = ActionView(ActionKind.UNLOCK, "Front Door", "U1", ActionState.NOT_CONFIRMED, problem=problem)
     return [render_action_status(view).text, render_action_parent(view).text]
 
 
@@ -267,6 +276,6 @@ def test_a_polling_failure_reads_plainly() -> None:
 
 def test_a_slot_not_confirmed_never_invites_a_retry_of_the_lock() -> None:
     problem = OverbookedServerError("HTTP 500").user_message
-    view = SlotView("ROOM-1", "U1", ActionPhase.NOT_CONFIRMED, AT, problem=problem)
+    view = SlotView("ROOM-1", "U1", ActionState.NOT_CONFIRMED, AT, problem=problem)
     for message in (render_slot_status(view), render_slot_parent(view)):
         assert "try again" not in message.text.casefold()

@@ -112,7 +112,7 @@ def test_a_parent_edit_failing_for_seconds_is_made_when_slack_answers_again(work
 
 def stored_phase(bot_dir: Path, parent: Message) -> str | None:
     with contextlib.closing(sqlite3.connect(bot_dir / "lockbot.db")) as database:
-        row = database.execute("SELECT phase FROM actions WHERE parent_ts = ?", (parent.ts,)).fetchone()
+        row = database.execute("SELECT state FROM actions WHERE parent_ts = ?", (parent.ts,)).fetchone()
     return str(row[0]) if row else None
 
 
@@ -195,7 +195,7 @@ def test_killed_between_the_status_message_and_the_unlock_the_status_is_finished
     # The write that marks an action as being sent to Seam is refused: lockbot stops right after its
     # messages are posted and before the unlock, where a kill -9 can otherwise only land by chance.
     database.execute(
-        "CREATE TRIGGER hold_the_send BEFORE UPDATE OF phase ON actions WHEN NEW.phase = 'requesting' "
+        "CREATE TRIGGER hold_the_send BEFORE UPDATE OF state ON actions WHEN NEW.state = 'requesting' "
         "BEGIN SELECT RAISE(ABORT, 'held by the test'); END"
     )
     database.commit()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from bot.model import Lock
 from bot.policy import EVERYONE, DoorRules, Person, Policy, may_approve, may_lock, may_unlock_directly
-from bot.seam import Lock
 
 ADMIN = Person("U1", is_admin=True)
 OWNER = Person("U2", is_owner=True)

@@ -8,9 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bot.actions import ActionView
+from bot.model import ActionView, Lock
 from bot.policy import DoorRules, Policy
-from bot.seam import Lock
 from bot.seam_events import DoorNotice, SeamEvents
 from bot.store import Store
 

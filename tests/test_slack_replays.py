@@ -1,4 +1,4 @@
-"""SeenSlackRequests: who decides whether a Slack request was taken already, and what is kept."""
+"""ReplayGuard: who decides whether a Slack request was taken already, and what is kept."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
-from bot.slack.replays import SeenSlackRequests
+from bot.slack.replays import ReplayGuard
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 UNTIL = NOW + timedelta(minutes=5)
@@ -41,7 +41,7 @@ class RecordingStore:
 def test_unshared_the_first_copy_wins_without_asking_the_database() -> None:
     async def go() -> None:
         store = RecordingStore()
-        seen = SeenSlackRequests(store, shared=False, clock=lambda: NOW)
+        seen = ReplayGuard(store, shared=False, clock=lambda: NOW)
         first, second = await asyncio.gather(
             seen.first_sighting("a", until=UNTIL), seen.first_sighting("a", until=UNTIL)
         )
@@ -56,7 +56,7 @@ def test_unshared_the_first_copy_wins_without_asking_the_database() -> None:
 def test_unshared_what_was_kept_before_a_restart_is_still_refused() -> None:
     async def go() -> None:
         store = RecordingStore(kept={"old": UNTIL, "gone": NOW - timedelta(seconds=1)})
-        seen = SeenSlackRequests(store, shared=False, clock=lambda: NOW)
+        seen = ReplayGuard(store, shared=False, clock=lambda: NOW)
         assert await seen.load() == 1
         assert not await seen.first_sighting("old", until=UNTIL)
         assert await seen.first_sighting("gone", until=UNTIL)
@@ -67,7 +67,7 @@ def test_unshared_what_was_kept_before_a_restart_is_still_refused() -> None:
 def test_a_request_is_taken_again_once_its_window_has_passed() -> None:
     async def go() -> None:
         clock = [NOW]
-        seen = SeenSlackRequests(RecordingStore(), shared=False, clock=lambda: clock[0])
+        seen = ReplayGuard(RecordingStore(), shared=False, clock=lambda: clock[0])
         assert await seen.first_sighting("a", until=UNTIL)
         clock[0] = UNTIL + timedelta(seconds=1)
         assert await seen.first_sighting("a", until=clock[0] + timedelta(minutes=5))
@@ -78,7 +78,7 @@ def test_a_request_is_taken_again_once_its_window_has_passed() -> None:
 def test_unsaved_requests_stay_unsaved_until_the_database_takes_them() -> None:
     async def go() -> None:
         store = RecordingStore(failures=1)
-        seen = SeenSlackRequests(store, shared=False, clock=lambda: NOW)
+        seen = ReplayGuard(store, shared=False, clock=lambda: NOW)
         await seen.first_sighting("a", until=UNTIL)
         assert not await seen.save()
         await seen.first_sighting("b", until=UNTIL)
@@ -91,7 +91,7 @@ def test_unsaved_requests_stay_unsaved_until_the_database_takes_them() -> None:
 def test_shared_the_database_decides_and_a_known_copy_is_refused_without_asking_again() -> None:
     async def go() -> None:
         store = RecordingStore(kept={"taken-elsewhere": UNTIL})
-        seen = SeenSlackRequests(store, shared=True, clock=lambda: NOW)
+        seen = ReplayGuard(store, shared=True, clock=lambda: NOW)
         assert not await seen.first_sighting("taken-elsewhere", until=UNTIL)
         assert await seen.first_sighting("new", until=UNTIL)
         assert not await seen.first_sighting("new", until=UNTIL)

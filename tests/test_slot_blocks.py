@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.actions import ActionPhase
+from bot.model import ActionState
 from bot.slack.messages.slots import render_slot_parent, render_slot_ran_out, render_slot_status
 from bot.slots import SlotView
 
@@ -26,7 +26,7 @@ def test_a_lock_that_ran_out_shows_when_in_each_readers_time_zone() -> None:
 
 
 def test_a_lock_not_confirmed_says_so_plainly_and_what_to_do() -> None:
-    view = SlotView("ROOM-1", "U1", ActionPhase.NOT_CONFIRMED, AT, problem="Overbooked did not answer in time")
+    view = SlotView("ROOM-1", "U1", ActionState.NOT_CONFIRMED, AT, problem="Overbooked did not answer in time")
 
     status, parent = render_slot_status(view), render_slot_parent(view)
 
@@ -43,6 +43,6 @@ def test_a_lock_not_confirmed_says_so_plainly_and_what_to_do() -> None:
 
 
 def test_a_slot_id_keeps_its_case() -> None:
-    locked = render_slot_status(SlotView("ROOM-1", "U1", ActionPhase.SUCCEEDED, AT))
+    locked = render_slot_status(SlotView("ROOM-1", "U1", ActionState.SUCCEEDED, AT))
 
     assert locked.text == "Done: Slot ROOM-1 locked until 2026-11-22 17:30 UTC."

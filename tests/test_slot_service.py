@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from bot.actions import ActionPhase, ActionThread
+from bot.model import ActionState, ActionThread, SlotLock, SlotLockState, new_id
 from bot.overbooked import (
     OverbookedBadAnswer,
     OverbookedError,
@@ -22,7 +22,6 @@ from bot.overbooked import (
     Slot,
 )
 from bot.policy import DoorRules, Person, Policy
-from bot.records import SlotLock, SlotLockState, new_id
 from bot.replies import Problem, ProblemReason
 from bot.slack.messages.replies import render_problem
 from bot.slots import SlotLocked, SlotRanOut, SlotService, SlotStatus, SlotUnlocked, SlotView, may_unlock_slots
@@ -237,7 +236,7 @@ def test_a_lock_whose_outcome_stays_unknown_is_kept_not_confirmed_and_unlock_use
         await h.service.lock(LOCKER, "C1", SLOT, "2h")
 
         assert h.overbooked.calls == ["lock", "get"]  # the lock is never sent twice
-        assert h.shown.phase is ActionPhase.NOT_CONFIRMED
+        assert h.shown.state is ActionState.NOT_CONFIRMED
         assert h.shown.problem == why
         current = await h.current()
         assert current is not None
@@ -258,7 +257,7 @@ def test_a_lock_whose_outcome_is_unknown_is_read_from_the_slot(
     async def test(h: Harness) -> None:
         h.overbooked.then("lock", error, acts=True)
         await h.service.lock(LOCKER, "C1", SLOT, "2h")
-        assert h.shown.phase is ActionPhase.SUCCEEDED
+        assert h.shown.state is ActionState.SUCCEEDED
         current = await h.current()
         assert current is not None
         assert current.state is SlotLockState.LOCKED
@@ -279,7 +278,7 @@ def test_a_refused_lock_fails_without_reading_the_slot(tmp_path: Path, error: Ov
         h.overbooked.then("lock", error)
         await h.service.lock(LOCKER, "C1", SLOT, "2h")
         assert h.overbooked.calls == ["lock"]
-        assert h.shown.phase is ActionPhase.FAILED
+        assert h.shown.state is ActionState.FAILED
         assert await h.current() is None
 
     run(tmp_path, test)
@@ -290,7 +289,7 @@ def test_unlocking_a_lock_that_was_not_confirmed_and_never_took(tmp_path: Path) 
         h.overbooked.then("lock", OverbookedTimeout("no answer"))  # did not act
         h.overbooked.then("get", OverbookedTimeout("no answer"))
         await h.service.lock(LOCKER, "C1", SLOT, "2h")
-        assert h.shown.phase is ActionPhase.NOT_CONFIRMED
+        assert h.shown.state is ActionState.NOT_CONFIRMED
 
         reply = await h.service.unlock(LOCKER, SLOT)
 
@@ -298,7 +297,7 @@ def test_unlocking_a_lock_that_was_not_confirmed_and_never_took(tmp_path: Path) 
         assert render_problem(reply).text.startswith(
             f"Slot `{SLOT}` is not locked with lockbot's key, so there is nothing"
         )
-        assert h.shown.phase is ActionPhase.FAILED
+        assert h.shown.state is ActionState.FAILED
         assert await h.current() is None
 
     run(tmp_path, test)
@@ -326,14 +325,14 @@ def test_status_settles_a_lock_that_was_not_confirmed(tmp_path: Path) -> None:
         h.overbooked.then("lock", OverbookedTimeout("no answer"), acts=True)
         h.overbooked.then("get", OverbookedTimeout("no answer"))
         await h.service.lock(LOCKER, "C1", SLOT, "2h")
-        assert h.shown.phase is ActionPhase.NOT_CONFIRMED
+        assert h.shown.state is ActionState.NOT_CONFIRMED
 
         status = await h.service.status(SLOT)
 
         assert isinstance(status, SlotStatus)
         assert status.ours is not None
         assert status.ours.locked_by == LOCKER
-        assert h.shown.phase is ActionPhase.SUCCEEDED
+        assert h.shown.state is ActionState.SUCCEEDED
         current = await h.current()
         assert current is not None
         assert current.state is SlotLockState.LOCKED
@@ -358,15 +357,15 @@ def interrupted_lock(at: datetime) -> SlotLock:
 
 
 @pytest.mark.parametrize(
-    ("slot_reads", "state", "phase"),
+    ("slot_reads", "state", "shown_state"),
     [
-        ("ours", SlotLockState.LOCKED, ActionPhase.SUCCEEDED),
-        ("free", SlotLockState.FAILED, ActionPhase.FAILED),
-        ("unreadable", SlotLockState.NOT_CONFIRMED, ActionPhase.NOT_CONFIRMED),
+        ("ours", SlotLockState.LOCKED, ActionState.SUCCEEDED),
+        ("free", SlotLockState.FAILED, ActionState.FAILED),
+        ("unreadable", SlotLockState.NOT_CONFIRMED, ActionState.NOT_CONFIRMED),
     ],
 )
 def test_after_a_restart_an_interrupted_lock_is_settled_and_never_abandoned_unread(
-    tmp_path: Path, slot_reads: str, state: SlotLockState, phase: ActionPhase
+    tmp_path: Path, slot_reads: str, state: SlotLockState, shown_state: ActionState
 ) -> None:
     async def test(h: Harness) -> None:
         lock = interrupted_lock(START)
@@ -379,7 +378,7 @@ def test_after_a_restart_an_interrupted_lock_is_settled_and_never_abandoned_unre
         assert await h.service.settle_interrupted() == 1
 
         assert h.overbooked.calls == ["get"]
-        assert h.shown.phase is phase
+        assert h.shown.state is shown_state
         row = await h.store.latest_slot_lock(SLOT, list(SlotLockState))
         assert row is not None
         assert (row.id, row.state) == (lock.id, state)
@@ -443,7 +442,7 @@ def test_an_unexpected_error_after_asking_overbooked_leaves_the_thread_not_confi
         with pytest.raises(RuntimeError):
             await h.service.lock(LOCKER, "C1", SLOT, "2h")
 
-        assert h.shown.phase is ActionPhase.NOT_CONFIRMED
+        assert h.shown.state is ActionState.NOT_CONFIRMED
         assert h.shown.problem == "lockbot ran into an unexpected error while asking Overbooked"
         current = await h.current()
         assert current is not None
@@ -464,7 +463,7 @@ def test_an_unexpected_error_before_asking_overbooked_fails_the_thread(tmp_path:
             await h.service.lock(LOCKER, "C1", SLOT, "2h")
 
         assert h.overbooked.calls == []
-        assert h.shown.phase is ActionPhase.FAILED
+        assert h.shown.state is ActionState.FAILED
         assert h.shown.problem == "lockbot ran into an unexpected error before asking Overbooked"
 
     run(tmp_path, test)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,11 +15,21 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from bot import db
 from bot.db import MIGRATIONS, MigrationFailed, create_engine, head_revision, metadata, migrate
-from bot.records import ActionRecord, ActionState, OwedSlackMessage, RequestState, UnlockRequest, new_id
+from bot.model import (
+    ActionKind,
+    ActionRecord,
+    ActionState,
+    ActionThread,
+    AuditEntry,
+    OwedSlackMessage,
+    RequestState,
+    UnlockRequest,
+    new_id,
+)
 from bot.store import Store
 from tests.databases import DATABASE_KINDS, fresh_database
 
@@ -45,6 +56,49 @@ def test_migrations_create_exactly_the_tables_lockbot_uses(database_url: str) ->
     assert asyncio.run(go()) == []
 
 
+def test_an_action_stored_before_the_state_column_was_renamed_reads_back_after_it(database_url: str) -> None:
+    from alembic import command  # noqa: PLC0415 - only this test drives Alembic by revision
+
+    def upgrade_to(revision: str) -> Callable[[Connection], None]:
+        def run(connection: Connection) -> None:
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+
+        return run
+
+    now = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+    async def go() -> list[ActionRecord]:
+        engine = create_engine(database_url)
+        async with engine.begin() as connection:
+            await connection.run_sync(upgrade_to("0006"))
+            await connection.execute(
+                text(
+                    "INSERT INTO actions (id, kind, device_id, door, requested_by, reason, channel, phase, "
+                    "created_at, updated_at) VALUES ('a1', 'unlock', 'lock_1', 'Front Door', 'U1', '', 'C1', "
+                    "'pending', :at, :at)"
+                ),
+                {"at": now.replace(tzinfo=None)},
+            )
+        async with engine.begin() as connection:
+            await connection.run_sync(upgrade_to("0007"))
+        store = Store(engine)
+        try:
+            return await store.unfinished_actions()
+        finally:
+            await store.close()
+
+    [action] = asyncio.run(go())
+    assert (action.id, action.kind, action.state, action.created_at) == (
+        "a1",
+        ActionKind.UNLOCK,
+        ActionState.PENDING,
+        now,
+    )
+
+
 def pending_request(now: datetime, ttl: timedelta = timedelta(minutes=5)) -> UnlockRequest:
     return UnlockRequest(
         id=new_id(),
@@ -68,7 +122,7 @@ def test_the_first_decision_wins_and_an_approval_stores_its_action(database_url:
         await store.add_request(request)
         action = ActionRecord(
             id=new_id(),
-            kind="unlock",
+            kind=ActionKind.UNLOCK,
             device_id="lock_1",
             door="Front Door",
             requested_by="U1",
@@ -91,6 +145,61 @@ def test_the_first_decision_wins_and_an_approval_stores_its_action(database_url:
             assert [a.id for a in await store.unfinished_actions()] == [action.id]
         else:
             assert await store.unfinished_actions() == []
+        await store.close()
+
+    asyncio.run(go())
+
+
+def test_an_action_is_sent_by_one_holder_only_and_its_outcome_never_overwritten(database_url: str) -> None:
+    async def go() -> None:
+        store = await Store.open(database_url)
+        now = datetime.now(UTC)
+        action = ActionRecord(
+            id=new_id(),
+            kind=ActionKind.LOCK,
+            device_id="lock_1",
+            door="Front Door",
+            requested_by="U1",
+            reason="",
+            channel="C1",
+            state=ActionState.QUEUED,
+            created_at=now,
+            updated_at=now,
+        )
+        await store.add_action(action, owner="me", lease_until=now + timedelta(seconds=10))
+        thread = ActionThread("C1", "1.1", "1.2")
+        assert await store.remember_thread(action, now, thread, owner="another") is None
+        shown = await store.remember_thread(action, now, thread, owner="me")
+        assert shown is not None
+        assert shown.thread == thread
+        sending = await store.mark_requesting(shown, now, owner="me", parent_ts="1.1", status_ts="1.2")
+        assert sending is not None
+        assert sending.state is ActionState.REQUESTING
+        assert await store.mark_requesting(shown, now, owner="me", parent_ts="1.1", status_ts="1.2") is None
+        pending = await store.mark_pending(sending, now, "att_1", owner="me")
+        assert pending is not None
+        assert pending.attempt_id == "att_1"
+
+        def outcome(state: ActionState) -> Awaitable[ActionRecord | None]:
+            entry = AuditEntry(at=now, actor="U1", event="lock", outcome=str(state))
+            return store.finish(
+                pending,
+                now,
+                state,
+                audit=entry,
+                problem=None,
+                status_ts="1.2",
+                attempt_id="att_1",
+                confirmed_by_device=True,
+            )
+
+        assert (await outcome(ActionState.SUCCEEDED)) is not None
+        assert await outcome(ActionState.NOT_CONFIRMED) is None
+        assert await store.unfinished_actions() == []
+        assert [entry.outcome for entry in await store.audit_entries()] == ["succeeded"]  # audited once, with it
+        assert await store.action_by_attempt("att_1") == replace(
+            pending, state=ActionState.SUCCEEDED, confirmed_by_device=True
+        )
         await store.close()
 
     asyncio.run(go())

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from bot.actions import ActionKind, ActionPhase, ActionThread, ActionView, DoorActions
-from bot.records import ActionRecord, ActionState, new_id
-from bot.seam import ActionAttempt, Lock, SeamInvalidInput, SeamServerError
+from bot.actions import DoorActions
+from bot.model import ActionKind, ActionRecord, ActionState, ActionThread, ActionView, Lock, new_id
+from bot.seam import ActionAttempt, SeamInvalidInput, SeamServerError
 from bot.store import Store
-from bot.tracking import AttemptOutcome, AttemptTracker, OutcomeKind
+from bot.tracking import AttemptOutcome, AttemptTracker
 
 
 def attempt(attempt_id: str, status: str = "pending", **extra: Any) -> ActionAttempt:
@@ -95,7 +95,7 @@ def test_many_attempts_are_followed_with_one_call_per_round() -> None:
 
     outcomes = follow_all(seam, list(seam.finish_after))
 
-    assert {o.kind for o in outcomes.values()} == {OutcomeKind.SUCCEEDED}
+    assert {o.state for o in outcomes.values()} == {ActionState.SUCCEEDED}
     assert seam.list_calls == 2  # 50 attempts, two questions each, two calls in all
 
 
@@ -104,7 +104,7 @@ def test_without_batch_listing_attempts_are_asked_one_by_one() -> None:
 
     outcomes = follow_all(seam, ["a", "b"])
 
-    assert outcomes["a"].kind is OutcomeKind.SUCCEEDED
+    assert outcomes["a"].state is ActionState.SUCCEEDED
     assert seam.get_calls == 2
 
 
@@ -113,7 +113,7 @@ def test_one_refused_batch_is_asked_one_by_one_and_later_polls_batch_again() -> 
 
     outcomes = follow_all(seam, ["a", "b"], batch_retry_seconds=0.2)
 
-    assert {o.kind for o in outcomes.values()} == {OutcomeKind.SUCCEEDED}
+    assert {o.state for o in outcomes.values()} == {ActionState.SUCCEEDED}
     assert seam.questions[:3] == ["list", "get", "get"]  # the refused batch, one by one
     assert seam.questions[-1] == "list"  # and later polls ask together again
     assert seam.list_calls >= 2
@@ -124,7 +124,7 @@ def test_seam_failures_while_polling_are_ridden_out() -> None:
 
     outcomes = follow_all(seam, ["a"])
 
-    assert outcomes["a"].kind is OutcomeKind.SUCCEEDED
+    assert outcomes["a"].state is ActionState.SUCCEEDED
     assert seam.list_calls == 3
 
 
@@ -133,7 +133,7 @@ def test_an_attempt_still_pending_at_the_deadline_is_not_confirmed() -> None:
 
     outcomes = follow_all(seam, ["slow"], deadline=1.2)
 
-    assert outcomes["slow"].kind is OutcomeKind.NOT_CONFIRMED
+    assert outcomes["slow"].state is ActionState.NOT_CONFIRMED
 
 
 class MemoryReporter:
@@ -170,7 +170,7 @@ def test_an_attempt_already_finished_in_seams_answer_is_final_at_once(tmp_path: 
         await store.close()
 
     asyncio.run(go())
-    assert [v.phase for v in reporter.shown] == [ActionPhase.WORKING, ActionPhase.SUCCEEDED]
+    assert [v.state for v in reporter.shown] == [ActionState.QUEUED, ActionState.SUCCEEDED]
     assert reporter.shown[-1].confirmed_by_device is False
     assert seam.list_calls == 0
 
@@ -180,11 +180,11 @@ class StoreThatFailsOneOutcome(Store):
 
     failed = False
 
-    async def update_action(self, record: Any, at: Any, **kwargs: Any) -> Any:
-        if not self.failed and str(kwargs.get("state")) == "succeeded":
+    async def finish(self, record: Any, at: Any, state: ActionState, **kwargs: Any) -> Any:
+        if not self.failed and state is ActionState.SUCCEEDED:
             self.failed = True
             raise RuntimeError("database is locked")
-        return await super().update_action(record, at, **kwargs)
+        return await super().finish(record, at, state, **kwargs)
 
 
 def test_an_action_whose_outcome_could_not_be_stored_is_let_go_then_taken_over_and_finished(tmp_path: Path) -> None:
@@ -219,7 +219,7 @@ def test_an_action_whose_outcome_could_not_be_stored_is_let_go_then_taken_over_a
         await store.close()
 
     asyncio.run(go())
-    assert reporter.shown[-1].phase is ActionPhase.SUCCEEDED
+    assert reporter.shown[-1].state is ActionState.SUCCEEDED
 
 
 def test_attempts_ended_by_events_are_asked_about_together_and_teach_the_schedule() -> None:
@@ -251,7 +251,7 @@ def test_attempts_ended_by_events_are_asked_about_together_and_teach_the_schedul
         return outcomes
 
     outcomes = asyncio.run(go())
-    assert {outcome.kind for outcome in outcomes.values()} == {OutcomeKind.SUCCEEDED}
+    assert {outcome.state for outcome in outcomes.values()} == {ActionState.SUCCEEDED}
     assert seam.list_calls == 1  # thirty events, one question
     assert seam.get_calls == 0
 

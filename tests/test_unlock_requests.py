@@ -8,17 +8,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.actions import ActionView
+from bot.model import ActionView, Lock, RequestState, UnlockRequest
 from bot.policy import DoorRules, Person, Policy
-from bot.records import RequestState, UnlockRequest
-from bot.seam import Lock
 from bot.store import Store
 from bot.unlock_requests import Decided, Decision, DecisionRefused, Refusal, RequestFiled, UnlockRequests
 
 # Seam's display name differs from the lock's own name; the policy names the door by the latter.
-SERVER_ROOM = Lock.model_validate(
-    {"device_id": "lock_9", "display_name": "Server Room 2F", "properties": {"name": "Server Room"}}
-)
+SERVER_ROOM = Lock(device_id="lock_9", display_name="Server Room 2F", device_name="Server Room")
 POLICY = Policy(
     defaults=DoorRules(approvers=frozenset({"U0DEFAULT1"})),
     doors={"server room": DoorRules(approvers=frozenset({"U0SECURE01"}))},

@@ -20,7 +20,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.records import OwedSlackMessage, new_id
+from bot.model import OwedSlackMessage, new_id
 from bot.slack.messages.primitives import SlackMessage
 
 __all__ = ["OwedMessageStore", "OwedSlackMessages", "is_lasting"]

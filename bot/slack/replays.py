@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-__all__ = ["SeenRequestStore", "SeenSlackRequests"]
+__all__ = ["ReplayGuard", "SeenRequestStore"]
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +35,8 @@ class SeenRequestStore(Protocol):
     async def slack_requests_seen(self, now: datetime) -> dict[str, datetime]: ...
 
 
-class SeenSlackRequests:
-    """Whether a Slack request (by its body's digest) is seen for the first time."""
+class ReplayGuard:
+    """Whether a Slack request (by its body's digest) is seen for the first time: replays do nothing."""
 
     def __init__(
         self, store: SeenRequestStore, *, shared: bool, clock: Callable[[], datetime] = lambda: datetime.now(UTC)

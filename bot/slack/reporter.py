@@ -11,8 +11,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.actions import ActionThread, ActionView, CannotReport
-from bot.records import UnlockRequest
+from bot.model import ActionThread, ActionView, CannotReport, UnlockRequest
 from bot.seam_events import DoorNotice
 from bot.slack.messages.actions import render_action_parent, render_action_status
 from bot.slack.messages.notices import render_door_notice, render_outcome_notice
@@ -202,12 +201,12 @@ class ThreadReporter(_SlackMessages, Generic[V]):
 
 def action_reporter(client: AsyncWebClient, owed: OwedSlackMessages | None = None) -> ThreadReporter[ActionView]:
     """Implements `bot.actions.ActionReporter`."""
-    return ThreadReporter(client, render_action_parent, render_action_status, lambda view: view.phase.final, owed)
+    return ThreadReporter(client, render_action_parent, render_action_status, lambda view: view.state.final, owed)
 
 
 def slot_reporter(client: AsyncWebClient, owed: OwedSlackMessages | None = None) -> ThreadReporter[SlotView]:
     """Implements `bot.slots.SlotReporter`."""
-    return ThreadReporter(client, render_slot_parent, render_slot_status, lambda view: view.phase.final, owed)
+    return ThreadReporter(client, render_slot_parent, render_slot_status, lambda view: view.state.final, owed)
 
 
 class SlackRequestMessenger(_SlackMessages):

@@ -3,7 +3,7 @@ status message in its thread, edited as the action resolves."""
 
 from __future__ import annotations
 
-from bot.actions import ActionView
+from bot.model import ActionView
 from bot.slack.messages.outcomes import action_icon, action_outcome, action_status
 from bot.slack.messages.primitives import SlackMessage, context, section
 from bot.slack.messages.requests import render_request

@@ -7,8 +7,7 @@ from collections.abc import Sequence
 
 from bot.door_service import AuditView, DoorOverview
 from bot.doors import DoorAmbiguous, DoorUnknown
-from bot.records import AuditEntry
-from bot.seam import Lock
+from bot.model import AuditEntry, Lock
 from bot.slack.messages.primitives import (
     BLOCK_LIMIT,
     TEXT_BUDGET,

@@ -3,7 +3,7 @@ action lockbot took on it."""
 
 from __future__ import annotations
 
-from bot.actions import ActionView
+from bot.model import ActionView
 from bot.seam_events import DoorNotice
 from bot.slack.messages.outcomes import action_icon, action_outcome
 from bot.slack.messages.primitives import SlackMessage, context

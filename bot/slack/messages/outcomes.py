@@ -1,12 +1,13 @@
-"""How an action reads in each of its phases: a door's lock or unlock, and a slot's lock.
+"""How an action reads in each of its states: a door's lock or unlock, and a slot's lock.
 
-The one module of these messages that knows the phases of an action: the icon, the status label
+The one module of these messages that knows the states of an action: the icon, the status label
 and the sentence for each. Every other message family asks here.
 """
 
 from __future__ import annotations
 
-from bot.actions import ActionKind, ActionPhase, ActionView, not_confirmed_reason
+from bot.actions import not_confirmed_reason
+from bot.model import ActionKind, ActionState, ActionView
 from bot.slack.text import NAME_LIMIT, Text, bold, code, compose, date, mention, value
 from bot.slots import SlotView
 
@@ -20,43 +21,45 @@ __all__ = [
 ]
 
 _ICONS = {
-    ActionPhase.WORKING: ":hourglass_flowing_sand:",
-    ActionPhase.PENDING: ":hourglass_flowing_sand:",
-    ActionPhase.FAILED: ":warning:",
-    ActionPhase.NOT_CONFIRMED: ":grey_question:",
+    ActionState.QUEUED: ":hourglass_flowing_sand:",
+    ActionState.REQUESTING: ":hourglass_flowing_sand:",
+    ActionState.PENDING: ":hourglass_flowing_sand:",
+    ActionState.FAILED: ":warning:",
+    ActionState.NOT_CONFIRMED: ":grey_question:",
 }
 
 _STATUS_LABEL = {
-    ActionPhase.WORKING: "Working",
-    ActionPhase.PENDING: "Pending",
-    ActionPhase.SUCCEEDED: "Done",
-    ActionPhase.FAILED: "Failed",
-    ActionPhase.NOT_CONFIRMED: "Not confirmed",
+    ActionState.QUEUED: "Working",
+    ActionState.REQUESTING: "Working",
+    ActionState.PENDING: "Pending",
+    ActionState.SUCCEEDED: "Done",
+    ActionState.FAILED: "Failed",
+    ActionState.NOT_CONFIRMED: "Not confirmed",
 }
 
 
 def action_icon(view: ActionView) -> str:
-    """The emoji for a door action's phase; a success shows the door as it now is."""
-    if view.phase is ActionPhase.SUCCEEDED:
+    """The emoji for a door action's state; a success shows the door as it now is."""
+    if view.state is ActionState.SUCCEEDED:
         return ":lock:" if view.kind is ActionKind.LOCK else ":unlock:"
-    return _ICONS[view.phase]
+    return _ICONS[view.state]
 
 
 def action_outcome(view: ActionView) -> Text:
     """A door action's state in one sentence, the outcome's words kept whole ("Front Door unlocked.")."""
     door = value(view.door, NAME_LIMIT)
     gerund = view.kind.gerund.capitalize()
-    if view.phase is ActionPhase.WORKING:
+    if view.state.working:
         return compose(f"{gerund} ", door, "…")
-    if view.phase is ActionPhase.PENDING:
+    if view.state is ActionState.PENDING:
         return compose(f"{gerund} ", door, ": waiting for the lock to confirm…")
-    if view.phase is ActionPhase.SUCCEEDED:
+    if view.state is ActionState.SUCCEEDED:
         if not view.confirmed_by_device:
             return compose(
                 door, f" {view.kind.past}, but the lock itself did not confirm it (unconfirmed by the device)."
             )
         return compose(door, f" {view.kind.past}.")
-    if view.phase is ActionPhase.FAILED:
+    if view.state is ActionState.FAILED:
         problem = value((view.problem or "Seam reported an error").rstrip("."), NAME_LIMIT * 4)
         return compose(f"Could not {view.kind.value} ", door, ": ", problem, ".")
     # It may have happened: say so, say what to do once, and never invite a retry.
@@ -68,16 +71,16 @@ def action_outcome(view: ActionView) -> Text:
 
 def action_status(view: ActionView) -> tuple[str, Text]:
     """(label, sentence) for the status message in a door action's thread."""
-    if view.phase is ActionPhase.WORKING:
-        return _STATUS_LABEL[view.phase], compose(f"asking Seam to {view.kind.value} ", bold(view.door), "…")
-    return _STATUS_LABEL[view.phase], action_outcome(view)
+    if view.state.working:
+        return _STATUS_LABEL[view.state], compose(f"asking Seam to {view.kind.value} ", bold(view.door), "…")
+    return _STATUS_LABEL[view.state], action_outcome(view)
 
 
 def slot_icon(view: SlotView) -> str:
-    """The emoji for a slot lock's phase; a slot unlocked early shows as unlocked."""
+    """The emoji for a slot lock's state; a slot unlocked early shows as unlocked."""
     if view.unlocked_by is not None:
         return ":unlock:"
-    return ":lock:" if view.phase is ActionPhase.SUCCEEDED else _ICONS[view.phase]
+    return ":lock:" if view.state is ActionState.SUCCEEDED else _ICONS[view.state]
 
 
 def slot_outcome(view: SlotView) -> Text:
@@ -96,12 +99,12 @@ def slot_outcome(view: SlotView) -> Text:
             date(view.unlocked_at),
             ".",
         )
-    if view.phase in (ActionPhase.WORKING, ActionPhase.PENDING):
+    if view.state.working or view.state is ActionState.PENDING:
         return compose("Locking slot ", slot, " until ", until, "…")
-    if view.phase is ActionPhase.SUCCEEDED:
+    if view.state is ActionState.SUCCEEDED:
         return compose("Slot ", slot, " locked until ", until, ".")
     problem = value((view.problem or "Overbooked reported an error").rstrip("."), 300)
-    if view.phase is ActionPhase.FAILED:
+    if view.state is ActionState.FAILED:
         return compose("Could not lock slot ", slot, ": ", problem, ".")
     # Overbooked may hold the lock: say so plainly, and how to find out or undo it.
     return compose(
@@ -123,8 +126,8 @@ def slot_outcome(view: SlotView) -> Text:
 
 def slot_status(view: SlotView) -> tuple[str, Text]:
     """(label, sentence) for the status message in a slot lock's thread."""
-    label = "Unlocked" if view.unlocked_by else _STATUS_LABEL[view.phase]
-    if view.phase is ActionPhase.WORKING:
+    label = "Unlocked" if view.unlocked_by else _STATUS_LABEL[view.state]
+    if view.state.working:
         slot = code(view.slot_id, plain_ticks=False)
         return label, compose("asking Overbooked to lock slot ", slot, " until ", date(view.until), "…")
     return label, slot_outcome(view)

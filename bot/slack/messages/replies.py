@@ -3,7 +3,8 @@ words for it."""
 
 from __future__ import annotations
 
-from bot.actions import ActionKind, not_confirmed_reason
+from bot.actions import not_confirmed_reason
+from bot.model import ActionKind
 from bot.replies import NotAllowed, Problem, ProblemReason
 from bot.slack.messages.primitives import SlackMessage, section_message
 from bot.slack.text import Text, bold, code, compose, mention, value

@@ -8,9 +8,8 @@ from typing import Any
 from slack_sdk.models.blocks import InputBlock, PlainTextInputElement, PlainTextObject
 from slack_sdk.models.views import View
 
-from bot.actions import ActionView
+from bot.model import ActionView, RequestState, UnlockRequest
 from bot.policy import EVERYONE
-from bot.records import RequestState, UnlockRequest
 from bot.slack.messages.outcomes import action_icon, action_outcome
 from bot.slack.messages.primitives import Block, SlackMessage, actions, button, context, section, section_message
 from bot.slack.messages.replies import render_notice
