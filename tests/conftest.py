@@ -31,6 +31,12 @@ _channels = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    """`@pytest.mark.anyio` tests run on asyncio, the loop lockbot runs on (anyio's plugin, no extra dependency)."""
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
 def slack() -> Iterator[FakeSlack]:
     fake = FakeSlack(BOT_TOKEN).start()
     fake.add_user(ADMIN, is_admin=True)

@@ -6,6 +6,8 @@ import asyncio
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from bot.slack.replays import ReplayGuard
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -38,65 +40,53 @@ class RecordingStore:
         return {digest: until for digest, until in self.kept.items() if until > now}
 
 
-def test_unshared_the_first_copy_wins_without_asking_the_database() -> None:
-    async def go() -> None:
-        store = RecordingStore()
-        seen = ReplayGuard(store, shared=False, clock=lambda: NOW)
-        first, second = await asyncio.gather(
-            seen.first_sighting("a", until=UNTIL), seen.first_sighting("a", until=UNTIL)
-        )
-        assert sorted([first, second]) == [False, True]
-        assert store.asked == []
-        assert await seen.save()
-        assert store.saves == [{"a": UNTIL}]
-
-    asyncio.run(go())
+@pytest.mark.anyio
+async def test_unshared_the_first_copy_wins_without_asking_the_database() -> None:
+    store = RecordingStore()
+    seen = ReplayGuard(store, shared=False, clock=lambda: NOW)
+    first, second = await asyncio.gather(seen.first_sighting("a", until=UNTIL), seen.first_sighting("a", until=UNTIL))
+    assert sorted([first, second]) == [False, True]
+    assert store.asked == []
+    assert await seen.save()
+    assert store.saves == [{"a": UNTIL}]
 
 
-def test_unshared_what_was_kept_before_a_restart_is_still_refused() -> None:
-    async def go() -> None:
-        store = RecordingStore(kept={"old": UNTIL, "gone": NOW - timedelta(seconds=1)})
-        seen = ReplayGuard(store, shared=False, clock=lambda: NOW)
-        assert await seen.load() == 1
-        assert not await seen.first_sighting("old", until=UNTIL)
-        assert await seen.first_sighting("gone", until=UNTIL)
-
-    asyncio.run(go())
+@pytest.mark.anyio
+async def test_unshared_what_was_kept_before_a_restart_is_still_refused() -> None:
+    store = RecordingStore(kept={"old": UNTIL, "gone": NOW - timedelta(seconds=1)})
+    seen = ReplayGuard(store, shared=False, clock=lambda: NOW)
+    assert await seen.load() == 1
+    assert not await seen.first_sighting("old", until=UNTIL)
+    assert await seen.first_sighting("gone", until=UNTIL)
 
 
-def test_a_request_is_taken_again_once_its_window_has_passed() -> None:
-    async def go() -> None:
-        clock = [NOW]
-        seen = ReplayGuard(RecordingStore(), shared=False, clock=lambda: clock[0])
-        assert await seen.first_sighting("a", until=UNTIL)
-        clock[0] = UNTIL + timedelta(seconds=1)
-        assert await seen.first_sighting("a", until=clock[0] + timedelta(minutes=5))
-
-    asyncio.run(go())
+@pytest.mark.anyio
+async def test_a_request_is_taken_again_once_its_window_has_passed() -> None:
+    clock = [NOW]
+    seen = ReplayGuard(RecordingStore(), shared=False, clock=lambda: clock[0])
+    assert await seen.first_sighting("a", until=UNTIL)
+    clock[0] = UNTIL + timedelta(seconds=1)
+    assert await seen.first_sighting("a", until=clock[0] + timedelta(minutes=5))
 
 
-def test_unsaved_requests_stay_unsaved_until_the_database_takes_them() -> None:
-    async def go() -> None:
-        store = RecordingStore(failures=1)
-        seen = ReplayGuard(store, shared=False, clock=lambda: NOW)
-        await seen.first_sighting("a", until=UNTIL)
-        assert not await seen.save()
-        await seen.first_sighting("b", until=UNTIL)
-        assert await seen.save()
-        assert store.saves == [{"a": UNTIL, "b": UNTIL}]
-
-    asyncio.run(go())
+@pytest.mark.anyio
+async def test_unsaved_requests_stay_unsaved_until_the_database_takes_them() -> None:
+    store = RecordingStore(failures=1)
+    seen = ReplayGuard(store, shared=False, clock=lambda: NOW)
+    await seen.first_sighting("a", until=UNTIL)
+    assert not await seen.save()
+    await seen.first_sighting("b", until=UNTIL)
+    assert await seen.save()
+    assert store.saves == [{"a": UNTIL, "b": UNTIL}]
 
 
-def test_shared_the_database_decides_and_a_known_copy_is_refused_without_asking_again() -> None:
-    async def go() -> None:
-        store = RecordingStore(kept={"taken-elsewhere": UNTIL})
-        seen = ReplayGuard(store, shared=True, clock=lambda: NOW)
-        assert not await seen.first_sighting("taken-elsewhere", until=UNTIL)
-        assert await seen.first_sighting("new", until=UNTIL)
-        assert not await seen.first_sighting("new", until=UNTIL)
-        assert store.asked == ["taken-elsewhere", "new"]
-        assert await seen.save()
-        assert store.saves == []  # on a shared database every sighting was written as it was decided
-
-    asyncio.run(go())
+@pytest.mark.anyio
+async def test_shared_the_database_decides_and_a_known_copy_is_refused_without_asking_again() -> None:
+    store = RecordingStore(kept={"taken-elsewhere": UNTIL})
+    seen = ReplayGuard(store, shared=True, clock=lambda: NOW)
+    assert not await seen.first_sighting("taken-elsewhere", until=UNTIL)
+    assert await seen.first_sighting("new", until=UNTIL)
+    assert not await seen.first_sighting("new", until=UNTIL)
+    assert store.asked == ["taken-elsewhere", "new"]
+    assert await seen.save()
+    assert store.saves == []  # on a shared database every sighting was written as it was decided
