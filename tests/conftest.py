@@ -205,7 +205,7 @@ def bot(slack: FakeSlack, seam: SeamFake, tmp_path_factory: pytest.TempPathFacto
 
 
 @pytest.fixture
-def workspace(bot: BotProcess, slack: FakeSlack, seam: SeamFake) -> Iterator[Workspace]:
+def workspace(bot: BotProcess, slack: FakeSlack, seam: SeamFake) -> Workspace:
     seam.reset()
     seam.configure(action_delay_ms=300, confirmed_by_device=True)
     return Workspace(bot, slack, seam)

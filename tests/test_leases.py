@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -64,9 +64,9 @@ def _utc(at: datetime | None) -> datetime | None:
     return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
 
 
-async def wait_for(condition: object, what: str, timeout: float = 10.0) -> None:
+async def wait_for(condition: Callable[[], Awaitable[bool]], what: str, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
-    while not await condition():  # type: ignore[operator]
+    while not await condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await asyncio.sleep(0.02)
 

@@ -30,17 +30,17 @@ def manifest() -> dict[str, Any]:
 async def answer_to(command: str, slack: FakeSlack, tmp_path: Path) -> tuple[int, str]:
     """How an app built from settings answers a signed `<command> help`, dispatched in-process."""
     settings = Settings(
-        slack_bot_token=BOT_TOKEN,  # type: ignore[arg-type]
+        slack_bot_token=BOT_TOKEN,
         slack_api_url=slack.api_url,
-        slack_signing_secret=SIGNING_SECRET,  # type: ignore[arg-type]
-        seam_api_key="k",  # type: ignore[arg-type]
+        slack_signing_secret=SIGNING_SECRET,
+        seam_api_key="k",
         database_url=f"sqlite:///{tmp_path / 'lockbot.db'}",
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
     body = urlencode({"command": command, "text": "help", "user_id": "U1", "channel_id": "C1", "team_id": "T1"})
 
     lockbot = await open_lockbot(settings)
-    response = await lockbot.bolt.async_dispatch(AsyncBoltRequest(body=body, headers=signed_headers(body)))
+    response = await lockbot.bolt.async_dispatch(AsyncBoltRequest(body=body, headers={**signed_headers(body)}))
     await lockbot.aclose()
     return response.status, response.body
 

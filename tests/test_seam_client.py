@@ -189,7 +189,7 @@ async def test_reads_are_retried_on_transient_failures() -> None:
     locks = {"locks": [front_door], "devices": [front_door], "ok": True}
     recorder = Recorder(error(503, "unavailable"), raising(httpx.ReadTimeout("slow")), answer(200, locks))
     found = await run(recorder, lambda client: client.list_locks())
-    assert [lock.name for lock in found] == ["Front Door"]  # type: ignore[attr-defined]
+    assert [lock.name for lock in found] == ["Front Door"]
     assert len(recorder.requests) == 3
 
 
@@ -205,7 +205,7 @@ async def test_list_locks_asks_once_for_more_than_seams_default_of_500() -> None
 
     found = await run(recorder, lambda client: client.list_locks())
 
-    assert len(found) == 700  # type: ignore[arg-type]
+    assert len(found) == 700
     assert len(recorder.requests) == 1
     assert json.loads(recorder.requests[0].content) == {"limit": LOCKS_LIMIT}
 
@@ -217,7 +217,7 @@ async def test_a_full_answer_from_list_locks_is_logged_as_such(caplog: pytest.Lo
     with caplog.at_level(logging.WARNING, logger="bot.seam"):
         found = await run(recorder, lambda client: client.list_locks())
 
-    assert len(found) == LOCKS_LIMIT  # type: ignore[arg-type]
+    assert len(found) == LOCKS_LIMIT
     assert f"Seam listed {LOCKS_LIMIT} locks, as many as one /locks/list returns" in caplog.text
 
 
@@ -228,7 +228,7 @@ async def test_list_locks_refused_its_limit_asks_for_seams_default(caplog: pytes
     with caplog.at_level(logging.WARNING, logger="bot.seam"):
         found = await run(recorder, lambda client: client.list_locks())
 
-    assert [lock.device_id for lock in found] == ["a", "b"]  # type: ignore[attr-defined]
+    assert [lock.device_id for lock in found] == ["a", "b"]
     assert [json.loads(request.content) for request in recorder.requests] == [{"limit": LOCKS_LIMIT}, {}]
     assert "as many as one /locks/list returns" not in caplog.text
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp.client_reqrep import ConnectionKey
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
@@ -18,8 +19,8 @@ REPEATABLE = ["users.info", "usergroups.users.list", "auth.test", "chat.update",
 
 
 def refused() -> Exception:
-    key = SimpleNamespace(host="slack.test", port=443, ssl=True)
-    return aiohttp.ClientConnectorError(key, ConnectionRefusedError(111, "Connection refused"))  # type: ignore[arg-type]
+    key = ConnectionKey("slack.test", 443, is_ssl=True, ssl=True, proxy=None, proxy_auth=None, proxy_headers_hash=None)
+    return aiohttp.ClientConnectorError(key, ConnectionRefusedError(111, "Connection refused"))
 
 
 async def decide(method: str, *, status: int | None = None, error: Exception | None = None, attempt: int = 0) -> bool:
@@ -54,8 +55,8 @@ async def test_a_connection_that_never_opened_is_retried_for_every_method(method
     ],
     ids=["500", "503", "disconnected", "reset"],
 )
-async def test_a_write_slack_may_have_taken_is_not_retried(method: str, failure: dict[str, object]) -> None:
-    assert not await decide(method, **failure)  # type: ignore[arg-type]
+async def test_a_write_slack_may_have_taken_is_not_retried(method: str, failure: dict[str, Any]) -> None:
+    assert not await decide(method, **failure)
 
 
 @pytest.mark.anyio
@@ -71,9 +72,9 @@ async def test_a_write_slack_may_have_taken_is_not_retried(method: str, failure:
     ids=["500", "503", "disconnected", "reset"],
 )
 async def test_a_call_whose_repeat_changes_nothing_is_retried_on_a_5xx_or_a_broken_connection(
-    method: str, failure: dict[str, object]
+    method: str, failure: dict[str, Any]
 ) -> None:
-    assert await decide(method, **failure)  # type: ignore[arg-type]
+    assert await decide(method, **failure)
 
 
 @pytest.mark.anyio

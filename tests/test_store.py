@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,7 +35,7 @@ from tests.databases import DATABASE_KINDS, fresh_database
 
 
 @pytest.fixture(params=DATABASE_KINDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     with fresh_database(request.param, tmp_path) as url:
         yield url
 
@@ -208,7 +208,9 @@ async def test_an_expired_request_cannot_be_decided_and_expires_once(database_ur
     assert await store.decide(request.id, RequestState.APPROVED, by="U2", at=now) is None
     first, second = await asyncio.gather(store.expire_due(now), store.expire_due(now))
     assert len(first) + len(second) == 1
-    assert (await store.request(request.id)).state is RequestState.EXPIRED  # type: ignore[union-attr]
+    expired = await store.request(request.id)
+    assert expired is not None
+    assert expired.state is RequestState.EXPIRED
     await store.close()
 
 

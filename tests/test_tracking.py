@@ -19,7 +19,7 @@ from bot.tracking import AttemptOutcome, AttemptTracker
 
 
 def attempt(attempt_id: str, status: str = "pending", **extra: Any) -> ActionAttempt:
-    return ActionAttempt(action_attempt_id=attempt_id, action_type="LOCK_DOOR", status=status, **extra)  # type: ignore[arg-type]
+    return ActionAttempt(action_attempt_id=attempt_id, action_type="LOCK_DOOR", status=status, **extra)
 
 
 class MemorySeam:
@@ -315,7 +315,7 @@ async def test_a_direct_unlock_interrupted_before_it_was_sent_is_never_sent_late
     for kind in ("unlock", "lock"):  # typed, stored, and then lockbot died before sending
         record = ActionRecord(
             id=new_id(),
-            kind=kind,
+            kind=ActionKind(kind),
             device_id="lock_1",
             door="Front Door",
             requested_by="U1",

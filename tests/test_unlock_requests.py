@@ -26,6 +26,9 @@ class People:
     async def person(self, user_id: str) -> Person:
         return Person(user_id)
 
+    async def time_zone(self, user_id: str) -> str | None:
+        return None
+
 
 class Messenger:
     def __init__(self) -> None:

@@ -331,6 +331,9 @@ class FakeSlack:
         method = request.match_info["method"]
         params = await self._params(request)
         token = request.headers.get("Authorization", "").removeprefix("Bearer ") or params.get("token")
+        status: int
+        body: dict[str, Any]
+        headers: dict[str, str]
         with self._changed:
             call = Call(method, params, time.time())
             self.calls.append(call)
