@@ -39,6 +39,7 @@ __all__ = [
     "ActionReporter",
     "ActionStore",
     "DoorActions",
+    "FinalListener",
     "describe_attempt_error",
     "not_confirmed_reason",
 ]

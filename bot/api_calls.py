@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 # Longest Retry-After waited out inside one call; beyond it the caller hears "busy".
-MAX_RETRY_AFTER_SECONDS = 5.0
+_MAX_RETRY_AFTER_SECONDS = 5.0
 
 
 class ApiError(Exception):
@@ -142,11 +142,11 @@ class Failures:
     connection_lost: Callable[[str], OutcomeUnknown]
 
 
-def should_retry(exc: Exception, *, idempotent: bool) -> bool | float | timedelta:
+def _should_retry(exc: Exception, *, idempotent: bool) -> bool | float | timedelta:
     """stamina's hook: whether (or after how many seconds) to try again."""
     if isinstance(exc, RateLimited):
         wait = exc.retry_after if exc.retry_after is not None else 1.0
-        return wait if wait <= MAX_RETRY_AFTER_SECONDS else False
+        return wait if wait <= _MAX_RETRY_AFTER_SECONDS else False
     if isinstance(exc, NotSent):
         return True
     return idempotent and isinstance(exc, ServerFailed | OutcomeUnknown)
@@ -166,7 +166,7 @@ async def request(
 ) -> httpx.Response:
     """The successful response, or the client's exception for the last failure."""
     async for attempt in stamina.retry_context(
-        on=lambda exc: should_retry(exc, idempotent=idempotent),
+        on=lambda exc: _should_retry(exc, idempotent=idempotent),
         attempts=attempts if idempotent else 2,
         timeout=answer_within * 3,
         wait_initial=0.1,

@@ -41,14 +41,14 @@ from bot.store import Store
 from bot.tracking import AttemptTracker
 from bot.unlock_requests import UnlockRequests
 
-__all__ = ["Lockbot", "build_lockbot", "open_lockbot"]
+__all__ = ["Lockbot", "SignatureCheck", "build_lockbot", "open_lockbot"]
 
 log = logging.getLogger(__name__)
 
 SignatureCheck = Callable[[bytes, Mapping[str, str]], bool]
 
 
-def svix_signature_check(secret: str) -> SignatureCheck:
+def _svix_signature_check(secret: str) -> SignatureCheck:
     """Whether a delivery carries a good, fresh Svix signature for `secret` (the svix library checks)."""
     # Imported here: svix (7 MiB) is loaded only by a lockbot that takes Seam's webhooks.
     from svix.webhooks import Webhook, WebhookVerificationError  # noqa: PLC0415
@@ -299,7 +299,7 @@ def build_lockbot(settings: Settings, store: Store, policy: Policy) -> Lockbot:
         door_service = DoorService(directory, people, policy, actions, requests, store)
         lockbot.events = events = SeamEvents(store, policy, tracker, directory.lock_named, SlackNoticeBoard(slack))
         if settings.seam_webhook_secret is not None:
-            lockbot.webhook_signed = svix_signature_check(settings.seam_webhook_secret.get_secret_value())
+            lockbot.webhook_signed = _svix_signature_check(settings.seam_webhook_secret.get_secret_value())
         actions.on_final(events.announce_outcome)
         RequestButtons(requests).register(bolt)
     else:

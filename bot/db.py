@@ -36,7 +36,10 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "MIGRATE_URL_VARIABLE",
+    "MIGRATIONS",
+    "MIGRATION_TIMEOUT_SECONDS",
     "MigrationFailed",
+    "UTCDateTime",
     "actions",
     "async_database_url",
     "audit_log",

@@ -161,7 +161,7 @@ class Slot(BaseModel):
         return self.locked_until is not None and self.locked_until > now
 
 
-def utc_iso(moment: datetime) -> str:
+def _utc_iso(moment: datetime) -> str:
     """UTC ISO 8601 with milliseconds, as Overbooked writes dates."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -253,7 +253,7 @@ class SlotClient:
         return await self._call("GET", f"/slots/{_path(slot_id)}", None, idempotent=True)
 
     async def lock(self, slot_id: str, until: datetime, lock_key: str) -> Slot:
-        body = {"lock_until": utc_iso(until), "lock_key": lock_key}
+        body = {"lock_until": _utc_iso(until), "lock_key": lock_key}
         return await self._call("POST", f"/slots/{_path(slot_id)}/lock", body, idempotent=False)
 
     async def unlock(self, slot_id: str, lock_key: str) -> Slot:

@@ -38,17 +38,17 @@ def _channel_id(value: str) -> str:
     raise ValueError(f"{value!r} is not a Slack channel id (C…, G…)")
 
 
-MemberId = Annotated[str, AfterValidator(_member_id)]
-ChannelId = Annotated[str, AfterValidator(_channel_id)]
+_MemberId = Annotated[str, AfterValidator(_member_id)]
+_ChannelId = Annotated[str, AfterValidator(_channel_id)]
 
 
 class _RulesFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    direct_unlock: list[MemberId] | None = None
-    approvers: list[MemberId] | None = None
-    approval_channel: ChannelId | None = None
-    notify_channel: ChannelId | None = None
+    direct_unlock: list[_MemberId] | None = None
+    approvers: list[_MemberId] | None = None
+    approval_channel: _ChannelId | None = None
+    notify_channel: _ChannelId | None = None
     request_ttl: str | None = None
 
     @field_validator("request_ttl")

@@ -32,6 +32,7 @@ from bot.model import Lock
 __all__ = [
     "LOCKS_LIMIT",
     "ActionAttempt",
+    "ActionType",
     "AttemptError",
     "Lock",
     "SeamClient",

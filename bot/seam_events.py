@@ -21,7 +21,7 @@ __all__ = ["DEVICE_EVENTS", "EVENT_TYPES", "DoorNotice", "EventStore", "NoticeBo
 
 log = logging.getLogger(__name__)
 
-ANNOUNCED = (
+_ANNOUNCED = (
     "lock.locked",
     "lock.unlocked",
     "lock.access_denied",
@@ -29,13 +29,13 @@ ANNOUNCED = (
     "device.connected",
     "device.low_battery",
 )
-ATTEMPT_OUTCOMES = (
+_ATTEMPT_OUTCOMES = (
     "action_attempt.lock_door.succeeded",
     "action_attempt.lock_door.failed",
     "action_attempt.unlock_door.succeeded",
     "action_attempt.unlock_door.failed",
 )
-EVENT_TYPES = (*ANNOUNCED, *ATTEMPT_OUTCOMES)
+EVENT_TYPES = (*_ANNOUNCED, *_ATTEMPT_OUTCOMES)
 # Seam sends these for every device (thermostats, cameras, sensors): lockbot speaks only of locks.
 DEVICE_EVENTS = ("device.disconnected", "device.connected", "device.low_battery")
 # Devices /locks/list did not have, remembered so that their events cost no more calls to Seam.
@@ -43,7 +43,7 @@ _REMEMBERED_NOT_LOCKS = 1024
 # Not for good: a lock paired later (Seam lists it from then on) is heard of again soon.
 _NOT_A_LOCK_FOR = timedelta(minutes=15)
 # Seam's webhook reaches one instance; the attempt may be followed by another (same database).
-ATTEMPT_ENDED_TOPIC = "lockbot_attempt_ended"
+_ATTEMPT_ENDED_TOPIC = "lockbot_attempt_ended"
 
 _METHODS = {
     "keycode": "keypad",
@@ -147,7 +147,7 @@ class SeamEvents:
     @staticmethod
     def ends_an_attempt(event: dict[str, Any]) -> bool:
         """Whether the event says an action attempt ended (it only hastens what polling finds anyway)."""
-        return str(event["event_type"]) in ATTEMPT_OUTCOMES
+        return str(event["event_type"]) in _ATTEMPT_OUTCOMES
 
     def attempt_ended(self, event: dict[str, Any]) -> bool:
         """Seam says the attempt ended: ask for it now, rather than at the next poll. False when this
@@ -165,14 +165,14 @@ class SeamEvents:
         an attempt this one does not follow."""
         attempt_id = event.get("action_attempt_id")
         if attempt_id and not followed_here:
-            await self._store.tell_instances(ATTEMPT_ENDED_TOPIC, str(attempt_id))
+            await self._store.tell_instances(_ATTEMPT_ENDED_TOPIC, str(attempt_id))
         await self._store.record_event(
             str(event["event_id"]), str(event["event_type"]), json.dumps(event), self._clock(), processed=True
         )
 
     async def hear_other_instances(self) -> None:
         """Until cancelled: ask at once about attempts whose end another instance heard of."""
-        await self._store.hear_instances(ATTEMPT_ENDED_TOPIC, self._tracker.check_now)
+        await self._store.hear_instances(_ATTEMPT_ENDED_TOPIC, self._tracker.check_now)
 
     async def handle(self, event: dict[str, Any]) -> None:
         """Act on a remembered event, then mark it handled (also when acting failed: never retried forever).
@@ -198,10 +198,10 @@ class SeamEvents:
     async def _act(self, event: dict[str, Any]) -> None:
         event_type = str(event["event_type"])
         attempt_id = event.get("action_attempt_id")
-        if event_type in ATTEMPT_OUTCOMES:
+        if event_type in _ATTEMPT_OUTCOMES:
             self.attempt_ended(event)
             return
-        if event_type not in ANNOUNCED:
+        if event_type not in _ANNOUNCED:
             return
         if attempt_id and await self._store.action_by_attempt(str(attempt_id)) is not None:
             return  # lockbot's own action: its outcome is announced with the action

@@ -18,7 +18,7 @@ from bot.model import ActionState
 from bot.polling import DurationEstimates, next_poll_offset
 from bot.seam import ActionAttempt, SeamClient, SeamError, SeamInvalidInput, SeamServerError
 
-__all__ = ["AttemptOutcome", "AttemptTracker"]
+__all__ = ["AttemptOutcome", "AttemptTracker", "OnFinished"]
 
 log = logging.getLogger(__name__)
 

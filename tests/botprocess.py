@@ -28,6 +28,7 @@ _response_ids = itertools.count(1)
 def signed_headers(body: str, *, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:
     stamp = str(int(time.time()) if timestamp is None else timestamp)
     signature = SignatureVerifier(secret).generate_signature(timestamp=stamp, body=body)
+    assert signature is not None
     return {
         "X-Slack-Request-Timestamp": stamp,
         "X-Slack-Signature": signature,

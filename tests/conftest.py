@@ -31,6 +31,12 @@ _channels = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    """`@pytest.mark.anyio` tests run on asyncio, the loop lockbot runs on (anyio's plugin, no extra dependency)."""
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
 def slack() -> Iterator[FakeSlack]:
     fake = FakeSlack(BOT_TOKEN).start()
     fake.add_user(ADMIN, is_admin=True)
@@ -199,7 +205,7 @@ def bot(slack: FakeSlack, seam: SeamFake, tmp_path_factory: pytest.TempPathFacto
 
 
 @pytest.fixture
-def workspace(bot: BotProcess, slack: FakeSlack, seam: SeamFake) -> Iterator[Workspace]:
+def workspace(bot: BotProcess, slack: FakeSlack, seam: SeamFake) -> Workspace:
     seam.reset()
     seam.configure(action_delay_ms=300, confirmed_by_device=True)
     return Workspace(bot, slack, seam)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -121,57 +120,54 @@ def test_an_error_without_detail_reads_as_its_user_message() -> None:
     assert str(OverbookedUnreachable()) == "lockbot could not reach Overbooked"
 
 
+@pytest.mark.anyio
 @pytest.mark.parametrize("service", ["seam", "overbooked"])
-def test_a_date_retry_after_reaches_both_clients_as_seconds(service: str) -> None:
+async def test_a_date_retry_after_reaches_both_clients_as_seconds(service: str) -> None:
     in_an_hour = (datetime.now(UTC) + timedelta(hours=1)).strftime("%a, %d %b %Y %H:%M:%S GMT")
 
     def handle(request: httpx.Request) -> httpx.Response:
         return httpx.Response(429, json={"error": {"type": "rate_limited"}}, headers={"Retry-After": in_an_hour})
 
-    async def go() -> None:
-        transport = httpx.MockTransport(handle)
-        if service == "seam":
-            seam = SeamClient(api_key="seam_test", endpoint="https://seam.test", transport=transport)
-            try:
+    transport = httpx.MockTransport(handle)
+    if service == "seam":
+        seam = SeamClient(api_key="seam_test", endpoint="https://seam.test", transport=transport)
+        try:
+            with pytest.raises(RateLimited) as raised:
                 await seam.lock_door("lock_1")
-            finally:
-                await seam.aclose()
-        else:
-            slots = SlotClient(api_key="sk_test", endpoint="https://overbooked.test", transport=transport)
-            try:
+        finally:
+            await seam.aclose()
+    else:
+        slots = SlotClient(api_key="sk_test", endpoint="https://overbooked.test", transport=transport)
+        try:
+            with pytest.raises(RateLimited) as raised:
                 await slots.get("3751095a-b4ef-41a3-98a3-b8a0eecfc332")
-            finally:
-                await slots.aclose()
-
-    with pytest.raises(RateLimited) as raised:
-        asyncio.run(go())
+        finally:
+            await slots.aclose()
     # An hour is beyond what one call waits out, so the caller hears "busy" at once.
     assert raised.value.retry_after is not None
     assert 3500 <= raised.value.retry_after <= 3600
 
 
-def test_the_pooled_client_carries_the_base_url_bearer_key_user_agent_and_timeouts() -> None:
+@pytest.mark.anyio
+async def test_the_pooled_client_carries_the_base_url_bearer_key_user_agent_and_timeouts() -> None:
     seen: list[httpx.Request] = []
 
     def handle(request: httpx.Request) -> httpx.Response:
         seen.append(request)
         return httpx.Response(200, json={})
 
-    async def go() -> httpx.Timeout:
-        http = pooled_client(
-            endpoint="https://api.test/v1/",
-            api_key="key_1",
-            timeout=12.0,
-            limits=httpx.Limits(max_connections=3),
-            transport=httpx.MockTransport(handle),
-        )
-        try:
-            await http.post("/things")
-            return http.timeout
-        finally:
-            await http.aclose()
-
-    timeout = asyncio.run(go())
+    http = pooled_client(
+        endpoint="https://api.test/v1/",
+        api_key="key_1",
+        timeout=12.0,
+        limits=httpx.Limits(max_connections=3),
+        transport=httpx.MockTransport(handle),
+    )
+    try:
+        await http.post("/things")
+        timeout = http.timeout
+    finally:
+        await http.aclose()
 
     [request] = seen
     assert str(request.url) == "https://api.test/v1/things"

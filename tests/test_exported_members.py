@@ -1,6 +1,7 @@
-"""The Slack edge keeps an explicit, true `__all__` (as httpx's test_exported_members): every name in
-each module's `__all__` exists; the message modules and the text they build on export every public
-name they define; and each message function has one home."""
+"""Every module of bot/ keeps an explicit, true `__all__` (as httpx's test_exported_members): every name
+in it exists, and it lists every public name the module defines (a name it only imports may be
+re-exported, but not by the message modules and the text they build on); and each message function
+has one home."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from types import ModuleType
 
 import pytest
 
-import bot.slack
+import bot
 import bot.slack.messages
 import bot.slack.text
 
@@ -26,9 +27,18 @@ def _modules(package: ModuleType) -> list[ModuleType]:
     ]
 
 
+def _every_module() -> list[ModuleType]:
+    """Every module and package of bot/, but the entry points and the migrations (Alembic runs those)."""
+    return [bot] + [
+        importlib.import_module(info.name)
+        for info in pkgutil.walk_packages(bot.__path__, "bot.")
+        if not info.name.startswith("bot.migrations") and not info.name.endswith(".__main__")
+    ]
+
+
 MESSAGE_MODULES = [module for module in _modules(bot.slack.messages) if not hasattr(module, "__path__")]
-SLACK_MODULES = [module for module in _modules(bot.slack) if not hasattr(module, "__path__")] + MESSAGE_MODULES
 MESSAGE_FACE = [bot.slack.text, *MESSAGE_MODULES]
+BOT_MODULES = _every_module()
 
 
 def _public_definitions(module: ModuleType) -> set[str]:
@@ -45,15 +55,20 @@ def _public_definitions(module: ModuleType) -> set[str]:
     return {name for name in names if not name.startswith("_")} - _NOT_EXPORTED
 
 
-@pytest.mark.parametrize("module", SLACK_MODULES, ids=lambda module: module.__name__)
+@pytest.mark.parametrize("module", BOT_MODULES, ids=lambda module: module.__name__)
 def test_every_name_in_all_exists(module: ModuleType) -> None:
     missing = [name for name in module.__all__ if not hasattr(module, name)]
     assert missing == []
     assert len(set(module.__all__)) == len(module.__all__)
 
 
-@pytest.mark.parametrize("module", MESSAGE_FACE, ids=lambda module: module.__name__)
+@pytest.mark.parametrize("module", BOT_MODULES, ids=lambda module: module.__name__)
 def test_all_lists_every_public_name_the_module_defines(module: ModuleType) -> None:
+    assert _public_definitions(module) - set(module.__all__) == set()
+
+
+@pytest.mark.parametrize("module", MESSAGE_FACE, ids=lambda module: module.__name__)
+def test_the_message_modules_export_only_what_they_define(module: ModuleType) -> None:
     assert set(module.__all__) == _public_definitions(module)
 
 

@@ -105,7 +105,8 @@ def slot_of(response: httpx.Response) -> dict[str, Any]:
     assert set(body) == {"data", "meta", "success"}
     assert body["success"] is True
     assert body["meta"] == {}
-    return body["data"]
+    data: dict[str, Any] = body["data"]
+    return data
 
 
 # -- envelope and slot ---------------------------------------------------------------------------

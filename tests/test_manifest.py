@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+import pytest
 import yaml
 from slack_bolt.request.async_request import AsyncBoltRequest
 
@@ -27,25 +27,22 @@ def manifest() -> dict[str, Any]:
     return loaded
 
 
-def answer_to(command: str, slack: FakeSlack, tmp_path: Path) -> tuple[int, str]:
+async def answer_to(command: str, slack: FakeSlack, tmp_path: Path) -> tuple[int, str]:
     """How an app built from settings answers a signed `<command> help`, dispatched in-process."""
     settings = Settings(
-        slack_bot_token=BOT_TOKEN,  # type: ignore[arg-type]
+        slack_bot_token=BOT_TOKEN,
         slack_api_url=slack.api_url,
-        slack_signing_secret=SIGNING_SECRET,  # type: ignore[arg-type]
-        seam_api_key="k",  # type: ignore[arg-type]
+        slack_signing_secret=SIGNING_SECRET,
+        seam_api_key="k",
         database_url=f"sqlite:///{tmp_path / 'lockbot.db'}",
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
     body = urlencode({"command": command, "text": "help", "user_id": "U1", "channel_id": "C1", "team_id": "T1"})
 
-    async def dispatch() -> tuple[int, str]:
-        lockbot = await open_lockbot(settings)
-        response = await lockbot.bolt.async_dispatch(AsyncBoltRequest(body=body, headers=signed_headers(body)))
-        await lockbot.aclose()
-        return response.status, response.body
-
-    return asyncio.run(dispatch())
+    lockbot = await open_lockbot(settings)
+    response = await lockbot.bolt.async_dispatch(AsyncBoltRequest(body=body, headers={**signed_headers(body)}))
+    await lockbot.aclose()
+    return response.status, response.body
 
 
 def test_required_sections() -> None:
@@ -65,17 +62,19 @@ def test_every_slash_command_goes_to_the_events_route() -> None:
     assert urlsplit(manifest()["settings"]["interactivity"]["request_url"]).path == "/slack/events"
 
 
-def test_the_app_answers_every_command_in_the_manifest(slack: FakeSlack, tmp_path: Path) -> None:
+@pytest.mark.anyio
+async def test_the_app_answers_every_command_in_the_manifest(slack: FakeSlack, tmp_path: Path) -> None:
     in_manifest = {command["command"] for command in manifest()["features"]["slash_commands"]}
     assert in_manifest == set(DoorCommands.COMMANDS) | set(SlotCommands.COMMANDS)
     for command in in_manifest:
-        status, body = answer_to(command, slack, tmp_path)
+        status, body = await answer_to(command, slack, tmp_path)
         assert status == 200, command
         assert f"Usage: `{command}" in body.replace("\\u2019", "")
 
 
-def test_a_command_missing_from_the_app_would_be_caught(slack: FakeSlack, tmp_path: Path) -> None:
-    status, _ = answer_to("/not-a-lockbot-command", slack, tmp_path)
+@pytest.mark.anyio
+async def test_a_command_missing_from_the_app_would_be_caught(slack: FakeSlack, tmp_path: Path) -> None:
+    status, _ = await answer_to("/not-a-lockbot-command", slack, tmp_path)
     assert status == 404
 
 

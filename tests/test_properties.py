@@ -157,15 +157,15 @@ def in_process(
     """lockbot in this process, with Seam and Overbooked refusing connections (each answer is fast)."""
     down = f"http://127.0.0.1:{_closed_port()}"
     settings = Settings(
-        slack_bot_token=BOT_TOKEN,  # type: ignore[arg-type]
-        slack_signing_secret=SIGNING_SECRET,  # type: ignore[arg-type]
+        slack_bot_token=BOT_TOKEN,
+        slack_signing_secret=SIGNING_SECRET,
         slack_api_url=slack.api_url,
-        seam_api_key="seam_key",  # type: ignore[arg-type]
+        seam_api_key="seam_key",
         seam_endpoint=down,
-        overbooked_api_key="sk_key",  # type: ignore[arg-type]
+        overbooked_api_key="sk_key",
         overbooked_endpoint=down,
         database_url=f"sqlite:///{tmp_path_factory.mktemp('properties') / 'lockbot.db'}",
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
     )
     loop = asyncio.new_event_loop()
     lockbot = loop.run_until_complete(open_lockbot(settings))
@@ -201,7 +201,7 @@ def test_no_command_text_gets_a_500_or_an_escaping_exception(
     )
 
     async def dispatch() -> int:
-        response = await lockbot.bolt.async_dispatch(AsyncBoltRequest(body=body, headers=signed_headers(body)))
+        response = await lockbot.bolt.async_dispatch(AsyncBoltRequest(body=body, headers={**signed_headers(body)}))
         # Let the work after the acknowledgement finish before judging it.
         pending = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
         if pending:

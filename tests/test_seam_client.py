@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import httpx
 import pytest
@@ -24,6 +24,8 @@ from bot.seam import (
     SeamUnauthorized,
     SeamUnreachable,
 )
+
+T = TypeVar("T")
 
 PENDING = {
     "action_attempt": {
@@ -63,22 +65,20 @@ def raising(exc: Exception) -> Callable[[httpx.Request], httpx.Response]:
     return fail
 
 
-def run(recorder: Recorder, call: Callable[[SeamClient], object]) -> object:
-    async def go() -> object:
-        client = SeamClient(
-            api_key="seam_key",
-            endpoint="http://seam.test",
-            transport=httpx.MockTransport(recorder),
-            timeout=1,
-        )
-        try:
-            return await call(client)  # type: ignore[misc]
-        finally:
-            await client.aclose()
-
-    return asyncio.run(go())
+async def run(recorder: Recorder, call: Callable[[SeamClient], Awaitable[T]]) -> T:
+    client = SeamClient(
+        api_key="seam_key",
+        endpoint="http://seam.test",
+        transport=httpx.MockTransport(recorder),
+        timeout=1,
+    )
+    try:
+        return await call(client)
+    finally:
+        await client.aclose()
 
 
+@pytest.mark.anyio
 @pytest.mark.parametrize(
     ("response", "expected"),
     [
@@ -95,20 +95,21 @@ def run(recorder: Recorder, call: Callable[[SeamClient], object]) -> object:
         (answer(200, {"action_attempt": {"status": "weird"}}), SeamProtocolError),
     ],
 )
-def test_each_failure_is_a_typed_error_with_plain_words(
+async def test_each_failure_is_a_typed_error_with_plain_words(
     response: Callable[[httpx.Request], httpx.Response], expected: type[SeamError]
 ) -> None:
     with pytest.raises(expected) as raised:
-        run(Recorder(response), lambda client: client.lock_door("lock_1"))
+        await run(Recorder(response), lambda client: client.lock_door("lock_1"))
     assert raised.value.user_message
     assert "stack" not in str(raised.value)
     assert "secret/path" not in str(raised.value)
 
 
-def test_seams_reason_for_a_refusal_is_kept_plain_on_one_short_line() -> None:
+@pytest.mark.anyio
+async def test_seams_reason_for_a_refusal_is_kept_plain_on_one_short_line() -> None:
     reason = "Device is in <!channel> privacy mode &\n cannot be unlocked remotely. " + "x" * 300
     with pytest.raises(SeamInvalidInput) as raised:
-        run(Recorder(error(400, "invalid_input", reason)), lambda client: client.unlock_door("lock_1"))
+        await run(Recorder(error(400, "invalid_input", reason)), lambda client: client.unlock_door("lock_1"))
 
     words = raised.value.user_message
     assert words.startswith("Seam did not accept the request: Device is in <!channel> privacy mode & cannot be")
@@ -119,18 +120,20 @@ def test_seams_reason_for_a_refusal_is_kept_plain_on_one_short_line() -> None:
     assert "secret/path" not in words
 
 
-def test_a_refusal_without_a_reason_says_only_that() -> None:
+@pytest.mark.anyio
+async def test_a_refusal_without_a_reason_says_only_that() -> None:
     refused = answer(400, {"error": {"type": "invalid_input", "message": "  "}})
     with pytest.raises(SeamInvalidInput) as raised:
-        run(Recorder(refused), lambda client: client.lock_door("lock_1"))
+        await run(Recorder(refused), lambda client: client.lock_door("lock_1"))
 
     assert raised.value.user_message == "Seam did not accept the request"
     assert SeamInvalidInput.user_message == "Seam did not accept the request"  # one refusal's words stay its own
 
 
-def test_lock_sends_the_device_and_the_key() -> None:
+@pytest.mark.anyio
+async def test_lock_sends_the_device_and_the_key() -> None:
     recorder = Recorder(answer(200, PENDING))
-    attempt = run(recorder, lambda client: client.lock_door("lock_1"))
+    attempt = await run(recorder, lambda client: client.lock_door("lock_1"))
     assert attempt.status == "pending"
     request = recorder.requests[0]
     assert request.url.path == "/locks/lock_door"
@@ -138,6 +141,7 @@ def test_lock_sends_the_device_and_the_key() -> None:
     assert request.headers["authorization"] == "Bearer seam_key"
 
 
+@pytest.mark.anyio
 @pytest.mark.parametrize(
     "first",
     [
@@ -149,40 +153,43 @@ def test_lock_sends_the_device_and_the_key() -> None:
         error(404, "device_not_found"),
     ],
 )
-def test_a_write_seam_may_have_acted_on_is_never_retried(
+async def test_a_write_seam_may_have_acted_on_is_never_retried(
     first: Callable[[httpx.Request], httpx.Response],
 ) -> None:
     recorder = Recorder(first, answer(200, PENDING))
     with pytest.raises(SeamError):
-        run(recorder, lambda client: client.unlock_door("lock_1"))
+        await run(recorder, lambda client: client.unlock_door("lock_1"))
     assert len(recorder.requests) == 1
 
 
+@pytest.mark.anyio
 @pytest.mark.parametrize(
     "first", [error(429, "rate_limited"), raising(httpx.ConnectError("refused")), raising(httpx.ConnectTimeout("slow"))]
 )
-def test_a_write_seam_did_not_act_on_is_retried_once(
+async def test_a_write_seam_did_not_act_on_is_retried_once(
     first: Callable[[httpx.Request], httpx.Response],
 ) -> None:
     recorder = Recorder(first, answer(200, PENDING))
-    run(recorder, lambda client: client.unlock_door("lock_1"))
+    await run(recorder, lambda client: client.unlock_door("lock_1"))
     assert len(recorder.requests) == 2
 
 
-def test_retry_after_beyond_a_few_seconds_is_not_waited_out() -> None:
+@pytest.mark.anyio
+async def test_retry_after_beyond_a_few_seconds_is_not_waited_out() -> None:
     recorder = Recorder(answer(429, {"error": {"type": "rate_limited"}}, {"Retry-After": "120"}), answer(200, PENDING))
     with pytest.raises(SeamRateLimited) as raised:
-        run(recorder, lambda client: client.lock_door("lock_1"))
+        await run(recorder, lambda client: client.lock_door("lock_1"))
     assert raised.value.retry_after == 120
     assert len(recorder.requests) == 1
 
 
-def test_reads_are_retried_on_transient_failures() -> None:
+@pytest.mark.anyio
+async def test_reads_are_retried_on_transient_failures() -> None:
     front_door = {"device_id": "lock_1", "display_name": "Front Door", "properties": {"locked": True, "online": True}}
     locks = {"locks": [front_door], "devices": [front_door], "ok": True}
     recorder = Recorder(error(503, "unavailable"), raising(httpx.ReadTimeout("slow")), answer(200, locks))
-    found = run(recorder, lambda client: client.list_locks())
-    assert [lock.name for lock in found] == ["Front Door"]  # type: ignore[attr-defined]
+    found = await run(recorder, lambda client: client.list_locks())
+    assert [lock.name for lock in found] == ["Front Door"]
     assert len(recorder.requests) == 3
 
 
@@ -192,38 +199,42 @@ def listed(*device_ids: str) -> dict[str, object]:
     return {"locks": locks, "devices": locks, "ok": True}
 
 
-def test_list_locks_asks_once_for_more_than_seams_default_of_500() -> None:
+@pytest.mark.anyio
+async def test_list_locks_asks_once_for_more_than_seams_default_of_500() -> None:
     recorder = Recorder(answer(200, listed(*(f"lock_{i}" for i in range(700)))))
 
-    found = run(recorder, lambda client: client.list_locks())
+    found = await run(recorder, lambda client: client.list_locks())
 
-    assert len(found) == 700  # type: ignore[arg-type]
+    assert len(found) == 700
     assert len(recorder.requests) == 1
     assert json.loads(recorder.requests[0].content) == {"limit": LOCKS_LIMIT}
 
 
-def test_a_full_answer_from_list_locks_is_logged_as_such(caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.anyio
+async def test_a_full_answer_from_list_locks_is_logged_as_such(caplog: pytest.LogCaptureFixture) -> None:
     recorder = Recorder(answer(200, listed(*(f"lock_{i}" for i in range(LOCKS_LIMIT)))))
 
     with caplog.at_level(logging.WARNING, logger="bot.seam"):
-        found = run(recorder, lambda client: client.list_locks())
+        found = await run(recorder, lambda client: client.list_locks())
 
-    assert len(found) == LOCKS_LIMIT  # type: ignore[arg-type]
+    assert len(found) == LOCKS_LIMIT
     assert f"Seam listed {LOCKS_LIMIT} locks, as many as one /locks/list returns" in caplog.text
 
 
-def test_list_locks_refused_its_limit_asks_for_seams_default(caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.anyio
+async def test_list_locks_refused_its_limit_asks_for_seams_default(caplog: pytest.LogCaptureFixture) -> None:
     recorder = Recorder(error(400, "invalid_input", "limit is too large"), answer(200, listed("a", "b")))
 
     with caplog.at_level(logging.WARNING, logger="bot.seam"):
-        found = run(recorder, lambda client: client.list_locks())
+        found = await run(recorder, lambda client: client.list_locks())
 
-    assert [lock.device_id for lock in found] == ["a", "b"]  # type: ignore[attr-defined]
+    assert [lock.device_id for lock in found] == ["a", "b"]
     assert [json.loads(request.content) for request in recorder.requests] == [{"limit": LOCKS_LIMIT}, {}]
     assert "as many as one /locks/list returns" not in caplog.text
 
 
-def test_confirmed_by_device() -> None:
+@pytest.mark.anyio
+async def test_confirmed_by_device() -> None:
     success = {
         "action_attempt": {
             "action_attempt_id": "a",
@@ -232,5 +243,5 @@ def test_confirmed_by_device() -> None:
             "result": {"was_confirmed_by_device": False},
         }
     }
-    attempt = run(Recorder(answer(200, success)), lambda client: client.get_action_attempt("a"))
+    attempt = await run(Recorder(answer(200, success)), lambda client: client.get_action_attempt("a"))
     assert attempt.confirmed_by_device is False

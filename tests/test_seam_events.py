@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.model import ActionView, Lock
 from bot.policy import DoorRules, Policy
 from bot.seam_events import DoorNotice, SeamEvents
@@ -30,37 +32,37 @@ class Tracker:
         return False
 
 
-def test_events_received_before_a_stop_are_handled_once_at_the_next_start(tmp_path: Path) -> None:
-    async def go() -> list[tuple[str, DoorNotice]]:
-        store = await Store.open(f"sqlite:///{tmp_path / 'lockbot.db'}")
-        board = Board()
+@pytest.mark.anyio
+async def test_events_received_before_a_stop_are_handled_once_at_the_next_start(tmp_path: Path) -> None:
+    store = await Store.open(f"sqlite:///{tmp_path / 'lockbot.db'}")
+    board = Board()
 
-        async def lock_named(device_id: str) -> Lock | None:
-            return Lock(device_id=device_id, display_name="Front Door")
+    async def lock_named(device_id: str) -> Lock | None:
+        return Lock(device_id=device_id, display_name="Front Door")
 
-        policy = Policy(defaults=DoorRules(notify_channel="C0NOTIFY01"))
-        events = SeamEvents(store, policy, Tracker(), lock_named, board)  # type: ignore[arg-type]
-        event: dict[str, Any] = {
-            "event_id": "evt_1",
-            "event_type": "lock.unlocked",
-            "device_id": "lock_1",
-            "occurred_at": "2026-11-22T10:00:00Z",
-            "method": "keycode",
-        }
-        assert await events.receive(SeamEvents.read(json.dumps(event).encode()))  # then lockbot stopped
-        assert not await events.receive(event)  # a redelivery is not new
+    policy = Policy(defaults=DoorRules(notify_channel="C0NOTIFY01"))
+    events = SeamEvents(store, policy, Tracker(), lock_named, board)  # type: ignore[arg-type]
+    event: dict[str, Any] = {
+        "event_id": "evt_1",
+        "event_type": "lock.unlocked",
+        "device_id": "lock_1",
+        "occurred_at": "2026-11-22T10:00:00Z",
+        "method": "keycode",
+    }
+    assert await events.receive(SeamEvents.read(json.dumps(event).encode()))  # then lockbot stopped
+    assert not await events.receive(event)  # a redelivery is not new
 
-        assert await events.catch_up() == 1
-        assert await events.catch_up() == 0  # handled once
-        await store.close()
-        return board.notices
+    assert await events.catch_up() == 1
+    assert await events.catch_up() == 0  # handled once
+    await store.close()
+    [(channel, notice)] = board.notices
 
-    [(channel, notice)] = asyncio.run(go())
     assert channel == "C0NOTIFY01"
     assert (notice.door, notice.event_type, notice.method) == ("Front Door", "lock.unlocked", "keypad")
 
 
-def test_an_attempts_end_is_acted_on_at_once_and_kept_as_handled(tmp_path: Path) -> None:
+@pytest.mark.anyio
+async def test_an_attempts_end_is_acted_on_at_once_and_kept_as_handled(tmp_path: Path) -> None:
     asked: list[str] = []
 
     class FollowingTracker:
@@ -68,29 +70,28 @@ def test_an_attempts_end_is_acted_on_at_once_and_kept_as_handled(tmp_path: Path)
             asked.append(attempt_id)
             return True
 
-    async def go() -> int:
-        store = await Store.open(f"sqlite:///{tmp_path / 'lockbot.db'}")
+    store = await Store.open(f"sqlite:///{tmp_path / 'lockbot.db'}")
 
-        async def lock_named(device_id: str) -> Lock | None:
-            return None
+    async def lock_named(device_id: str) -> Lock | None:
+        return None
 
-        events = SeamEvents(store, Policy(), FollowingTracker(), lock_named, Board())  # type: ignore[arg-type]
-        ended = {"event_id": "evt_9", "event_type": "action_attempt.unlock_door.succeeded", "action_attempt_id": "a9"}
-        assert SeamEvents.ends_an_attempt(ended)
-        assert not SeamEvents.ends_an_attempt({"event_id": "evt_8", "event_type": "lock.unlocked"})
-        assert events.attempt_ended(ended)  # followed here; before anything is stored
-        assert asked == ["a9"]
-        await events.remember_handled(ended, followed_here=True)
-        assert not await events.receive(ended)  # kept: a redelivery is known
-        replayed = await events.catch_up()  # and not handled again after a restart
-        await store.close()
-        return replayed
+    events = SeamEvents(store, Policy(), FollowingTracker(), lock_named, Board())  # type: ignore[arg-type]
+    ended = {"event_id": "evt_9", "event_type": "action_attempt.unlock_door.succeeded", "action_attempt_id": "a9"}
+    assert SeamEvents.ends_an_attempt(ended)
+    assert not SeamEvents.ends_an_attempt({"event_id": "evt_8", "event_type": "lock.unlocked"})
+    assert events.attempt_ended(ended)  # followed here; before anything is stored
+    assert asked == ["a9"]
+    await events.remember_handled(ended, followed_here=True)
+    assert not await events.receive(ended)  # kept: a redelivery is known
+    replayed = await events.catch_up()  # and not handled again after a restart
+    await store.close()
+    assert replayed == 0
 
-    assert asyncio.run(go()) == 0
     assert asked == ["a9"]
 
 
-def test_an_event_whose_handling_was_stopped_part_way_is_handled_at_the_next_start(tmp_path: Path) -> None:
+@pytest.mark.anyio
+async def test_an_event_whose_handling_was_stopped_part_way_is_handled_at_the_next_start(tmp_path: Path) -> None:
     class StuckBoard(Board):
         def __init__(self) -> None:
             super().__init__()
@@ -100,30 +101,28 @@ def test_an_event_whose_handling_was_stopped_part_way_is_handled_at_the_next_sta
             self.posting.set()
             await asyncio.Event().wait()  # Slack never answers before lockbot stops
 
-    async def go() -> list[tuple[str, DoorNotice]]:
-        store = await Store.open(f"sqlite:///{tmp_path / 'lockbot.db'}")
+    store = await Store.open(f"sqlite:///{tmp_path / 'lockbot.db'}")
 
-        async def lock_named(device_id: str) -> Lock | None:
-            return Lock(device_id=device_id, display_name="Front Door")
+    async def lock_named(device_id: str) -> Lock | None:
+        return Lock(device_id=device_id, display_name="Front Door")
 
-        policy = Policy(defaults=DoorRules(notify_channel="C0NOTIFY01"))
-        stuck = StuckBoard()
-        before = SeamEvents(store, policy, Tracker(), lock_named, stuck)  # type: ignore[arg-type]
-        event = {"event_id": "evt_2", "event_type": "device.disconnected", "device_id": "lock_1"}
-        assert await before.receive(event)
-        handling = asyncio.create_task(before.handle(event))
-        await asyncio.wait_for(stuck.posting.wait(), 5)
-        handling.cancel()  # lockbot stops
-        with contextlib.suppress(asyncio.CancelledError):
-            await handling
+    policy = Policy(defaults=DoorRules(notify_channel="C0NOTIFY01"))
+    stuck = StuckBoard()
+    before = SeamEvents(store, policy, Tracker(), lock_named, stuck)  # type: ignore[arg-type]
+    event = {"event_id": "evt_2", "event_type": "device.disconnected", "device_id": "lock_1"}
+    assert await before.receive(event)
+    handling = asyncio.create_task(before.handle(event))
+    await asyncio.wait_for(stuck.posting.wait(), 5)
+    handling.cancel()  # lockbot stops
+    with contextlib.suppress(asyncio.CancelledError):
+        await handling
 
-        board = Board()
-        after = SeamEvents(store, policy, Tracker(), lock_named, board)  # type: ignore[arg-type]
-        assert await after.catch_up() == 1
-        await store.close()
-        return board.notices
+    board = Board()
+    after = SeamEvents(store, policy, Tracker(), lock_named, board)  # type: ignore[arg-type]
+    assert await after.catch_up() == 1
+    await store.close()
+    [(_, notice)] = board.notices
 
-    [(_, notice)] = asyncio.run(go())
     assert notice.event_type == "device.disconnected"
 
 
@@ -144,28 +143,26 @@ def device_event(event_type: str, device_id: str, number: int) -> dict[str, Any]
     return {"event_id": f"evt_{device_id}_{number}", "event_type": event_type, "device_id": device_id}
 
 
-def test_a_burst_of_events_from_a_thermostat_costs_one_look_up_and_posts_nothing(tmp_path: Path) -> None:
+@pytest.mark.anyio
+async def test_a_burst_of_events_from_a_thermostat_costs_one_look_up_and_posts_nothing(tmp_path: Path) -> None:
     directory = Directory(Lock(device_id="lock_1", display_name="Front Door"))
 
-    async def go() -> list[tuple[str, DoorNotice]]:
-        store = await Store.open(f"sqlite:///{tmp_path / 'lockbot.db'}")
-        board = Board()
-        policy = Policy(defaults=DoorRules(notify_channel="C0NOTIFY01"))
-        events = SeamEvents(store, policy, Tracker(), directory.lock_named, board)  # type: ignore[arg-type]
-        kinds = ("device.disconnected", "device.connected", "device.low_battery")
-        burst = [device_event(kinds[n % 3], "thermostat_1", n) for n in range(12)]
-        for event in burst:
-            assert await events.receive(event)
-        await asyncio.gather(*(events.handle(event) for event in burst[:6]))  # together, as webhooks come
-        for event in burst[6:]:  # and one after another
-            await events.handle(event)
-        lock_event = device_event("device.disconnected", "lock_1", 99)
-        assert await events.receive(lock_event)
-        await events.handle(lock_event)
-        await store.close()
-        return board.notices
-
-    notices = asyncio.run(go())
+    store = await Store.open(f"sqlite:///{tmp_path / 'lockbot.db'}")
+    board = Board()
+    policy = Policy(defaults=DoorRules(notify_channel="C0NOTIFY01"))
+    events = SeamEvents(store, policy, Tracker(), directory.lock_named, board)  # type: ignore[arg-type]
+    kinds = ("device.disconnected", "device.connected", "device.low_battery")
+    burst = [device_event(kinds[n % 3], "thermostat_1", n) for n in range(12)]
+    for event in burst:
+        assert await events.receive(event)
+    await asyncio.gather(*(events.handle(event) for event in burst[:6]))  # together, as webhooks come
+    for event in burst[6:]:  # and one after another
+        await events.handle(event)
+    lock_event = device_event("device.disconnected", "lock_1", 99)
+    assert await events.receive(lock_event)
+    await events.handle(lock_event)
+    await store.close()
+    notices = board.notices
 
     assert directory.lookups == ["thermostat_1", "lock_1"]
     [(channel, notice)] = notices  # the lock's event, and only it
@@ -177,22 +174,20 @@ def test_a_burst_of_events_from_a_thermostat_costs_one_look_up_and_posts_nothing
     )
 
 
-def test_a_locks_own_event_from_an_unlisted_lock_is_still_told_and_looked_up_once(tmp_path: Path) -> None:
+@pytest.mark.anyio
+async def test_a_locks_own_event_from_an_unlisted_lock_is_still_told_and_looked_up_once(tmp_path: Path) -> None:
     directory = Directory()
 
-    async def go() -> list[tuple[str, DoorNotice]]:
-        store = await Store.open(f"sqlite:///{tmp_path / 'lockbot.db'}")
-        board = Board()
-        policy = Policy(defaults=DoorRules(notify_channel="C0NOTIFY01"))
-        events = SeamEvents(store, policy, Tracker(), directory.lock_named, board)  # type: ignore[arg-type]
-        for number in range(3):
-            event = device_event("lock.unlocked", "lock_99", number)
-            assert await events.receive(event)
-            await events.handle(event)
-        await store.close()
-        return board.notices
-
-    notices = asyncio.run(go())
+    store = await Store.open(f"sqlite:///{tmp_path / 'lockbot.db'}")
+    board = Board()
+    policy = Policy(defaults=DoorRules(notify_channel="C0NOTIFY01"))
+    events = SeamEvents(store, policy, Tracker(), directory.lock_named, board)  # type: ignore[arg-type]
+    for number in range(3):
+        event = device_event("lock.unlocked", "lock_99", number)
+        assert await events.receive(event)
+        await events.handle(event)
+    await store.close()
+    notices = board.notices
 
     assert directory.lookups == ["lock_99"]
     assert [(notice.device_id, notice.known) for _, notice in notices] == [("lock_99", False)] * 3

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,7 +35,7 @@ def client_for(handle: Callable[[httpx.Request], httpx.Response]) -> SlotClient:
     return SlotClient(api_key="sk_test", endpoint="https://overbooked.test", transport=httpx.MockTransport(handle))
 
 
-def answer(status: int, body: Any = None, *, content: bytes | None = None) -> list[httpx.Request]:
+async def answer(status: int, body: Any = None, *, content: bytes | None = None) -> list[httpx.Request]:
     """Call lock once against a server that always answers this; the requests it received."""
     received: list[httpx.Request] = []
 
@@ -46,23 +45,21 @@ def answer(status: int, body: Any = None, *, content: bytes | None = None) -> li
             return httpx.Response(status, content=content)
         return httpx.Response(status, json=body)
 
-    async def go() -> None:
-        client = client_for(handle)
-        try:
-            await client.lock(SLOT, datetime.now(UTC) + timedelta(hours=1), "secret-lock-key")
-        finally:
-            await client.aclose()
-
-    asyncio.run(go())
+    client = client_for(handle)
+    try:
+        await client.lock(SLOT, datetime.now(UTC) + timedelta(hours=1), "secret-lock-key")
+    finally:
+        await client.aclose()
     return received
 
 
-def error_of(status: int, body: Any = None, *, content: bytes | None = None) -> OverbookedError:
+async def error_of(status: int, body: Any = None, *, content: bytes | None = None) -> OverbookedError:
     with pytest.raises(OverbookedError) as caught:
-        answer(status, body, content=content)
+        await answer(status, body, content=content)
     return caught.value
 
 
+@pytest.mark.anyio
 @pytest.mark.parametrize(
     ("status", "body", "kind", "code"),
     [
@@ -90,25 +87,30 @@ def error_of(status: int, body: Any = None, *, content: bytes | None = None) -> 
         (500, {"error": "E001", "success": False}, OverbookedServerError, "E001"),
     ],
 )  # fmt: skip
-def test_error_answers_of_every_shape(status: int, body: Any, kind: type[OverbookedError], code: str | None) -> None:
-    error = error_of(status, body)
+async def test_error_answers_of_every_shape(
+    status: int, body: Any, kind: type[OverbookedError], code: str | None
+) -> None:
+    error = await error_of(status, body)
 
     assert type(error) is kind
     assert (error.status, error.code) == (status, code)
     assert error.may_have_acted is (status == 500)  # only a server error may follow a lock Overbooked made
 
 
-def test_a_429_with_a_string_code_is_rate_limited() -> None:
-    error = error_of(429, {"error": "E062", "success": False})
+@pytest.mark.anyio
+async def test_a_429_with_a_string_code_is_rate_limited() -> None:
+    error = await error_of(429, {"error": "E062", "success": False})
     assert isinstance(error, OverbookedRateLimited)
 
 
-def test_the_words_of_each_refusal_are_the_specs() -> None:
-    assert error_of(404, {"error": "E025"}).user_message.startswith("slot not found: ")
-    assert error_of(403, {"error": "E059"}).user_message.startswith("the lock key is invalid: ")
-    assert error_of(401, {"error": "E008"}).user_message.startswith("the Overbooked API key is invalid")
+@pytest.mark.anyio
+async def test_the_words_of_each_refusal_are_the_specs() -> None:
+    assert (await error_of(404, {"error": "E025"})).user_message.startswith("slot not found: ")
+    assert (await error_of(403, {"error": "E059"})).user_message.startswith("the lock key is invalid: ")
+    assert (await error_of(401, {"error": "E008"})).user_message.startswith("the Overbooked API key is invalid")
 
 
+@pytest.mark.anyio
 @pytest.mark.parametrize(
     ("code", "status", "kind", "words"),
     [
@@ -117,11 +119,11 @@ def test_the_words_of_each_refusal_are_the_specs() -> None:
         ("E057", 401, OverbookedNoAccess, "the Overbooked API key has no access to this slot"),
     ],
 )
-def test_a_right_key_that_cannot_be_used_says_why_not_that_it_is_invalid(
+async def test_a_right_key_that_cannot_be_used_says_why_not_that_it_is_invalid(
     code: str, status: int, kind: type[OverbookedError], words: str
 ) -> None:
     message = {"E053": "Environment is deactivated", "E054": "Organization is blocked"}.get(code, "no access")
-    error = error_of(status, {"error": {"code": code, "message": message, "status": status}, "success": False})
+    error = await error_of(status, {"error": {"code": code, "message": message, "status": status}, "success": False})
 
     assert type(error) is kind
     assert error.code == code
@@ -129,11 +131,12 @@ def test_a_right_key_that_cannot_be_used_says_why_not_that_it_is_invalid(
     assert "invalid" not in error.user_message
 
 
-def test_overbookeds_fake_refusing_with_these_codes_gets_the_same_words() -> None:
+@pytest.mark.anyio
+async def test_overbookeds_fake_refusing_with_these_codes_gets_the_same_words() -> None:
     fake = FakeOverbooked(secret_key="sk_test_codes").start()
     slot = fake.add_slot()["id"]
 
-    async def go() -> list[OverbookedError]:
+    try:
         client = SlotClient(api_key="sk_test_codes", endpoint=fake.url)
         caught: list[OverbookedError] = []
         try:
@@ -144,10 +147,7 @@ def test_overbookeds_fake_refusing_with_these_codes_gets_the_same_words() -> Non
                 caught.append(raised.value)
         finally:
             await client.aclose()
-        return caught
-
-    try:
-        deactivated, blocked, no_access = asyncio.run(go())
+        deactivated, blocked, no_access = caught
     finally:
         fake.stop()
 
@@ -156,46 +156,47 @@ def test_overbookeds_fake_refusing_with_these_codes_gets_the_same_words() -> Non
     assert no_access.user_message.startswith("the Overbooked API key has no access to this slot")
 
 
+@pytest.mark.anyio
 @pytest.mark.parametrize("status", [500, 502, 504])
-def test_a_server_error_on_a_lock_may_have_locked_and_is_not_sent_again(status: int) -> None:
+async def test_a_server_error_on_a_lock_may_have_locked_and_is_not_sent_again(status: int) -> None:
     with pytest.raises(OverbookedServerError) as caught:
-        answer(status, {"error": {"code": "E001"}, "success": False})
+        await answer(status, {"error": {"code": "E001"}, "success": False})
     assert caught.value.may_have_acted
 
 
-def test_a_503_did_not_lock() -> None:
-    error = error_of(503, {"error": "E001", "success": False})
+@pytest.mark.anyio
+async def test_a_503_did_not_lock() -> None:
+    error = await error_of(503, {"error": "E001", "success": False})
     assert isinstance(error, OverbookedServerError)
     assert not error.may_have_acted
 
 
+@pytest.mark.anyio
 @pytest.mark.parametrize(
     ("body", "content"),
     [(None, b"<html>ok</html>"), ({"success": True}, None), ({"data": {"no": "id"}, "success": True}, None)],
 )
-def test_a_2xx_lockbot_cannot_read_may_have_locked(body: Any, content: bytes | None) -> None:
-    error = error_of(200, body, content=content)
+async def test_a_2xx_lockbot_cannot_read_may_have_locked(body: Any, content: bytes | None) -> None:
+    error = await error_of(200, body, content=content)
     assert isinstance(error, OverbookedBadAnswer)
     assert error.may_have_acted
     assert error.user_message == "Overbooked sent an answer lockbot does not understand"
 
 
-def test_a_lock_is_sent_once_whatever_the_answer() -> None:
+@pytest.mark.anyio
+async def test_a_lock_is_sent_once_whatever_the_answer() -> None:
     received: list[httpx.Request] = []
 
     def handle(request: httpx.Request) -> httpx.Response:
         received.append(request)
         return httpx.Response(500, json={"error": {"code": "E001"}, "success": False})
 
-    async def go() -> None:
-        client = client_for(handle)
-        try:
+    client = client_for(handle)
+    try:
+        with pytest.raises(OverbookedServerError):
             await client.lock(SLOT, datetime.now(UTC) + timedelta(hours=1), "secret-lock-key")
-        finally:
-            await client.aclose()
-
-    with pytest.raises(OverbookedServerError):
-        asyncio.run(go())
+    finally:
+        await client.aclose()
     assert len(received) == 1
 
 
@@ -203,6 +204,7 @@ def test_a_timeout_may_have_locked() -> None:
     assert OverbookedTimeout("no answer").may_have_acted
 
 
-def test_a_good_answer_is_a_slot() -> None:
-    [request] = answer(200, {"data": SLOT_DATA, "meta": {}, "success": True})
+@pytest.mark.anyio
+async def test_a_good_answer_is_a_slot() -> None:
+    [request] = await answer(200, {"data": SLOT_DATA, "meta": {}, "success": True})
     assert request.url.path == f"/slots/{SLOT}/lock"

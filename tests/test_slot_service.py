@@ -135,15 +135,12 @@ class Harness:
         return await self.store.current_slot_lock(SLOT)
 
 
-def run(tmp_path: Path, test: Callable[[Harness], Awaitable[T]], *, settle_after: timedelta = timedelta(0)) -> T:
-    async def go() -> T:
-        store = await Store.open(f"sqlite:///{tmp_path / 'lockbot.db'}")
-        try:
-            return await test(Harness(store, settle_after=settle_after))
-        finally:
-            await store.close()
-
-    return asyncio.run(go())
+async def run(tmp_path: Path, test: Callable[[Harness], Awaitable[T]], *, settle_after: timedelta = timedelta(0)) -> T:
+    store = await Store.open(f"sqlite:///{tmp_path / 'lockbot.db'}")
+    try:
+        return await test(Harness(store, settle_after=settle_after))
+    finally:
+        await store.close()
 
 
 # -- who may unlock a slot someone else locked ---------------------------------------------------
@@ -168,14 +165,15 @@ def test_without_a_policy_workspace_admins_may_unlock_slots() -> None:
     assert not may_unlock_slots(Policy(), Person(OTHER))
 
 
+@pytest.mark.anyio
 @pytest.mark.parametrize("unlocker", [DOOR_APPROVER, GROUP_MEMBER])
-def test_an_approver_named_only_under_a_door_unlocks_someone_elses_slot(tmp_path: Path, unlocker: str) -> None:
+async def test_an_approver_named_only_under_a_door_unlocks_someone_elses_slot(tmp_path: Path, unlocker: str) -> None:
     async def test(h: Harness) -> tuple[object, object]:
         assert isinstance(await h.service.lock(LOCKER, "C1", SLOT, "2h"), SlotLocked)
         refused = await h.service.unlock(OTHER, SLOT)
         return refused, await h.service.unlock(unlocker, SLOT)
 
-    refused, allowed = run(tmp_path, test)
+    refused, allowed = await run(tmp_path, test)
 
     assert isinstance(refused, Problem)
     assert "or an approver can unlock it early" in render_problem(refused).text
@@ -185,7 +183,8 @@ def test_an_approver_named_only_under_a_door_unlocks_someone_elses_slot(tmp_path
 # -- a lock that ran out -------------------------------------------------------------------------
 
 
-def test_a_lock_that_ran_out_is_said_so_every_time_without_an_api_call(tmp_path: Path) -> None:
+@pytest.mark.anyio
+async def test_a_lock_that_ran_out_is_said_so_every_time_without_an_api_call(tmp_path: Path) -> None:
     async def test(h: Harness) -> None:
         await h.service.lock(LOCKER, "C1", SLOT, "30m")
         until = h.overbooked.locked_until
@@ -200,16 +199,17 @@ def test_a_lock_that_ran_out_is_said_so_every_time_without_an_api_call(tmp_path:
         assert h.overbooked.calls == ["lock"]
         assert await h.current() is None
 
-    run(tmp_path, test)
+    await run(tmp_path, test)
 
 
-def test_a_slot_unlocked_earlier_says_who_unlocked_it(tmp_path: Path) -> None:
+@pytest.mark.anyio
+async def test_a_slot_unlocked_earlier_says_who_unlocked_it(tmp_path: Path) -> None:
     async def test(h: Harness) -> object:
         await h.service.lock(LOCKER, "C1", SLOT, "30m")
         await h.service.unlock(DOOR_APPROVER, SLOT)
         return await h.service.unlock(LOCKER, SLOT)
 
-    reply = run(tmp_path, test)
+    reply = await run(tmp_path, test)
     assert reply == Problem(ProblemReason.SLOT_NOT_HELD, slot_id=SLOT, user=DOOR_APPROVER)
     assert isinstance(reply, Problem)
     assert render_problem(reply).text == f"lockbot holds no lock on slot `{SLOT}`: <@{DOOR_APPROVER}> unlocked it."
@@ -225,8 +225,9 @@ UNKNOWN = [
 ]
 
 
+@pytest.mark.anyio
 @pytest.mark.parametrize(("error", "why"), UNKNOWN)
-def test_a_lock_whose_outcome_stays_unknown_is_kept_not_confirmed_and_unlock_uses_its_key(
+async def test_a_lock_whose_outcome_stays_unknown_is_kept_not_confirmed_and_unlock_uses_its_key(
     tmp_path: Path, error: OverbookedError, why: str
 ) -> None:
     async def test(h: Harness) -> None:
@@ -247,11 +248,12 @@ def test_a_lock_whose_outcome_stays_unknown_is_kept_not_confirmed_and_unlock_use
         assert h.overbooked.locked_until is None
         assert await h.current() is None
 
-    run(tmp_path, test)
+    await run(tmp_path, test)
 
 
+@pytest.mark.anyio
 @pytest.mark.parametrize(("error", "why"), UNKNOWN)
-def test_a_lock_whose_outcome_is_unknown_is_read_from_the_slot(
+async def test_a_lock_whose_outcome_is_unknown_is_read_from_the_slot(
     tmp_path: Path, error: OverbookedError, why: str
 ) -> None:
     async def test(h: Harness) -> None:
@@ -262,9 +264,10 @@ def test_a_lock_whose_outcome_is_unknown_is_read_from_the_slot(
         assert current is not None
         assert current.state is SlotLockState.LOCKED
 
-    run(tmp_path, test)
+    await run(tmp_path, test)
 
 
+@pytest.mark.anyio
 @pytest.mark.parametrize(
     "error",
     [
@@ -273,7 +276,7 @@ def test_a_lock_whose_outcome_is_unknown_is_read_from_the_slot(
         OverbookedError("HTTP 200", status=200),  # success: false
     ],
 )
-def test_a_refused_lock_fails_without_reading_the_slot(tmp_path: Path, error: OverbookedError) -> None:
+async def test_a_refused_lock_fails_without_reading_the_slot(tmp_path: Path, error: OverbookedError) -> None:
     async def test(h: Harness) -> None:
         h.overbooked.then("lock", error)
         await h.service.lock(LOCKER, "C1", SLOT, "2h")
@@ -281,10 +284,11 @@ def test_a_refused_lock_fails_without_reading_the_slot(tmp_path: Path, error: Ov
         assert h.shown.state is ActionState.FAILED
         assert await h.current() is None
 
-    run(tmp_path, test)
+    await run(tmp_path, test)
 
 
-def test_unlocking_a_lock_that_was_not_confirmed_and_never_took(tmp_path: Path) -> None:
+@pytest.mark.anyio
+async def test_unlocking_a_lock_that_was_not_confirmed_and_never_took(tmp_path: Path) -> None:
     async def test(h: Harness) -> None:
         h.overbooked.then("lock", OverbookedTimeout("no answer"))  # did not act
         h.overbooked.then("get", OverbookedTimeout("no answer"))
@@ -300,10 +304,11 @@ def test_unlocking_a_lock_that_was_not_confirmed_and_never_took(tmp_path: Path) 
         assert h.shown.state is ActionState.FAILED
         assert await h.current() is None
 
-    run(tmp_path, test)
+    await run(tmp_path, test)
 
 
-def test_an_unlock_whose_outcome_is_unknown_says_so_and_keeps_the_lock(tmp_path: Path) -> None:
+@pytest.mark.anyio
+async def test_an_unlock_whose_outcome_is_unknown_says_so_and_keeps_the_lock(tmp_path: Path) -> None:
     async def test(h: Harness) -> None:
         await h.service.lock(LOCKER, "C1", SLOT, "2h")
         h.overbooked.then("unlock", OverbookedTimeout("no answer"))
@@ -317,10 +322,11 @@ def test_an_unlock_whose_outcome_is_unknown_says_so_and_keeps_the_lock(tmp_path:
         assert await h.current() is not None
         assert await h.service.unlock(LOCKER, SLOT) == SlotUnlocked(SLOT, LOCKER)  # tries again, same key
 
-    run(tmp_path, test)
+    await run(tmp_path, test)
 
 
-def test_status_settles_a_lock_that_was_not_confirmed(tmp_path: Path) -> None:
+@pytest.mark.anyio
+async def test_status_settles_a_lock_that_was_not_confirmed(tmp_path: Path) -> None:
     async def test(h: Harness) -> None:
         h.overbooked.then("lock", OverbookedTimeout("no answer"), acts=True)
         h.overbooked.then("get", OverbookedTimeout("no answer"))
@@ -337,7 +343,7 @@ def test_status_settles_a_lock_that_was_not_confirmed(tmp_path: Path) -> None:
         assert current is not None
         assert current.state is SlotLockState.LOCKED
 
-    run(tmp_path, test)
+    await run(tmp_path, test)
 
 
 def interrupted_lock(at: datetime) -> SlotLock:
@@ -356,6 +362,7 @@ def interrupted_lock(at: datetime) -> SlotLock:
     )
 
 
+@pytest.mark.anyio
 @pytest.mark.parametrize(
     ("slot_reads", "state", "shown_state"),
     [
@@ -364,7 +371,7 @@ def interrupted_lock(at: datetime) -> SlotLock:
         ("unreadable", SlotLockState.NOT_CONFIRMED, ActionState.NOT_CONFIRMED),
     ],
 )
-def test_after_a_restart_an_interrupted_lock_is_settled_and_never_abandoned_unread(
+async def test_after_a_restart_an_interrupted_lock_is_settled_and_never_abandoned_unread(
     tmp_path: Path, slot_reads: str, state: SlotLockState, shown_state: ActionState
 ) -> None:
     async def test(h: Harness) -> None:
@@ -386,10 +393,11 @@ def test_after_a_restart_an_interrupted_lock_is_settled_and_never_abandoned_unre
             assert h.shown.problem == "lockbot restarted before Overbooked answered"
             assert await h.current() == row  # /slot unlock still finds it
 
-    run(tmp_path, test)
+    await run(tmp_path, test)
 
 
-def test_a_young_lock_is_left_to_the_live_instance_making_it(tmp_path: Path) -> None:
+@pytest.mark.anyio
+async def test_a_young_lock_is_left_to_the_live_instance_making_it(tmp_path: Path) -> None:
     async def test(h: Harness) -> None:
         lock = interrupted_lock(START)
         await h.store.add_slot_lock(lock)
@@ -414,10 +422,11 @@ def test_a_young_lock_is_left_to_the_live_instance_making_it(tmp_path: Path) -> 
         assert h.reporter.views == []
         assert (await h.current()) == locked
 
-    run(tmp_path, test, settle_after=timedelta(seconds=0.3))
+    await run(tmp_path, test, settle_after=timedelta(seconds=0.3))
 
 
-def test_a_lock_settled_elsewhere_first_keeps_that_outcome(tmp_path: Path) -> None:
+@pytest.mark.anyio
+async def test_a_lock_settled_elsewhere_first_keeps_that_outcome(tmp_path: Path) -> None:
     async def test(h: Harness) -> None:
         lock = interrupted_lock(START)
         await h.store.add_slot_lock(lock)
@@ -429,13 +438,14 @@ def test_a_lock_settled_elsewhere_first_keeps_that_outcome(tmp_path: Path) -> No
         assert row is not None
         assert row.state is SlotLockState.FAILED
 
-    run(tmp_path, test)
+    await run(tmp_path, test)
 
 
 # -- unexpected errors ---------------------------------------------------------------------------
 
 
-def test_an_unexpected_error_after_asking_overbooked_leaves_the_thread_not_confirmed(tmp_path: Path) -> None:
+@pytest.mark.anyio
+async def test_an_unexpected_error_after_asking_overbooked_leaves_the_thread_not_confirmed(tmp_path: Path) -> None:
     async def test(h: Harness) -> None:
         h.overbooked.then("lock", RuntimeError("a bug"), acts=True)
 
@@ -449,10 +459,11 @@ def test_an_unexpected_error_after_asking_overbooked_leaves_the_thread_not_confi
         assert current.state is SlotLockState.NOT_CONFIRMED
         assert await h.service.unlock(LOCKER, SLOT) == SlotUnlocked(SLOT, LOCKER)
 
-    run(tmp_path, test)
+    await run(tmp_path, test)
 
 
-def test_an_unexpected_error_before_asking_overbooked_fails_the_thread(tmp_path: Path) -> None:
+@pytest.mark.anyio
+async def test_an_unexpected_error_before_asking_overbooked_fails_the_thread(tmp_path: Path) -> None:
     async def test(h: Harness) -> None:
         async def broken(lock: Any) -> None:
             raise RuntimeError("the database went away")
@@ -466,4 +477,4 @@ def test_an_unexpected_error_before_asking_overbooked_fails_the_thread(tmp_path:
         assert h.shown.state is ActionState.FAILED
         assert h.shown.problem == "lockbot ran into an unexpected error before asking Overbooked"
 
-    run(tmp_path, test)
+    await run(tmp_path, test)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from bot.model import ActionView, Lock, RequestState, UnlockRequest
 from bot.policy import DoorRules, Person, Policy
@@ -24,6 +25,9 @@ POLICY = Policy(
 class People:
     async def person(self, user_id: str) -> Person:
         return Person(user_id)
+
+    async def time_zone(self, user_id: str) -> str | None:
+        return None
 
 
 class Messenger:
@@ -54,55 +58,51 @@ class Actions:
         self.started.append(record)
 
 
-def test_decisions_use_the_rules_of_every_name_seam_gives_the_lock(tmp_path: Path) -> None:
-    async def go() -> None:
-        store = await Store.open(f"sqlite:///{tmp_path / 'lockbot.db'}")
-        actions = Actions()
+@pytest.mark.anyio
+async def test_decisions_use_the_rules_of_every_name_seam_gives_the_lock(tmp_path: Path) -> None:
+    store = await Store.open(f"sqlite:///{tmp_path / 'lockbot.db'}")
+    actions = Actions()
 
-        async def lock_named(device_id: str) -> Lock | None:
-            return SERVER_ROOM if device_id == SERVER_ROOM.device_id else None
+    async def lock_named(device_id: str) -> Lock | None:
+        return SERVER_ROOM if device_id == SERVER_ROOM.device_id else None
 
-        requests = UnlockRequests(store, POLICY, People(), actions, Messenger(), lock_named)  # type: ignore[arg-type]
-        filed = await requests.file(SERVER_ROOM, "U0MEMBER01", "C1", "")
-        assert isinstance(filed, RequestFiled)
-        assert filed.approvers == frozenset({"U0SECURE01"})
+    requests = UnlockRequests(store, POLICY, People(), actions, Messenger(), lock_named)  # type: ignore[arg-type]
+    filed = await requests.file(SERVER_ROOM, "U0MEMBER01", "C1", "")
+    assert isinstance(filed, RequestFiled)
+    assert filed.approvers == frozenset({"U0SECURE01"})
 
-        by_default_approver = await requests.decide(filed.request.id, "U0DEFAULT1", Decision.APPROVE)
-        assert isinstance(by_default_approver, DecisionRefused)
-        assert actions.started == []
+    by_default_approver = await requests.decide(filed.request.id, "U0DEFAULT1", Decision.APPROVE)
+    assert isinstance(by_default_approver, DecisionRefused)
+    assert actions.started == []
 
-        by_door_approver = await requests.decide(filed.request.id, "U0SECURE01", Decision.APPROVE)
-        assert isinstance(by_door_approver, Decided)
-        assert by_door_approver.request.state is RequestState.APPROVED
-        assert len(actions.started) == 1
-        await store.close()
-
-    asyncio.run(go())
+    by_door_approver = await requests.decide(filed.request.id, "U0SECURE01", Decision.APPROVE)
+    assert isinstance(by_door_approver, Decided)
+    assert by_door_approver.request.state is RequestState.APPROVED
+    assert len(actions.started) == 1
+    await store.close()
 
 
-def test_a_denial_reason_is_given_once_and_only_by_the_denier(tmp_path: Path) -> None:
-    async def go() -> None:
-        store = await Store.open(f"sqlite:///{tmp_path / 'lockbot.db'}")
-        messenger = Messenger()
+@pytest.mark.anyio
+async def test_a_denial_reason_is_given_once_and_only_by_the_denier(tmp_path: Path) -> None:
+    store = await Store.open(f"sqlite:///{tmp_path / 'lockbot.db'}")
+    messenger = Messenger()
 
-        async def lock_named(device_id: str) -> Lock | None:
-            return SERVER_ROOM
+    async def lock_named(device_id: str) -> Lock | None:
+        return SERVER_ROOM
 
-        requests = UnlockRequests(store, POLICY, People(), Actions(), messenger, lock_named)  # type: ignore[arg-type]
-        filed = await requests.file(SERVER_ROOM, "U0MEMBER01", "C1", "")
-        assert isinstance(filed, RequestFiled)
-        await requests.decide(filed.request.id, "U0SECURE01", Decision.DENY)
+    requests = UnlockRequests(store, POLICY, People(), Actions(), messenger, lock_named)  # type: ignore[arg-type]
+    filed = await requests.file(SERVER_ROOM, "U0MEMBER01", "C1", "")
+    assert isinstance(filed, RequestFiled)
+    await requests.decide(filed.request.id, "U0SECURE01", Decision.DENY)
 
-        assert isinstance(await requests.explain_denial(filed.request.id, "U0DEFAULT1", "no"), DecisionRefused)
-        explained = await requests.explain_denial(filed.request.id, "U0SECURE01", "  maintenance   today ")
-        assert isinstance(explained, UnlockRequest)
-        assert explained.note == "maintenance today"
-        again = await requests.explain_denial(filed.request.id, "U0SECURE01", "changed my mind")
-        assert again == DecisionRefused(Refusal.REASON_ALREADY_GIVEN)
-        assert [r.note for r in messenger.told] == [None, "maintenance today"]
-        await store.close()
-
-    asyncio.run(go())
+    assert isinstance(await requests.explain_denial(filed.request.id, "U0DEFAULT1", "no"), DecisionRefused)
+    explained = await requests.explain_denial(filed.request.id, "U0SECURE01", "  maintenance   today ")
+    assert isinstance(explained, UnlockRequest)
+    assert explained.note == "maintenance today"
+    again = await requests.explain_denial(filed.request.id, "U0SECURE01", "changed my mind")
+    assert again == DecisionRefused(Refusal.REASON_ALREADY_GIVEN)
+    assert [r.note for r in messenger.told] == [None, "maintenance today"]
+    await store.close()
 
 
 async def always_server_room(device_id: str) -> Lock | None:
@@ -143,70 +143,66 @@ async def filed_without_its_message(desk: Desk) -> UnlockRequest:
     return filed.request
 
 
-def test_a_request_whose_message_was_never_stored_is_found_through_the_click_and_audited_with_its_decision(
+@pytest.mark.anyio
+async def test_a_request_whose_message_was_never_stored_is_found_through_the_click_and_audited_with_its_decision(
     tmp_path: Path,
 ) -> None:
-    async def go() -> None:
-        desk = await open_desk(tmp_path / "lockbot.db")
-        request = await filed_without_its_message(desk)
-        elsewhere = await desk.requests.decide(
-            request.id, "U0SECURE01", Decision.APPROVE, clicked_in=("C0ELSEWHERE", "1700000000.000999")
-        )
-        assert isinstance(elsewhere, Decided)  # decided all the same, but another channel's ts is not taken
-        assert desk.actions.started[0].parent_ts is None
-        await desk.store.close()
+    desk = await open_desk(tmp_path / "lockbot.db")
+    request = await filed_without_its_message(desk)
+    elsewhere = await desk.requests.decide(
+        request.id, "U0SECURE01", Decision.APPROVE, clicked_in=("C0ELSEWHERE", "1700000000.000999")
+    )
+    assert isinstance(elsewhere, Decided)  # decided all the same, but another channel's ts is not taken
+    assert desk.actions.started[0].parent_ts is None
+    await desk.store.close()
 
-        desk = await open_desk(tmp_path / "second.db")
-        request = await filed_without_its_message(desk)
-        decided = await desk.requests.decide(
-            request.id, "U0SECURE01", Decision.APPROVE, clicked_in=("C0APPROVE1", "1700000000.000777")
-        )
-        assert isinstance(decided, Decided)
-        assert decided.request.message_ts == "1700000000.000777"
-        assert desk.actions.started[0].parent_ts == "1700000000.000777"  # the approved unlock runs in its thread
-        trail = [(entry.event, entry.outcome) for entry in await desk.store.audit_entries()]
-        assert ("approve", "approved") in trail
-        await desk.store.close()
-
-    asyncio.run(go())
+    desk = await open_desk(tmp_path / "second.db")
+    request = await filed_without_its_message(desk)
+    decided = await desk.requests.decide(
+        request.id, "U0SECURE01", Decision.APPROVE, clicked_in=("C0APPROVE1", "1700000000.000777")
+    )
+    assert isinstance(decided, Decided)
+    assert decided.request.message_ts == "1700000000.000777"
+    assert desk.actions.started[0].parent_ts == "1700000000.000777"  # the approved unlock runs in its thread
+    trail = [(entry.event, entry.outcome) for entry in await desk.store.audit_entries()]
+    assert ("approve", "approved") in trail
+    await desk.store.close()
 
 
-def test_a_denial_or_expiry_a_stop_cut_short_is_shown_and_told_once_later(tmp_path: Path) -> None:
-    async def go() -> Messenger:
-        desk = await open_desk(tmp_path / "lockbot.db")
-        denied = await desk.requests.file(SERVER_ROOM, "U0MEMBER01", "C1", "")
-        expiring = await desk.requests.file(SERVER_ROOM, "U0MEMBER02", "C1", "")
-        assert isinstance(denied, RequestFiled)
-        assert isinstance(expiring, RequestFiled)
-        # Decided and stored, and then lockbot stopped before showing either (the store alone, as a stop leaves it).
-        assert await desk.store.decide(
-            denied.request.id, RequestState.DENIED, by="U0SECURE01", at=desk.now[0], owes_announcement=True
-        )
-        assert await desk.store.expire_due(expiring.request.expires_at)
+@pytest.mark.anyio
+async def test_a_denial_or_expiry_a_stop_cut_short_is_shown_and_told_once_later(tmp_path: Path) -> None:
+    desk = await open_desk(tmp_path / "lockbot.db")
+    denied = await desk.requests.file(SERVER_ROOM, "U0MEMBER01", "C1", "")
+    expiring = await desk.requests.file(SERVER_ROOM, "U0MEMBER02", "C1", "")
+    assert isinstance(denied, RequestFiled)
+    assert isinstance(expiring, RequestFiled)
+    # Decided and stored, and then lockbot stopped before showing either (the store alone, as a stop leaves it).
+    assert await desk.store.decide(
+        denied.request.id, RequestState.DENIED, by="U0SECURE01", at=desk.now[0], owes_announcement=True
+    )
+    assert await desk.store.expire_due(expiring.request.expires_at)
 
-        assert await desk.requests.announce_owed() == 0  # fresh: a live instance may be showing them right now
-        desk.now[0] = expiring.request.expires_at + timedelta(minutes=1)
-        assert await desk.requests.announce_owed() == 2
-        assert await desk.requests.announce_owed() == 0  # once
-        await desk.store.close()
-        return desk.messenger
+    assert await desk.requests.announce_owed() == 0  # fresh: a live instance may be showing them right now
+    desk.now[0] = expiring.request.expires_at + timedelta(minutes=1)
+    assert await desk.requests.announce_owed() == 2
+    assert await desk.requests.announce_owed() == 0  # once
+    await desk.store.close()
+    messenger = desk.messenger
 
-    messenger = asyncio.run(go())
     assert sorted(r.state for r in messenger.shown) == [RequestState.DENIED, RequestState.EXPIRED]
     assert sorted(r.requester for r in messenger.told) == ["U0MEMBER01", "U0MEMBER02"]
 
 
-def test_a_decision_shown_at_once_is_not_shown_again(tmp_path: Path) -> None:
-    async def go() -> Messenger:
-        desk = await open_desk(tmp_path / "lockbot.db")
-        filed = await desk.requests.file(SERVER_ROOM, "U0MEMBER01", "C1", "")
-        assert isinstance(filed, RequestFiled)
-        assert isinstance(await desk.requests.decide(filed.request.id, "U0SECURE01", Decision.DENY), Decided)
-        desk.now[0] += timedelta(hours=1)
-        assert await desk.requests.announce_owed() == 0
-        await desk.store.close()
-        return desk.messenger
+@pytest.mark.anyio
+async def test_a_decision_shown_at_once_is_not_shown_again(tmp_path: Path) -> None:
+    desk = await open_desk(tmp_path / "lockbot.db")
+    filed = await desk.requests.file(SERVER_ROOM, "U0MEMBER01", "C1", "")
+    assert isinstance(filed, RequestFiled)
+    assert isinstance(await desk.requests.decide(filed.request.id, "U0SECURE01", Decision.DENY), Decided)
+    desk.now[0] += timedelta(hours=1)
+    assert await desk.requests.announce_owed() == 0
+    await desk.store.close()
+    messenger = desk.messenger
 
-    messenger = asyncio.run(go())
     assert len(messenger.shown) == 1
     assert len(messenger.told) == 1

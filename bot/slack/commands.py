@@ -24,14 +24,14 @@ from bot.slack.messages.replies import render_not_allowed, render_notice, render
 from bot.slack.messages.requests import render_request_filed
 from bot.unlock_requests import RequestFiled
 
-__all__ = ["DoorCommands", "answer", "answering_errors", "render_command_result"]
+__all__ = ["DoorCommands", "Listener", "answer", "answering_errors", "render_command_result"]
 
 log = logging.getLogger(__name__)
 
-DOORS_NOT_CONFIGURED = render_notice(
+_DOORS_NOT_CONFIGURED = render_notice(
     "Doors are not configured: lockbot has no Seam API key (SEAM_API_KEY). Ask the person who runs lockbot."
 )
-SOMETHING_WENT_WRONG = render_notice(
+_SOMETHING_WENT_WRONG = render_notice(
     "Something went wrong on lockbot's side. Check this channel for the outcome before trying again."
 )
 
@@ -77,7 +77,7 @@ def answering_errors(listener: Listener) -> Listener:
         except Exception:
             log.exception("%s failed", listener.__name__)
             try:
-                await answer(respond, SOMETHING_WENT_WRONG)
+                await answer(respond, _SOMETHING_WENT_WRONG)
             except Exception:
                 log.exception("could not tell the user about the failure")
 
@@ -104,7 +104,7 @@ class DoorCommands:
             return
         await ack()
         if self._service is None:
-            await answer(respond, DOORS_NOT_CONFIGURED)
+            await answer(respond, _DOORS_NOT_CONFIGURED)
             return
         result = await self._service.lock(command["user_id"], command["channel_id"], text)
         await self._answer(respond, result)
@@ -116,7 +116,7 @@ class DoorCommands:
             return
         await ack()
         if self._service is None:
-            await answer(respond, DOORS_NOT_CONFIGURED)
+            await answer(respond, _DOORS_NOT_CONFIGURED)
             return
         result = await self._service.unlock(command["user_id"], command["channel_id"], text)
         await self._answer(respond, result)
@@ -128,7 +128,7 @@ class DoorCommands:
             return
         await ack()
         if self._service is None:
-            await answer(respond, DOORS_NOT_CONFIGURED)
+            await answer(respond, _DOORS_NOT_CONFIGURED)
             return
         words = text.split(maxsplit=1)
         if words and words[0].casefold() == "log":

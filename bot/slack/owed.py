@@ -13,14 +13,14 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.model import OwedSlackMessage, new_id
+from bot.model import OwedSlackMessage, new_id, utcnow
 from bot.slack.messages.primitives import SlackMessage
 
 __all__ = ["OwedMessageStore", "OwedSlackMessages", "is_lasting"]
@@ -28,7 +28,7 @@ __all__ = ["OwedMessageStore", "OwedSlackMessages", "is_lasting"]
 log = logging.getLogger(__name__)
 
 # After this many tries a debt is given up (about 20 minutes of backoff).
-MAX_ATTEMPTS = 12
+_MAX_ATTEMPTS = 12
 _FIRST_RETRY_SECONDS = 1.0
 _LONGEST_RETRY_SECONDS = 300.0
 # How long an instance holds a debt it is settling; another may take it after that.
@@ -57,10 +57,6 @@ _LASTING = frozenset(
     }
 )
 _SLACK_FAILURES = (SlackClientError, aiohttp.ClientError, TimeoutError)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def is_lasting(exc: Exception) -> bool:
@@ -148,7 +144,7 @@ class OwedSlackMessages:
             try:
                 await self._apply(owed)
             except _SLACK_FAILURES as exc:
-                if is_lasting(exc) or owed.attempts + 1 >= MAX_ATTEMPTS:
+                if is_lasting(exc) or owed.attempts + 1 >= _MAX_ATTEMPTS:
                     log.warning(
                         "giving up the %s owed to %s/%s after %d tries: %s",
                         "edit" if owed.message is not None else "delete",

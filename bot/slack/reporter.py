@@ -11,19 +11,19 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.model import ActionThread, ActionView, CannotReport, UnlockRequest
+from bot.model import ActionThread, ActionView, CannotReport, UnlockRequest, utcnow
 from bot.seam_events import DoorNotice
 from bot.slack.messages.actions import render_action_parent, render_action_status
 from bot.slack.messages.notices import render_door_notice, render_outcome_notice
 from bot.slack.messages.primitives import SlackMessage
 from bot.slack.messages.requests import render_request, render_requester_message
 from bot.slack.messages.slots import render_slot_parent, render_slot_status
-from bot.slack.owed import OwedSlackMessages, is_lasting, utcnow
+from bot.slack.owed import OwedSlackMessages, is_lasting
 from bot.slots import SlotView
 
 __all__ = ["SlackNoticeBoard", "SlackRequestMessenger", "ThreadReporter", "action_reporter", "slot_reporter"]
 
-V = TypeVar("V")
+_V = TypeVar("_V")
 
 log = logging.getLogger(__name__)
 
@@ -140,16 +140,16 @@ def _mentioning(user_id: str, message: SlackMessage) -> SlackMessage:
     return SlackMessage(text=f"{mention} {message.text}", blocks=blocks)
 
 
-class ThreadReporter(_SlackMessages, Generic[V]):
+class ThreadReporter(_SlackMessages, Generic[_V]):
     """Shows something that resolves over time: a parent message, and a status message in its
     thread edited as it goes; the parent shows the final outcome too."""
 
     def __init__(
         self,
         client: AsyncWebClient,
-        render_parent: Callable[[V], SlackMessage],
-        render_status: Callable[[V], SlackMessage],
-        is_final: Callable[[V], bool],
+        render_parent: Callable[[_V], SlackMessage],
+        render_status: Callable[[_V], SlackMessage],
+        is_final: Callable[[_V], bool],
         owed: OwedSlackMessages | None = None,
     ) -> None:
         super().__init__(client, owed)
@@ -157,7 +157,7 @@ class ThreadReporter(_SlackMessages, Generic[V]):
         self._render_status = render_status
         self._is_final = is_final
 
-    async def open(self, channel: str, view: V) -> ActionThread:
+    async def open(self, channel: str, view: _V) -> ActionThread:
         channel, parent_ts = await self._post(channel, self._render_parent(view))
         try:
             _, status_ts = await self._post(channel, self._render_status(view), thread_ts=parent_ts)
@@ -167,12 +167,12 @@ class ThreadReporter(_SlackMessages, Generic[V]):
             raise
         return ActionThread(channel=channel, parent_ts=parent_ts, status_ts=status_ts)
 
-    async def open_in_thread(self, channel: str, parent_ts: str, view: V) -> ActionThread:
+    async def open_in_thread(self, channel: str, parent_ts: str, view: _V) -> ActionThread:
         channel, status_ts = await self._post(channel, self._render_status(view), thread_ts=parent_ts)
         await self._update(channel, parent_ts, self._render_parent(view))
         return ActionThread(channel=channel, parent_ts=parent_ts, status_ts=status_ts)
 
-    async def show(self, thread: ActionThread, view: V) -> ActionThread:
+    async def show(self, thread: ActionThread, view: _V) -> ActionThread:
         final = self._is_final(view)
         updated = await self._update_status(thread, self._render_status(view), final=final)
         if final:

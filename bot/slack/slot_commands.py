@@ -21,7 +21,7 @@ from bot.slots import BadSlotCommand, SlotLocked, SlotRanOut, SlotService, SlotS
 
 __all__ = ["SlotCommands"]
 
-SLOTS_NOT_CONFIGURED = render_notice(
+_SLOTS_NOT_CONFIGURED = render_notice(
     "Slots are not configured: lockbot has no Overbooked API key (OVERBOOKED_API_KEY). Ask the person who runs lockbot."
 )
 _HELP = ("", "help", "-h", "--help", "?")
@@ -50,7 +50,7 @@ class SlotCommands:
             return
         await ack()
         if self._service is None:
-            await answer(respond, SLOTS_NOT_CONFIGURED)
+            await answer(respond, _SLOTS_NOT_CONFIGURED)
             return
         user, slot_id = command["user_id"], words[1]
         if verb == "lock":

@@ -13,6 +13,8 @@ is the one object that satisfies them all, built by the composition root with `S
 
 from __future__ import annotations
 
+from typing import Self
+
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import create_engine, migrate
@@ -56,7 +58,7 @@ class Store(
         super().__init__(Database(engine))
 
     @classmethod
-    async def open(cls, database_url: str) -> Store:
+    async def open(cls, database_url: str) -> Self:
         """Connect and apply any pending migrations."""
         engine = create_engine(database_url)
         await migrate(engine)

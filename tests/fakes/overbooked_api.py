@@ -33,6 +33,8 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from tests.fakes.server import ThreadedServer
+
 T = TypeVar("T")
 
 #: The documented error codes lockbot can meet, with their HTTP status and message.
@@ -115,60 +117,31 @@ class Fault:
     delay_ms: int = 0
 
 
-class FakeOverbooked:
+class FakeOverbooked(ThreadedServer):
+    name = "fake Overbooked"
+    shutdown_timeout = 2.0
+
     def __init__(self, secret_key: str = "sk_test_fakeoverbooked", *, public_key: str | None = None) -> None:
+        super().__init__()
         self.secret_key = secret_key
         self.public_key = public_key  # also accepted, as the reference allows for these routes
         self.slots: dict[str, dict[str, Any]] = {}  # id -> slot state: the API fields plus "lock_key"
         self.calls: list[Call] = []
         self._faults: list[Fault] = []
         self._changed = threading.Condition()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
         self._stopping: asyncio.Event | None = None
-        self.port = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> FakeOverbooked:
-        started = threading.Event()
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            asyncio.set_event_loop(loop)
-            loop.run_until_complete(self._serve())
-            started.set()
-            loop.run_forever()
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="fake-overbooked", daemon=True)
-        self._thread.start()
-        if not started.wait(10):
-            raise RuntimeError("fake Overbooked did not start")
-        return self
-
-    async def _serve(self) -> None:
+    async def application(self) -> web.Application:
         self._stopping = asyncio.Event()
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+        return app
 
-    def stop(self) -> None:
-        if self._loop is None or self._runner is None:
-            return
+    def interrupt(self) -> None:
         if self._stopping is not None:
-            self._loop.call_soon_threadsafe(self._stopping.set)  # cut delayed answers short
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
-        self._runner = None
+            self._stopping.set()  # cut delayed answers short
 
     @property
     def url(self) -> str:

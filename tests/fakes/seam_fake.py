@@ -60,10 +60,11 @@ class SeamFake:
             stderr=subprocess.DEVNULL,
             text=True,
         )
-        assert self._process.stdout is not None
+        stdout = self._process.stdout
+        assert stdout is not None
         # The first line is the fake's address; readline blocks until it is there.
         line: list[str] = []
-        reader = threading.Thread(target=lambda: line.append(self._process.stdout.readline()), daemon=True)  # type: ignore[union-attr]
+        reader = threading.Thread(target=lambda: line.append(stdout.readline()), daemon=True)
         reader.start()
         reader.join(30)
         if not line or not line[0].strip():

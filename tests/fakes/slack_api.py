@@ -10,7 +10,6 @@ Every call is recorded; tests wait on a condition with a deadline (`wait_for`).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 import time
@@ -20,6 +19,8 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
+
+from tests.fakes.server import ThreadedServer
 
 T = TypeVar("T")
 
@@ -114,11 +115,13 @@ class Response:
         return str(self.body.get("text", ""))
 
 
-class FakeSlack:
+class FakeSlack(ThreadedServer):
     BOT_USER_ID = "UBOT0000001"
     TEAM_ID = "T0000TEST"
+    name = "fake Slack"
 
     def __init__(self, bot_token: str, app_token: str = "xapp-1-A0000TEST-socket-token") -> None:
+        super().__init__()
         self.bot_token = bot_token
         self.app_token = app_token
         self.socket_clients: list[web.WebSocketResponse] = []
@@ -134,48 +137,16 @@ class FakeSlack:
         self._faults: list[Fault] = []
         self._last_ts = 0.0
         self._changed = threading.Condition()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-        self.port = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> FakeSlack:
-        started = threading.Event()
-
-        def run() -> None:
-            self._loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(self._loop)
-            self._loop.run_until_complete(self._serve())
-            started.set()
-            self._loop.run_forever()
-
-        self._thread = threading.Thread(target=run, name="fake-slack", daemon=True)
-        self._thread.start()
-        if not started.wait(10):
-            raise RuntimeError("fake Slack did not start")
-        return self
-
-    async def _serve(self) -> None:
+    async def application(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
         app.router.add_get("/api/{method}", self._api)
         app.router.add_post("/response/{response_id}", self._response_url)
         app.router.add_get("/socket", self._socket)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-
-    def stop(self) -> None:
-        if self._loop is None or self._runner is None:
-            return
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
+        return app
 
     @property
     def api_url(self) -> str:
@@ -303,9 +274,8 @@ class FakeSlack:
 
     def push_envelope(self, envelope: dict[str, Any]) -> None:
         """Send an envelope to the connected Socket Mode client, as Slack does."""
-        assert self._loop is not None
         socket = self.wait_for(lambda: self.socket_clients[-1] if self.socket_clients else None, what="a socket client")
-        asyncio.run_coroutine_threadsafe(socket.send_json(envelope), self._loop).result(10)
+        self.run_in_loop(socket.send_json(envelope))
 
     # -- the API -------------------------------------------------------------------------------
 
@@ -331,6 +301,9 @@ class FakeSlack:
         method = request.match_info["method"]
         params = await self._params(request)
         token = request.headers.get("Authorization", "").removeprefix("Bearer ") or params.get("token")
+        status: int
+        body: dict[str, Any]
+        headers: dict[str, str]
         with self._changed:
             call = Call(method, params, time.time())
             self.calls.append(call)

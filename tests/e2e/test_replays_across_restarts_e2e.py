@@ -41,6 +41,7 @@ def test_a_request_replayed_after_a_restart_does_nothing(
     workspace: Workspace, channel: str, database: Path, stop: str
 ) -> None:
     assert workspace.seam is not None
+    seam = workspace.seam
     body = workspace.bot.command_body(
         "/unlock",
         "back door",
@@ -51,7 +52,7 @@ def test_a_request_replayed_after_a_restart_does_nothing(
     headers = signed_headers(body)
     kept_before = _kept(database)
     assert workspace.bot.post_signed(body, headers=headers).status_code == 200
-    wait_until(lambda: workspace.seam.calls().get("/locks/unlock_door", 0) == 1, 10, "the unlock")
+    wait_until(lambda: seam.calls().get("/locks/unlock_door", 0) == 1, 10, "the unlock")
     if stop == "SIGKILL":
         # Kept behind the acknowledgement, moments later: only then is a kill -9 safe to replay after.
         wait_until(lambda: _kept(database) > kept_before, 10, "the request kept in the database")

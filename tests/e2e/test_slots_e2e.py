@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -49,8 +50,8 @@ def workspace(slot_bot: BotProcess, slack: FakeSlack, overbooked: FakeOverbooked
     return Workspace(slot_bot, slack, None)
 
 
-def new_slot(overbooked: FakeOverbooked, **options: object) -> str:
-    return str(overbooked.add_slot(**options)["id"])  # type: ignore[arg-type]
+def new_slot(overbooked: FakeOverbooked, **options: Any) -> str:
+    return str(overbooked.add_slot(**options)["id"])
 
 
 def finished(workspace: Workspace, sent: CommandSent) -> tuple[Message, Message]:

@@ -88,7 +88,9 @@ def test_an_action_of_a_dead_instance_is_finished_by_the_other(pair: tuple[Works
 
     first.bot.kill()  # the instance following the attempt dies; the other keeps running
     try:
-        done = first.slack.wait_for(lambda: pending.text.startswith("Done:") and pending, 40, "the other to finish it")
+        done = first.slack.wait_for(
+            lambda: pending if pending.text.startswith("Done:") else None, 40, "the other to finish it"
+        )
     finally:
         first.bot.start()
 
@@ -155,12 +157,13 @@ def test_a_request_replayed_to_the_other_instance_does_nothing(pair: tuple[Works
 def test_one_request_sent_to_both_instances_at_once_runs_once(pair: tuple[Workspace, Workspace], channel: str) -> None:
     first, second = pair
     assert first.seam is not None
+    seam = first.seam
     body, headers, _ = signed_unlock(first, channel)
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         answers = list(pool.map(lambda w: w.bot.post_signed(body, headers=headers), [first, second]))
 
     assert [answer.status_code for answer in answers] == [200, 200]
-    wait_until(lambda: first.seam.calls().get("/locks/unlock_door"), 10, "the unlock")  # type: ignore[union-attr]
+    wait_until(lambda: seam.calls().get("/locks/unlock_door"), 10, "the unlock")
     second.finished_action(second.command("/lock", "garden gate", user=ADMIN, channel=channel))
     assert first.seam.calls()["/locks/unlock_door"] == 1

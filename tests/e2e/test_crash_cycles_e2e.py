@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from functools import partial
 
 import pytest
 
@@ -75,7 +76,7 @@ def test_killed_at_random_points_every_unlock_ends_once_and_is_audited(
 
     for message, _ in cycles:
         # A taken-over action waits for the dead instance's lease (3 s) before it is finished.
-        slack.wait_for(lambda m=message: final_status(workspace, m), 40, "a final status for every unlock")
+        slack.wait_for(partial(final_status, workspace, message), 40, "a final status for every unlock")
 
     outcomes = [final_status(workspace, message) for message, _ in cycles]
     assert all(outcome is not None for outcome in outcomes)

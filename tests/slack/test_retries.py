@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-from types import SimpleNamespace
+from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp.client_reqrep import ConnectionKey
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
@@ -19,18 +19,16 @@ REPEATABLE = ["users.info", "usergroups.users.list", "auth.test", "chat.update",
 
 
 def refused() -> Exception:
-    key = SimpleNamespace(host="slack.test", port=443, ssl=True)
-    return aiohttp.ClientConnectorError(key, ConnectionRefusedError(111, "Connection refused"))  # type: ignore[arg-type]
+    key = ConnectionKey("slack.test", 443, is_ssl=True, ssl=True, proxy=None, proxy_auth=None, proxy_headers_hash=None)
+    return aiohttp.ClientConnectorError(key, ConnectionRefusedError(111, "Connection refused"))
 
 
-def decide(method: str, *, status: int | None = None, error: Exception | None = None, attempt: int = 0) -> bool:
+async def decide(method: str, *, status: int | None = None, error: Exception | None = None, attempt: int = 0) -> bool:
     handler = SlackRetry(max_retry_count=2)
     request = HttpRequest(method="POST", url=API + method, headers={})
     response = HttpResponse(status_code=status, headers={}) if status is not None else None
-    return asyncio.run(
-        handler.can_retry_async(
-            state=RetryState(current_attempt=attempt), request=request, response=response, error=error
-        )
+    return await handler.can_retry_async(
+        state=RetryState(current_attempt=attempt), request=request, response=response, error=error
     )
 
 
@@ -39,11 +37,13 @@ def test_the_method_is_read_from_the_url() -> None:
     assert method_of(HttpRequest(method="GET", url=API + "users.info?user=U1", headers={})) == "users.info"
 
 
+@pytest.mark.anyio
 @pytest.mark.parametrize("method", WRITES + REPEATABLE)
-def test_a_connection_that_never_opened_is_retried_for_every_method(method: str) -> None:
-    assert decide(method, error=refused())
+async def test_a_connection_that_never_opened_is_retried_for_every_method(method: str) -> None:
+    assert await decide(method, error=refused())
 
 
+@pytest.mark.anyio
 @pytest.mark.parametrize("method", WRITES)
 @pytest.mark.parametrize(
     "failure",
@@ -55,10 +55,11 @@ def test_a_connection_that_never_opened_is_retried_for_every_method(method: str)
     ],
     ids=["500", "503", "disconnected", "reset"],
 )
-def test_a_write_slack_may_have_taken_is_not_retried(method: str, failure: dict[str, object]) -> None:
-    assert not decide(method, **failure)  # type: ignore[arg-type]
+async def test_a_write_slack_may_have_taken_is_not_retried(method: str, failure: dict[str, Any]) -> None:
+    assert not await decide(method, **failure)
 
 
+@pytest.mark.anyio
 @pytest.mark.parametrize("method", REPEATABLE)
 @pytest.mark.parametrize(
     "failure",
@@ -70,22 +71,24 @@ def test_a_write_slack_may_have_taken_is_not_retried(method: str, failure: dict[
     ],
     ids=["500", "503", "disconnected", "reset"],
 )
-def test_a_call_whose_repeat_changes_nothing_is_retried_on_a_5xx_or_a_broken_connection(
-    method: str, failure: dict[str, object]
+async def test_a_call_whose_repeat_changes_nothing_is_retried_on_a_5xx_or_a_broken_connection(
+    method: str, failure: dict[str, Any]
 ) -> None:
-    assert decide(method, **failure)  # type: ignore[arg-type]
+    assert await decide(method, **failure)
 
 
+@pytest.mark.anyio
 @pytest.mark.parametrize("method", WRITES + REPEATABLE)
-def test_answers_and_errors_that_say_nothing_of_the_network_are_not_retried(method: str) -> None:
-    assert not decide(method, status=200)
-    assert not decide(method, status=400)
-    assert not decide(method, status=429)  # waited out by the rate limit handler instead
-    assert not decide(method, error=TimeoutError())
-    assert not decide(method, error=ValueError("not a network error"))
+async def test_answers_and_errors_that_say_nothing_of_the_network_are_not_retried(method: str) -> None:
+    assert not await decide(method, status=200)
+    assert not await decide(method, status=400)
+    assert not await decide(method, status=429)  # waited out by the rate limit handler instead
+    assert not await decide(method, error=TimeoutError())
+    assert not await decide(method, error=ValueError("not a network error"))
 
 
-def test_retries_stop_at_the_maximum() -> None:
-    assert decide("users.info", status=500, attempt=1)
-    assert not decide("users.info", status=500, attempt=2)
-    assert not decide("chat.postMessage", error=refused(), attempt=2)
+@pytest.mark.anyio
+async def test_retries_stop_at_the_maximum() -> None:
+    assert await decide("users.info", status=500, attempt=1)
+    assert not await decide("users.info", status=500, attempt=2)
+    assert not await decide("chat.postMessage", error=refused(), attempt=2)

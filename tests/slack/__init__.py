@@ -1,0 +1,1 @@
+"""Tests of bot/slack/: the Slack edge (messages, text, retries, signatures, replays)."""
