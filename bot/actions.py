@@ -109,11 +109,11 @@ def _attempt_failed(attempt: ActionAttempt) -> ActionProblem:
 
 def _not_announced(error: CannotReport) -> ActionProblem:
     # The edge's words for why it could not post (reporter.py words Slack's refusal): carried as they are.
-    return ActionProblem(ProblemReason.NOT_ANNOUNCED, detail=error.user_message)
+    return ActionProblem(ProblemReason.NOT_ANNOUNCED, detail=error.user_message, error_type=error.slack_error)
 
 
 def _could_not_post(error: CannotReport) -> ActionProblem:
-    return ActionProblem(ProblemReason.STATUS_NOT_POSTED, detail=error.user_message)
+    return ActionProblem(ProblemReason.STATUS_NOT_POSTED, detail=error.user_message, error_type=error.slack_error)
 
 
 @dataclass

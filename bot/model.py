@@ -122,11 +122,17 @@ class ActionThread:
 
 
 class CannotReport(Exception):
-    """The action could not even be announced, so it was not started."""
+    """The action could not even be announced, so it was not started.
 
-    def __init__(self, user_message: str) -> None:
+    `user_message` is the Slack edge's own sentence for why (the edge raises this, and words it
+    from Slack's refusal once, where it happens); services carry it as it is, never compose it.
+    `slack_error` is Slack's own code for the refusal (`not_in_channel`), kept for the audit log.
+    """
+
+    def __init__(self, user_message: str, *, slack_error: str | None = None) -> None:
         super().__init__(user_message)
         self.user_message = user_message
+        self.slack_error = slack_error
 
 
 class ProblemReason(StrEnum):
@@ -188,7 +194,7 @@ class ActionProblem:
 
     reason: ProblemReason
     detail: str | None = None  # plain words from an API (its `user_message`, Seam's attempt error) or the edge
-    error_type: str | None = None  # Seam's error type, or Overbooked's error code
+    error_type: str | None = None  # Seam's error type, Overbooked's error code, or Slack's (a `CannotReport`)
     status: int | None = None  # the HTTP status, when it tells the reason (a 5xx)
 
     def _data(self) -> dict[str, str | int]:
