@@ -29,6 +29,7 @@ from bot.config import (
     load_settings,
 )
 from bot.logs import configure_logging
+from bot.model import AuditEntry
 from bot.seam import SeamClient, SeamError
 from bot.seam_events import EVENT_TYPES
 from bot.store import Store
@@ -83,6 +84,12 @@ def _day(text: str) -> datetime:
     return parsed
 
 
+def _csv_detail(entry: AuditEntry) -> str | None:
+    """The detail, then the problem's stable code and data (`seam_refused detail="…"`), for grep and scripts."""
+    problem = entry.problem.plain() if entry.problem is not None else None
+    return "; ".join(part for part in (entry.detail, problem) if part) or None
+
+
 async def export_audit(database_url: str, since: datetime, until: datetime | None, out: TextIO) -> int:
     store = await Store.open(database_url)
     try:
@@ -92,7 +99,7 @@ async def export_audit(database_url: str, since: datetime, until: datetime | Non
     writer = csv.writer(out)
     writer.writerow(AUDIT_COLUMNS)
     for entry in entries:
-        values = [getattr(entry, column) for column in AUDIT_COLUMNS]
+        values = [_csv_detail(entry) if column == "detail" else getattr(entry, column) for column in AUDIT_COLUMNS]
         writer.writerow([value.isoformat() if isinstance(value, datetime) else (value or "") for value in values])
     return len(entries)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -20,6 +19,7 @@ from typing import Any, Protocol
 from bot.leases import ACTION_LEASE, ActionLeases, LeaseStore
 from bot.model import (
     ActionKind,
+    ActionProblem,
     ActionRecord,
     ActionState,
     ActionThread,
@@ -27,6 +27,7 @@ from bot.model import (
     AuditEntry,
     CannotReport,
     Lock,
+    ProblemReason,
     UnlockRequest,
     new_id,
     utcnow,
@@ -35,14 +36,7 @@ from bot.resumption import Resumption, resumption
 from bot.seam import ActionAttempt, ActionType, SeamClient, SeamError, SeamServerError
 from bot.tracking import AttemptOutcome, AttemptTracker
 
-__all__ = [
-    "ActionReporter",
-    "ActionStore",
-    "DoorActions",
-    "FinalListener",
-    "describe_attempt_error",
-    "not_confirmed_reason",
-]
+__all__ = ["ActionReporter", "ActionStore", "DoorActions", "FinalListener"]
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +70,7 @@ class ActionStore(LeaseStore, Protocol):
         state: ActionState,
         *,
         audit: AuditEntry,
-        problem: str | None,
+        problem: ActionProblem | None,
         status_ts: str | None,
         attempt_id: str | None,
         confirmed_by_device: bool | None,
@@ -94,47 +88,32 @@ class ActionReporter(Protocol):
         """Show the view; never raise. Returns the thread, whose status message may have moved."""
 
 
-_ATTEMPT_ERRORS = {
-    "device_offline": "the lock is offline",
-    "device_disconnected": "the lock is offline",
-    "hub_disconnected": "the lock's hub is offline",
-    "device_removed": "the lock was removed from its account",
-    "account_disconnected": "the lock's account is disconnected from Seam",
-    "bridge_disconnected": "the lock's bridge is offline",
-    "timeout": "the lock did not answer",
-}
+def _unknown_outcome(error: SeamError) -> ActionProblem:
+    # Seam may have acted on it: say so rather than guess (a server error is told by its status).
+    status = error.status if isinstance(error, SeamServerError) else None
+    return ActionProblem(ProblemReason.SEAM_OUTCOME_UNKNOWN, detail=error.user_message, status=status)
 
 
-def describe_attempt_error(attempt: ActionAttempt) -> str:
-    """Plain words for why Seam says an action attempt failed."""
+def _refused(error: SeamError) -> ActionProblem:
+    return ActionProblem(
+        ProblemReason.SEAM_REFUSED, detail=error.user_message, error_type=error.error_type, status=error.status
+    )
+
+
+def _attempt_failed(attempt: ActionAttempt) -> ActionProblem:
     error = attempt.error
     if error is None:
-        return "the lock reported an error"
-    known = _ATTEMPT_ERRORS.get(error.type)
-    if known is not None:
-        return known
-    return error.message.rstrip(".") or f"the lock reported an error ({error.type})"
+        return ActionProblem(ProblemReason.ATTEMPT_FAILED)
+    return ActionProblem(ProblemReason.ATTEMPT_FAILED, detail=error.message or None, error_type=error.type)
 
 
-# Advice a message gives after the reason: never "try again" for an outcome that may have happened,
-# and "check the door" only once (the sentence around the reason says it).
-_ADVICE = re.compile(r"\s*[;,.:]?\s*(?:please\s+)?(?:try again|check (?:the door|/doors))\b[^;.]*", re.IGNORECASE)
+def _not_announced(error: CannotReport) -> ActionProblem:
+    # The edge's words for why it could not post (reporter.py words Slack's refusal): carried as they are.
+    return ActionProblem(ProblemReason.NOT_ANNOUNCED, detail=error.user_message, error_type=error.slack_error)
 
 
-def not_confirmed_reason(words: str) -> str:
-    """Why an outcome is not confirmed, without advice to retry or check (an unlock that may have
-    happened must never invite a retry; what to do is said once, by the message around it)."""
-    return _ADVICE.sub("", words).strip(" ;,.")
-
-
-def _unknown_outcome(kind: ActionKind, error: SeamError) -> str:
-    # Seam may have acted on it: say so rather than guess.
-    what = f"Seam answered with a server error (HTTP {error.status})" if isinstance(error, SeamServerError) else None
-    return f"{not_confirmed_reason(what or error.user_message)}, so lockbot cannot tell whether it {kind.past} the door"
-
-
-def _could_not_post(error: CannotReport) -> str:
-    return f"lockbot could not post its status: {error.user_message}"
+def _could_not_post(error: CannotReport) -> ActionProblem:
+    return ActionProblem(ProblemReason.STATUS_NOT_POSTED, detail=error.user_message, error_type=error.slack_error)
 
 
 @dataclass
@@ -208,7 +187,7 @@ class DoorActions:
             try:
                 thread = await self._reporter.open(channel, running.view)
             except CannotReport as exc:
-                await self._finish_unannounced(running, exc.user_message)
+                await self._finish_unannounced(running, _not_announced(exc))
                 raise
             await self._remember_thread(running, thread)
             await self._send(running, thread)
@@ -226,7 +205,9 @@ class DoorActions:
         running = _Running(record, _view_of(record, request), None, asyncio.Lock())
         with self._leases.held(record.id):
             if request.message_ts is None:
-                await self._finish(running, ActionState.FAILED, problem="the request's message is missing")
+                await self._finish(
+                    running, ActionState.FAILED, problem=ActionProblem(ProblemReason.REQUEST_MESSAGE_MISSING)
+                )
                 return
             try:
                 thread = await self._reporter.open_in_thread(request.channel, request.message_ts, running.view)
@@ -263,7 +244,7 @@ class DoorActions:
             assert record.attempt_id is not None
             self._follow(running, record.attempt_id, started_at=record.updated_at)
         elif decision is Resumption.DROP_UNSENT_UNLOCK:
-            await self._finish_unannounced(running, "lockbot was interrupted before sending it; nothing was done")
+            await self._finish_unannounced(running, ActionProblem(ProblemReason.NOT_SENT_INTERRUPTED))
         elif decision is Resumption.SEND:
             if running.thread is None:
                 try:
@@ -273,23 +254,17 @@ class DoorActions:
                         thread = await self._reporter.open(record.channel, running.view)
                 except CannotReport as exc:
                     if request is None:
-                        await self._finish_unannounced(running, exc.user_message)
+                        await self._finish_unannounced(running, _not_announced(exc))
                     else:  # the requester still hears of it (the final listeners)
                         await self._finish(running, ActionState.FAILED, problem=_could_not_post(exc))
                     return
                 await self._remember_thread(running, thread)
             await self._send(running, running.thread)
         elif decision is Resumption.TOO_OLD:
-            await self._finish(
-                running,
-                ActionState.FAILED,
-                problem="lockbot was restarted before sending it, and too long ago to send it now; ask again",
-            )
+            await self._finish(running, ActionState.FAILED, problem=ActionProblem(ProblemReason.RESTARTED_TOO_LONG_AGO))
         else:
             await self._finish(
-                running,
-                ActionState.NOT_CONFIRMED,
-                problem="lockbot was restarted while asking Seam, so it cannot tell whether Seam acted",
+                running, ActionState.NOT_CONFIRMED, problem=ActionProblem(ProblemReason.RESTARTED_WHILE_ASKING)
             )
 
     async def _remember_thread(self, running: _Running, thread: ActionThread) -> None:
@@ -325,10 +300,10 @@ class DoorActions:
         except SeamError as exc:
             if exc.may_have_acted:
                 log.warning("%s %s: outcome unknown at Seam: %s", kind, record.device_id, exc)
-                await self._finish(running, ActionState.NOT_CONFIRMED, problem=_unknown_outcome(kind, exc))
+                await self._finish(running, ActionState.NOT_CONFIRMED, problem=_unknown_outcome(exc))
             else:
                 log.warning("%s %s failed at Seam: %s", kind, record.device_id, exc)
-                await self._finish(running, ActionState.FAILED, problem=exc.user_message)
+                await self._finish(running, ActionState.FAILED, problem=_refused(exc))
             return
         answered = time.monotonic()
         log.info("%s %s: attempt %s %s", kind, record.device_id, attempt.action_attempt_id, attempt.status)
@@ -378,16 +353,13 @@ class DoorActions:
         if outcome.state is ActionState.SUCCEEDED and attempt is not None:
             await self._finish(running, ActionState.SUCCEEDED, confirmed_by_device=attempt.confirmed_by_device)
         elif outcome.state is ActionState.FAILED and attempt is not None:
-            await self._finish(running, ActionState.FAILED, problem=describe_attempt_error(attempt))
+            await self._finish(running, ActionState.FAILED, problem=_attempt_failed(attempt))
         else:
             await self._finish(
-                running,
-                ActionState.NOT_CONFIRMED,
-                problem=not_confirmed_reason(outcome.problem) if outcome.problem else None,
-                timeout_seconds=self._timeout_seconds,
+                running, ActionState.NOT_CONFIRMED, problem=outcome.problem, timeout_seconds=self._timeout_seconds
             )
 
-    async def _finish_unannounced(self, running: _Running, why: str) -> None:
+    async def _finish_unannounced(self, running: _Running, why: ActionProblem) -> None:
         """The action was never sent (it could not be shown, or lockbot stopped first): record and audit
         that, and finish its messages if it has any."""
         self._leases.release(running.record.id)
@@ -399,7 +371,7 @@ class DoorActions:
             running.record,
             self._clock(),
             ActionState.FAILED,
-            audit=self._audit_entry(running.record, outcome="not_sent", detail=why),
+            audit=self._audit_entry(running.record, outcome="not_sent", problem=why),
             problem=why,
             status_ts=running.thread.status_ts if running.thread else running.record.status_ts,
             attempt_id=running.record.attempt_id,
@@ -411,7 +383,7 @@ class DoorActions:
         running: _Running,
         state: ActionState,
         *,
-        problem: str | None = None,
+        problem: ActionProblem | None = None,
         confirmed_by_device: bool = True,
         timeout_seconds: float | None = None,
     ) -> None:
@@ -439,7 +411,7 @@ class DoorActions:
         running: _Running,
         state: ActionState,
         *,
-        problem: str | None,
+        problem: ActionProblem | None,
         confirmed_by_device: bool,
         timeout_seconds: float | None,
     ) -> bool:
@@ -462,7 +434,7 @@ class DoorActions:
                 running.record,
                 self._clock(),
                 state,
-                audit=self._audit_entry(running.record, outcome=str(state), detail=problem),
+                audit=self._audit_entry(running.record, outcome=str(state), problem=problem),
                 problem=problem,
                 status_ts=running.thread.status_ts if running.thread else running.record.status_ts,
                 attempt_id=running.record.attempt_id,
@@ -481,7 +453,7 @@ class DoorActions:
             running.view = replace(running.view, state=state, attempt_id=attempt_id or running.view.attempt_id)
             running.thread = await self._reporter.show(running.thread, running.view)
 
-    def _audit_entry(self, record: ActionRecord, *, outcome: str, detail: str | None) -> AuditEntry:
+    def _audit_entry(self, record: ActionRecord, *, outcome: str, problem: ActionProblem | None) -> AuditEntry:
         approved = f"approved by {record.approved_by}" if record.approved_by else None
         return AuditEntry(
             at=self._clock(),
@@ -492,7 +464,8 @@ class DoorActions:
             device_id=record.device_id,
             attempt_id=record.attempt_id,
             request_id=record.request_id,
-            detail="; ".join(part for part in (approved, record.reason or None, detail) if part) or None,
+            detail="; ".join(part for part in (approved, record.reason or None) if part) or None,
+            problem=problem,
         )
 
     def _spawn(self, work: Awaitable[None], name: str) -> None:

@@ -159,6 +159,7 @@ audit_log = Table(
     Column("attempt_id", String(128), nullable=True),
     Column("request_id", String(32), nullable=True),
     Column("detail", Text, nullable=True),
+    Column("problem", Text, nullable=True),  # an ActionProblem's JSON (older entries: none, the words in `detail`)
     Index("ix_audit_log_at", "at"),
 )
 

@@ -8,6 +8,7 @@ One module, not a package: it is one idea (the values), and one import line serv
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from enum import StrEnum
 __all__ = [
     "UNFINISHED",
     "ActionKind",
+    "ActionProblem",
     "ActionRecord",
     "ActionState",
     "ActionThread",
@@ -24,6 +26,7 @@ __all__ = [
     "CannotReport",
     "Lock",
     "OwedSlackMessage",
+    "ProblemReason",
     "RequestState",
     "SlotLock",
     "SlotLockState",
@@ -119,11 +122,115 @@ class ActionThread:
 
 
 class CannotReport(Exception):
-    """The action could not even be announced, so it was not started."""
+    """The action could not even be announced, so it was not started.
 
-    def __init__(self, user_message: str) -> None:
+    `user_message` is the Slack edge's own sentence for why (the edge raises this, and words it
+    from Slack's refusal once, where it happens); services carry it as it is, never compose it.
+    `slack_error` is Slack's own code for the refusal (`not_in_channel`), kept for the audit log.
+    """
+
+    def __init__(self, user_message: str, *, slack_error: str | None = None) -> None:
         super().__init__(user_message)
         self.user_message = user_message
+        self.slack_error = slack_error
+
+
+class ProblemReason(StrEnum):
+    """Why something lockbot was asked to do did not happen, or may not have: one vocabulary for the
+    answers to commands (`bot.replies.Problem`) and the problems of actions and slot locks
+    (`ActionProblem`). The values are stable codes: they are stored and grepped in the audit log."""
+
+    # -- answers to commands
+    PROFILE_UNAVAILABLE = "profile_unavailable"  # the person's Slack profile could not be read
+    DOORS_UNLISTED = "doors_unlisted"  # /doors: Seam could not list the locks (`detail`)
+    DOORS_UNAVAILABLE = "doors_unavailable"  # a door could not be looked up (`detail`)
+    LOG_FOR_APPROVERS = "log_for_approvers"  # the audit log is for approvers only
+    NOT_REMOTE = "not_remote"  # `door` cannot be `action`ed remotely
+    # the action could not be posted, so nothing was done (`detail`: the edge's words, from `CannotReport`)
+    NOT_ANNOUNCED = "not_announced"
+    REQUEST_NOT_POSTED = "request_not_posted"  # the unlock request could not be posted (`detail`)
+    SLOT_NOT_HELD = "slot_not_held"  # lockbot holds no lock on `slot_id` (`user` unlocked it, if known)
+    SLOT_STILL_LOCKING = "slot_still_locking"  # lockbot is still locking `slot_id`
+    SLOT_NOT_YOURS = "slot_not_yours"  # only `user` (who locked `slot_id`) or an approver may unlock it
+    SLOT_KEY_NOT_ON_SLOT = "slot_key_not_on_slot"  # the unconfirmed lock on `slot_id` is not there
+    # unlocking `slot_id` may or may not have worked (`detail`; `status`: Overbooked's 5xx, if that was it)
+    SLOT_UNLOCK_NOT_CONFIRMED = "slot_unlock_not_confirmed"
+    SLOT_UNLOCK_FAILED = "slot_unlock_failed"  # Overbooked refused to unlock `slot_id` (`detail`)
+    SLOT_UNAVAILABLE = "slot_unavailable"  # `slot_id` could not be read (`detail`)
+
+    # -- door actions (the `ActionProblem` of an action)
+    NOT_SENT_INTERRUPTED = "not_sent_interrupted"  # lockbot stopped before sending a direct unlock: not sent
+    REQUEST_MESSAGE_MISSING = "request_message_missing"  # an approved request's message is gone
+    STATUS_NOT_POSTED = "status_not_posted"  # the status could not be posted, so not sent (`detail`, as NOT_ANNOUNCED)
+    RESTARTED_TOO_LONG_AGO = "restarted_too_long_ago"  # never sent, and too long ago to send after a restart
+    RESTARTED_WHILE_ASKING = "restarted_while_asking"  # lockbot restarted while asking Seam: outcome unknown
+    SEAM_REFUSED = "seam_refused"  # Seam answered with an error (`detail`, `error_type`, `status`)
+    SEAM_OUTCOME_UNKNOWN = "seam_outcome_unknown"  # Seam may have acted (`detail`; `status`: its 5xx, if that was it)
+    ATTEMPT_FAILED = "attempt_failed"  # Seam says the attempt failed (`error_type`, `detail`: Seam's message)
+    ATTEMPT_UNREADABLE = "attempt_unreadable"  # asking Seam about the attempt failed (`detail`)
+    ATTEMPT_NOT_ASKED = "attempt_not_asked"  # lockbot itself failed to ask Seam about the attempt
+
+    # -- slot locks (the `ActionProblem` of a slot lock)
+    OVERBOOKED_REFUSED = "overbooked_refused"  # Overbooked answered with an error (`detail`, `error_type`)
+    # Overbooked may hold the lock (`detail`; `status`: its 5xx, if that was it)
+    OVERBOOKED_OUTCOME_UNKNOWN = "overbooked_outcome_unknown"
+    RESTARTED_BEFORE_ANSWER = "restarted_before_answer"  # lockbot restarted before Overbooked answered
+    RESTARTED_NOT_LOCKED = "restarted_not_locked"  # ... and the slot turned out not to be locked
+    NEVER_CONFIRMED = "never_confirmed"  # not confirmed, and the slot later turned out not to be locked
+    UNEXPECTED_WHILE_ASKING = "unexpected_while_asking"  # lockbot failed while asking Overbooked
+    UNEXPECTED_BEFORE_ASKING = "unexpected_before_asking"  # lockbot failed before asking Overbooked
+
+    # A problem stored as words, before problems were typed: `detail` holds them, shown as they were.
+    WORDS = "words"
+
+
+@dataclass(frozen=True)
+class ActionProblem:
+    """Why an action (or a slot lock) failed or could not be confirmed: a reason and its values.
+
+    Every string here is a plain value (an API's own words, Seam's error type), unescaped; the
+    Slack edge chooses the words around them. Stored as JSON (`stored`), logged as `plain`.
+    """
+
+    reason: ProblemReason
+    detail: str | None = None  # plain words from an API (its `user_message`, Seam's attempt error) or the edge
+    error_type: str | None = None  # Seam's error type, Overbooked's error code, or Slack's (a `CannotReport`)
+    status: int | None = None  # the HTTP status, when it tells the reason (a 5xx)
+
+    def _data(self) -> dict[str, str | int]:
+        data = {"detail": self.detail, "error_type": self.error_type, "status": self.status}
+        return {key: item for key, item in data.items() if item is not None}
+
+    def stored(self) -> str:
+        """The stable serialised form kept in the database: JSON with the reason code and its data."""
+        return json.dumps({"reason": str(self.reason), **self._data()}, ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_stored(cls, text: str) -> ActionProblem:
+        """The problem stored as `text`; free text written before problems were typed reads as WORDS."""
+        try:
+            data = json.loads(text)
+            reason = ProblemReason(data["reason"])
+            status = data.get("status")
+            return cls(
+                reason,
+                detail=_str_or_none(data.get("detail")),
+                error_type=_str_or_none(data.get("error_type")),
+                status=status if isinstance(status, int) else None,
+            )
+        except (ValueError, TypeError, KeyError):
+            return cls(ProblemReason.WORDS, detail=text)
+
+    def plain(self) -> str:
+        """A stable, greppable line for logs and exports: the code, then its data (`reason key="value" …`)."""
+        if self.reason is ProblemReason.WORDS:
+            return self.detail or ""
+        data = " ".join(f"{key}={json.dumps(item, ensure_ascii=False)}" for key, item in self._data().items())
+        return f"{self.reason} {data}".rstrip()
+
+
+def _str_or_none(item: object) -> str | None:
+    return item if isinstance(item, str) else None
 
 
 @dataclass(frozen=True)
@@ -143,7 +250,7 @@ class ActionRecord:
     parent_ts: str | None = None
     status_ts: str | None = None
     attempt_id: str | None = None
-    problem: str | None = None
+    problem: ActionProblem | None = None
     confirmed_by_device: bool | None = None
 
     @property
@@ -162,7 +269,7 @@ class ActionView:
     door: str
     requested_by: str
     state: ActionState  # as last shown: queued and requesting both show as working
-    problem: str | None = None  # plain words: why it failed or could not be confirmed
+    problem: ActionProblem | None = None  # why it failed or could not be confirmed
     confirmed_by_device: bool = True
     timeout_seconds: float | None = None
     attempt_id: str | None = None
@@ -212,7 +319,8 @@ class AuditEntry:
     device_id: str | None = None
     attempt_id: str | None = None
     request_id: str | None = None
-    detail: str | None = None
+    detail: str | None = None  # plain: who approved, the reason given, what was done (older entries: the problem too)
+    problem: ActionProblem | None = None  # why it failed or could not be confirmed
 
 
 # -- slot locks --------------------------------------------------------------------------------

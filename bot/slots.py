@@ -17,7 +17,17 @@ from enum import StrEnum
 from typing import Protocol
 
 from bot.durations import LockUntilError, parse_lock_until
-from bot.model import ActionState, ActionThread, AuditEntry, CannotReport, SlotLock, SlotLockState, new_id, utcnow
+from bot.model import (
+    ActionProblem,
+    ActionState,
+    ActionThread,
+    AuditEntry,
+    CannotReport,
+    SlotLock,
+    SlotLockState,
+    new_id,
+    utcnow,
+)
 from bot.overbooked import OverbookedError, OverbookedLockKeyInvalid, OverbookedServerError, Slot, SlotClient
 from bot.policy import PeopleDirectory, PeopleUnavailable, Person, Policy
 from bot.replies import Problem, ProblemReason
@@ -55,7 +65,7 @@ class SlotView:
     requested_by: str
     state: ActionState  # a slot lock is shown as an action is
     until: datetime
-    problem: str | None = None
+    problem: ActionProblem | None = None
     unlocked_by: str | None = None
     unlocked_at: datetime | None = None
 
@@ -215,18 +225,18 @@ class SlotService:
             if exc.may_have_acted:
                 # Never sent twice: the slot itself says whether the lock took.
                 took = await self._took(lock)
-                await self._settle(lock, thread, took, why=_why_unknown(exc), refused=exc.user_message)
+                await self._settle(lock, thread, took, why=_why_unknown(exc), refused=_refused(exc))
             else:
-                await self._finish(lock, thread, SlotLockState.FAILED, problem=exc.user_message)
+                await self._finish(lock, thread, SlotLockState.FAILED, problem=_refused(exc))
             return
         await self._finish(lock, thread, SlotLockState.LOCKED, until=slot.locked_until or lock.locked_until)
 
     async def _give_up(self, lock: SlotLock, thread: ActionThread, *, asked: bool) -> None:
         """An unexpected error: the thread must not say "locking…" forever, nor the key be abandoned."""
         if asked:
-            state, problem = SlotLockState.NOT_CONFIRMED, "lockbot ran into an unexpected error while asking Overbooked"
+            state, problem = SlotLockState.NOT_CONFIRMED, ActionProblem(ProblemReason.UNEXPECTED_WHILE_ASKING)
         else:
-            state, problem = SlotLockState.FAILED, "lockbot ran into an unexpected error before asking Overbooked"
+            state, problem = SlotLockState.FAILED, ActionProblem(ProblemReason.UNEXPECTED_BEFORE_ASKING)
         try:
             moved = await self._store.move_slot_lock(
                 lock, self._clock(), state=state, audit=self._audit(lock, "slot_lock", str(state), problem)
@@ -242,7 +252,13 @@ class SlotService:
             log.exception("could not show how slot lock %s ended", lock.id)
 
     async def _settle(
-        self, lock: SlotLock, thread: ActionThread | None, took: bool | None, *, why: str, refused: str
+        self,
+        lock: SlotLock,
+        thread: ActionThread | None,
+        took: bool | None,
+        *,
+        why: ActionProblem | None,
+        refused: ActionProblem,
     ) -> SlotLock:
         """Record what reading the slot found out: locked, not locked (`refused`), or still unknown (`why`)."""
         if took is None:
@@ -257,7 +273,7 @@ class SlotService:
         thread: ActionThread | None,
         state: SlotLockState,
         *,
-        problem: str | None = None,
+        problem: ActionProblem | None = None,
         until: datetime | None = None,
     ) -> SlotLock:
         """Store where the lock ended up (audited), then show it in its thread.
@@ -305,8 +321,8 @@ class SlotService:
                 lock,
                 _thread_of(lock),
                 await self._took(lock),
-                why="lockbot restarted before Overbooked answered",
-                refused="lockbot restarted before Overbooked answered, and the slot is not locked",
+                why=ActionProblem(ProblemReason.RESTARTED_BEFORE_ANSWER),
+                refused=ActionProblem(ProblemReason.RESTARTED_NOT_LOCKED),
             )
         return settled
 
@@ -345,7 +361,7 @@ class SlotService:
                 lock,
                 self._clock(),
                 SlotLockState.FAILED,
-                audit=self._audit(lock, "slot_unlock", "not_locked", exc.user_message, actor=user_id),
+                audit=self._audit(lock, "slot_unlock", "not_locked", _refused(exc), actor=user_id),
             )
             thread = _thread_of(lock)
             if thread is not None:
@@ -377,9 +393,15 @@ class SlotService:
 
     async def _unlock_failed(self, lock: SlotLock, user_id: str, error: OverbookedError) -> Problem:
         outcome = "not_confirmed" if error.may_have_acted else "failed"
-        await self._store.audit(self._audit(lock, "slot_unlock", outcome, error.user_message, actor=user_id))
+        problem = _why_unknown(error) if error.may_have_acted else _refused(error)
+        await self._store.audit(self._audit(lock, "slot_unlock", outcome, problem, actor=user_id))
         if error.may_have_acted:
-            return Problem(ProblemReason.SLOT_UNLOCK_NOT_CONFIRMED, slot_id=lock.slot_id, detail=_why_unknown(error))
+            return Problem(
+                ProblemReason.SLOT_UNLOCK_NOT_CONFIRMED,
+                slot_id=lock.slot_id,
+                detail=error.user_message,
+                status=problem.status,
+            )
         return Problem(ProblemReason.SLOT_UNLOCK_FAILED, slot_id=lock.slot_id, detail=error.user_message)
 
     async def status(self, slot_id: str) -> SlotStatus | BadSlotCommand | Problem:
@@ -394,7 +416,7 @@ class SlotService:
         held = ours is not None and slot.locked_at(now) and _same_time(slot.locked_until, ours.locked_until)
         if ours is not None and ours.state is SlotLockState.NOT_CONFIRMED and (held or ours.locked_until > now):
             # The slot has just been read: a lock lockbot could not confirm is settled by what it shows.
-            ours = await self._settle(ours, _thread_of(ours), held, why="", refused=_NEVER_CONFIRMED)
+            ours = await self._settle(ours, _thread_of(ours), held, why=None, refused=_NEVER_CONFIRMED)
         return SlotStatus(slot, ours if held else None, now)
 
     def _audit(
@@ -402,17 +424,21 @@ class SlotService:
         lock: SlotLock,
         event: str,
         outcome: str,
-        problem: str | None = None,
+        problem: ActionProblem | None = None,
         *,
         actor: str | None = None,
     ) -> AuditEntry:
-        detail = f"slot {lock.slot_id} until {lock.locked_until.isoformat()}"
-        if problem:
-            detail += f"; {problem}"
-        return AuditEntry(at=self._clock(), actor=actor or lock.locked_by, event=event, outcome=outcome, detail=detail)
+        return AuditEntry(
+            at=self._clock(),
+            actor=actor or lock.locked_by,
+            event=event,
+            outcome=outcome,
+            detail=f"slot {lock.slot_id} until {lock.locked_until.isoformat()}",
+            problem=problem,
+        )
 
 
-_NEVER_CONFIRMED = "Overbooked never confirmed it, and the slot later turned out not to be locked by lockbot"
+_NEVER_CONFIRMED = ActionProblem(ProblemReason.NEVER_CONFIRMED)
 
 # Where each slot lock state is, as an action: locking means Overbooked may have been asked.
 _ACTION_STATE_OF = {
@@ -423,7 +449,7 @@ _ACTION_STATE_OF = {
 }
 
 
-def _view(lock: SlotLock, state: SlotLockState, *, problem: str | None = None) -> SlotView:
+def _view(lock: SlotLock, state: SlotLockState, *, problem: ActionProblem | None = None) -> SlotView:
     return SlotView(lock.slot_id, lock.locked_by, _ACTION_STATE_OF[state], lock.locked_until, problem=problem)
 
 
@@ -438,11 +464,16 @@ def may_unlock_slots(policy: Policy, person: Person) -> bool:
     return policy.approves_anything(person)
 
 
-def _why_unknown(error: OverbookedError) -> str:
-    """Why the outcome of a call is unknown, in plain words."""
-    if isinstance(error, OverbookedServerError):
-        return f"Overbooked answered with a server error (HTTP {error.status})"
-    return error.user_message
+def _why_unknown(error: OverbookedError) -> ActionProblem:
+    """Why the outcome of a call is unknown (a server error is told by its status)."""
+    status = error.status if isinstance(error, OverbookedServerError) else None
+    return ActionProblem(ProblemReason.OVERBOOKED_OUTCOME_UNKNOWN, detail=error.user_message, status=status)
+
+
+def _refused(error: OverbookedError) -> ActionProblem:
+    return ActionProblem(
+        ProblemReason.OVERBOOKED_REFUSED, detail=error.user_message, error_type=error.code, status=error.status
+    )
 
 
 def _same_time(overbooked: datetime | None, ours: datetime) -> bool:

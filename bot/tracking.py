@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from bot.model import ActionState
+from bot.model import ActionProblem, ActionState, ProblemReason
 from bot.polling import DurationEstimates, next_poll_offset
 from bot.seam import ActionAttempt, SeamClient, SeamError, SeamInvalidInput, SeamServerError
 
@@ -40,7 +40,7 @@ class AttemptOutcome:
 
     state: ActionState
     attempt: ActionAttempt | None = None
-    problem: str | None = None  # why it could not be confirmed, when known
+    problem: ActionProblem | None = None  # why it could not be confirmed, when known
 
     @classmethod
     def of(cls, attempt: ActionAttempt) -> AttemptOutcome:
@@ -60,7 +60,7 @@ class _Followed:
     deadline: float
     on_finished: OnFinished
     polls: list[float] = field(default_factory=list)
-    last_problem: str | None = None
+    last_problem: ActionProblem | None = None
     event_at: float | None = None  # when Seam's event said it ended, seconds after the start
 
     def due_at(self, estimates: DurationEstimates, patience: float) -> float:
@@ -194,10 +194,10 @@ class AttemptTracker:
                 seen = await self._fetch([item.attempt_id for item in batch])
             except SeamError as exc:
                 log.warning("could not ask Seam about %d attempts: %s", len(batch), exc)
-                problem = exc.user_message
+                problem = _unreadable(exc)
             except Exception:
                 log.exception("asking Seam about %d attempts failed", len(batch))
-                problem = "lockbot could not ask Seam"
+                problem = ActionProblem(ProblemReason.ATTEMPT_NOT_ASKED)
             else:
                 for item in batch:
                     if self._followed.get(item.attempt_id) is item:  # not finished by an event meanwhile
@@ -244,7 +244,7 @@ class AttemptTracker:
             elif isinstance(result, SeamError):
                 followed = self._followed.get(attempt_id)
                 if followed is not None:
-                    followed.last_problem = result.user_message
+                    followed.last_problem = _unreadable(result)
             elif isinstance(result, BaseException):
                 raise result
         return found
@@ -276,3 +276,9 @@ class AttemptTracker:
             await item.on_finished(outcome)
         except Exception:
             log.exception("reporting the end of action attempt %s failed", item.attempt_id)
+
+
+def _unreadable(error: SeamError) -> ActionProblem:
+    return ActionProblem(
+        ProblemReason.ATTEMPT_UNREADABLE, detail=error.user_message, error_type=error.error_type, status=error.status
+    )

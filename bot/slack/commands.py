@@ -11,7 +11,6 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.door_service import ActionStarted, AuditView, CommandResult, DoorOverview, DoorService
 from bot.doors import DoorAmbiguous, DoorUnknown
-from bot.replies import NotAllowed
 from bot.slack.messages.doors import (
     render_ambiguous_door,
     render_audit,
@@ -20,7 +19,7 @@ from bot.slack.messages.doors import (
     render_usage,
 )
 from bot.slack.messages.primitives import SlackMessage
-from bot.slack.messages.replies import render_not_allowed, render_notice, render_problem
+from bot.slack.messages.replies import render_notice, render_problem
 from bot.slack.messages.requests import render_request_filed
 from bot.unlock_requests import RequestFiled
 
@@ -52,8 +51,6 @@ def render_command_result(result: CommandResult) -> SlackMessage | None:
         return render_ambiguous_door(result)
     if isinstance(result, RequestFiled):
         return render_request_filed(result)
-    if isinstance(result, NotAllowed):
-        return render_not_allowed(result)
     return render_problem(result)
 
 

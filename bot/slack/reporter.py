@@ -48,7 +48,8 @@ def _error_code(exc: Exception) -> str:
 
 def _cannot_post(code: str) -> CannotReport:
     return CannotReport(
-        _CANNOT_POST.get(code, f"I couldn't post in this channel (Slack said {code}), so I did nothing.")
+        _CANNOT_POST.get(code, f"I couldn't post in this channel (Slack said {code}), so I did nothing."),
+        slack_error=code,
     )
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import Row, and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.db import actions
-from bot.model import UNFINISHED, ActionKind, ActionRecord, ActionState, ActionThread, AuditEntry
+from bot.model import UNFINISHED, ActionKind, ActionProblem, ActionRecord, ActionState, ActionThread, AuditEntry
 from bot.store.audit import write_audit
 from bot.store.database import Database
 
@@ -24,6 +24,7 @@ def _action(row: Row[Any]) -> ActionRecord:
     values = dict(row._mapping)
     values["kind"] = ActionKind(values["kind"])
     values["state"] = ActionState(values["state"])
+    values["problem"] = ActionProblem.from_stored(values["problem"]) if values["problem"] is not None else None
     values.pop("lease_owner", None)
     values.pop("lease_expires", None)
     return ActionRecord(**values)
@@ -33,8 +34,21 @@ async def write_action(
     connection: AsyncConnection, record: ActionRecord, *, owner: str | None, lease_until: datetime | None
 ) -> None:
     """Add a new action in the caller's transaction (an approval's, with its decision)."""
-    values = asdict(record) | {"kind": str(record.kind), "state": str(record.state)}
+    values = asdict(record) | {"kind": str(record.kind), "state": str(record.state), "problem": _stored(record.problem)}
     await connection.execute(insert(actions).values(values | {"lease_owner": owner, "lease_expires": lease_until}))
+
+
+def _stored(problem: ActionProblem | None) -> str | None:
+    """The `problem` column: the problem's JSON (rows written before hold free text, read as words)."""
+    return problem.stored() if problem is not None else None
+
+
+def _column(key: str, value: Any) -> Any:
+    if key == "state":
+        return str(value)
+    if key == "problem":
+        return _stored(value)
+    return value
 
 
 class ActionRecords:
@@ -152,7 +166,7 @@ class ActionRecords:
         state: ActionState,
         *,
         audit: AuditEntry,
-        problem: str | None,
+        problem: ActionProblem | None,
         status_ts: str | None,
         attempt_id: str | None,
         confirmed_by_device: bool | None,
@@ -181,7 +195,7 @@ class ActionRecords:
         audit: AuditEntry | None = None,
         **changes: Any,
     ) -> ActionRecord | None:
-        values = {key: (str(value) if key == "state" else value) for key, value in changes.items()}
+        values = {key: _column(key, value) for key, value in changes.items()}
         conditions = [actions.c.id == record.id, actions.c.state.in_([str(state) for state in only_from])]
         if owner is not None:
             conditions.append(actions.c.lease_owner == owner)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Row, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.db import audit_log
-from bot.model import AuditEntry
+from bot.model import ActionProblem, AuditEntry
 from bot.store.database import Database
 
 __all__ = ["AuditLog", "write_audit"]
@@ -17,7 +18,8 @@ __all__ = ["AuditLog", "write_audit"]
 
 async def write_audit(connection: AsyncConnection, entry: AuditEntry) -> None:
     """Add the entry in the caller's transaction (with the change it records)."""
-    await connection.execute(insert(audit_log).values(asdict(entry)))
+    problem = entry.problem.stored() if entry.problem is not None else None
+    await connection.execute(insert(audit_log).values(asdict(entry) | {"problem": problem}))
 
 
 class AuditLog:
@@ -50,4 +52,10 @@ class AuditLog:
             query = query.limit(limit)
         async with self._db.reading() as connection:
             rows = await connection.execute(query)
-            return [AuditEntry(**{k: v for k, v in row._mapping.items() if k != "id"}) for row in rows]
+            return [_entry(row) for row in rows]
+
+
+def _entry(row: Row[Any]) -> AuditEntry:
+    values = {key: item for key, item in row._mapping.items() if key != "id"}
+    values["problem"] = ActionProblem.from_stored(values["problem"]) if values.get("problem") is not None else None
+    return AuditEntry(**values)

@@ -9,7 +9,7 @@ import pytest
 
 from bot.door_service import DoorOverview, DoorStatus
 from bot.doors import DoorAmbiguous, DoorUnknown
-from bot.model import ActionKind, ActionState, ActionView
+from bot.model import ActionKind, ActionProblem, ActionState, ActionView, ProblemReason
 from bot.seam import Lock
 from bot.slack.messages.actions import render_action_parent, render_action_status
 from bot.slack.messages.doors import render_ambiguous_door, render_door_overview, render_unknown_door, render_usage
@@ -30,6 +30,9 @@ def block_text(message: SlackMessage) -> str:
     return " ".join(joined.replace("*", "").split())
 
 
+OFFLINE = ActionProblem(ProblemReason.ATTEMPT_FAILED, error_type="device_offline")
+
+
 def view(state: ActionState, **kwargs: Any) -> ActionView:
     return ActionView(ActionKind.UNLOCK, "Front Door", "U1", state, **kwargs)
 
@@ -40,7 +43,7 @@ def view(state: ActionState, **kwargs: Any) -> ActionView:
         (view(ActionState.QUEUED), "Unlocking Front Door…"),
         (view(ActionState.SUCCEEDED), "Front Door unlocked."),
         (
-            view(ActionState.FAILED, problem="the lock is offline"),
+            view(ActionState.FAILED, problem=OFFLINE),
             "Could not unlock Front Door: the lock is offline.",
         ),
         (view(ActionState.SUCCEEDED, confirmed_by_device=False), "unconfirmed by the device"),
@@ -59,7 +62,7 @@ def words(text: str) -> set[str]:
 
 @pytest.mark.parametrize("state", list(ActionState))
 def test_every_message_text_says_what_its_blocks_say(state: ActionState) -> None:
-    given = view(state, problem="the lock is offline", reason="parcel", timeout_seconds=20, attempt_id="aa1")
+    given = view(state, problem=OFFLINE, reason="parcel", timeout_seconds=20, attempt_id="aa1")
     for message in (render_action_parent(given), render_action_status(given)):
         assert message.text
         assert words(message.text) <= words(block_text(message))
@@ -68,7 +71,9 @@ def test_every_message_text_says_what_its_blocks_say(state: ActionState) -> None
 def test_status_labels() -> None:
     assert render_action_status(view(ActionState.PENDING)).text.startswith("Pending: ")
     assert render_action_status(view(ActionState.SUCCEEDED)).text == "Done: Front Door unlocked."
-    assert render_action_status(view(ActionState.FAILED, problem="p")).text.startswith("Failed: ")
+    assert render_action_status(
+        view(ActionState.FAILED, problem=ActionProblem(ProblemReason.SEAM_REFUSED, detail="p"))
+    ).text.startswith("Failed: ")
     assert render_action_status(view(ActionState.NOT_CONFIRMED)).text.startswith("Not confirmed: ")
 
 
@@ -78,7 +83,7 @@ def test_text_from_people_and_apis_cannot_inject_mentions_or_links() -> None:
         "<!channel> Door",
         "U1",
         ActionState.FAILED,
-        problem="<https://x|y>",
+        problem=ActionProblem(ProblemReason.SEAM_REFUSED, detail="<https://x|y>"),
         reason="<!here>",
     )
     message = render_action_parent(hostile)

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 import bot.slack.messages
-from bot.actions import not_confirmed_reason
 from bot.door_service import AuditView, DoorOverview, DoorStatus
 from bot.doors import DoorAmbiguous, DoorUnknown
 from bot.model import (
     ActionKind,
+    ActionProblem,
     ActionState,
     ActionView,
     AuditEntry,
@@ -27,7 +27,7 @@ from bot.model import (
     UnlockRequest,
 )
 from bot.overbooked import OverbookedServerError, Slot
-from bot.replies import NotAllowed, Problem, ProblemReason
+from bot.replies import Problem, ProblemReason
 from bot.seam import Lock, SeamServerError
 from bot.seam_events import DoorNotice
 from bot.slack.messages.actions import render_action_parent, render_action_status
@@ -39,8 +39,9 @@ from bot.slack.messages.doors import (
     render_usage,
 )
 from bot.slack.messages.notices import render_door_notice, render_outcome_notice
+from bot.slack.messages.outcomes import not_confirmed_reason
 from bot.slack.messages.primitives import SlackMessage
-from bot.slack.messages.replies import render_not_allowed, render_notice, render_problem
+from bot.slack.messages.replies import render_notice, render_problem
 from bot.slack.messages.requests import (
     render_decision_reply,
     render_deny_reason_modal,
@@ -85,11 +86,16 @@ def assert_safe(message: SlackMessage) -> None:
             assert raw not in shown, f"{raw!r} raw in {shown[:200]!r}"
 
 
+def words(text: str | None) -> ActionProblem | None:
+    """A problem as free words (as rows written before problems were typed hold it)."""
+    return ActionProblem(ProblemReason.WORDS, detail=text) if text is not None else None
+
+
 def action_views(door: str, text: str) -> Iterator[ActionView]:
     for kind in ActionKind:
         for state in ActionState:
             yield ActionView(
-                kind, door, "U0REQUEST1", state, problem=text, attempt_id=text, reason=text, timeout_seconds=3
+                kind, door, "U0REQUEST1", state, problem=words(text), attempt_id=text, reason=text, timeout_seconds=3
             )
         yield ActionView(kind, door, "U0REQUEST1", ActionState.NOT_CONFIRMED, reason=text)
 
@@ -123,7 +129,9 @@ def every_message(door: str, text: str) -> Iterator[tuple[str, SlackMessage]]:
         yield "render_action_status", render_action_status(view)
         yield "render_outcome_notice", render_outcome_notice(view, "U0APPROV01")
     for request in requests(door, text):
-        approved = ActionView(ActionKind.UNLOCK, door, "U0REQUEST1", ActionState.FAILED, problem=text, request=request)
+        approved = ActionView(
+            ActionKind.UNLOCK, door, "U0REQUEST1", ActionState.FAILED, problem=words(text), request=request
+        )
         yield "render_request", render_request(request, frozenset({"U0APPROV01", "S0GROUP01"}), approved)
         yield "render_action_parent", render_action_parent(approved)
         yield "render_requester_message", render_requester_message(request, approved)
@@ -139,7 +147,6 @@ def every_message(door: str, text: str) -> Iterator[tuple[str, SlackMessage]]:
     for reason in ProblemReason:
         problem = Problem(reason, detail=text, door=door, action="unlock", slot_id=text, user="U0LOCKER1")
         yield "render_problem", render_problem(problem)
-    yield "render_not_allowed", render_not_allowed(NotAllowed(door, "lock"))
     many = locks(door, 150)
     yield "render_unknown_door", render_unknown_door(DoorUnknown(text, many))
     yield "render_unknown_door", render_unknown_door(DoorUnknown(text, ()))
@@ -163,7 +170,7 @@ def every_message(door: str, text: str) -> Iterator[tuple[str, SlackMessage]]:
     for fault in SlotCommandFault:
         yield "render_bad_slot_command", render_bad_slot_command(BadSlotCommand(fault, text))
     for phase in ActionState:
-        slot_view = SlotView("ROOM-1", "U0LOCKER1", phase, AT, problem=text)
+        slot_view = SlotView("ROOM-1", "U0LOCKER1", phase, AT, problem=words(text))
         yield "render_slot_parent", render_slot_parent(slot_view)
         yield "render_slot_status", render_slot_status(slot_view)
     unlocked = SlotView("ROOM-1", "U0LOCKER1", ActionState.SUCCEEDED, AT, unlocked_by="U0APPROV01", unlocked_at=AT)
@@ -244,7 +251,7 @@ def test_a_plain_date_is_converted_to_utc_before_it_is_labelled_utc() -> None:
 
 
 def not_confirmed(problem: str | None) -> list[str]:
-    view = ActionView(ActionKind.UNLOCK, "Front Door", "U1", ActionState.NOT_CONFIRMED, problem=problem)
+    view = ActionView(ActionKind.UNLOCK, "Front Door", "U1", ActionState.NOT_CONFIRMED, problem=words(problem))
     return [render_action_status(view).text, render_action_parent(view).text]
 
 
@@ -276,6 +283,6 @@ def test_a_polling_failure_reads_plainly() -> None:
 
 def test_a_slot_not_confirmed_never_invites_a_retry_of_the_lock() -> None:
     problem = OverbookedServerError("HTTP 500").user_message
-    view = SlotView("ROOM-1", "U1", ActionState.NOT_CONFIRMED, AT, problem=problem)
+    view = SlotView("ROOM-1", "U1", ActionState.NOT_CONFIRMED, AT, problem=words(problem))
     for message in (render_slot_status(view), render_slot_parent(view)):
         assert "try again" not in message.text.casefold()

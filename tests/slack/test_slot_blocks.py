@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.model import ActionState
+from bot.model import ActionProblem, ActionState, ProblemReason
 from bot.slack.messages.slots import render_slot_parent, render_slot_ran_out, render_slot_status
 from bot.slots import SlotView
 
 AT = datetime(2026, 11, 22, 17, 30, tzinfo=UTC)
+TIMED_OUT = ActionProblem(ProblemReason.OVERBOOKED_OUTCOME_UNKNOWN, detail="Overbooked did not answer in time")
 
 
 def markdown(blocks: list[dict[str, object]]) -> str:
@@ -26,7 +27,7 @@ def test_a_lock_that_ran_out_shows_when_in_each_readers_time_zone() -> None:
 
 
 def test_a_lock_not_confirmed_says_so_plainly_and_what_to_do() -> None:
-    view = SlotView("ROOM-1", "U1", ActionState.NOT_CONFIRMED, AT, problem="Overbooked did not answer in time")
+    view = SlotView("ROOM-1", "U1", ActionState.NOT_CONFIRMED, AT, problem=TIMED_OUT)
 
     status, parent = render_slot_status(view), render_slot_parent(view)
 

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 from bot.door_service import AuditView, DoorOverview
 from bot.doors import DoorAmbiguous, DoorUnknown
-from bot.model import AuditEntry, Lock
+from bot.model import ActionKind, AuditEntry, Lock
+from bot.slack.messages.outcomes import problem_words
 from bot.slack.messages.primitives import (
     BLOCK_LIMIT,
     TEXT_BUDGET,
@@ -132,9 +133,18 @@ def _audit_line(entry: AuditEntry) -> Text:
     parts.append(value(entry.outcome.replace("_", " ")))
     if entry.attempt_id:
         parts.append(compose("attempt ", code(entry.attempt_id)))
-    if entry.detail:
-        parts.append(value(entry.detail, 600))
+    detail = _audit_detail(entry)
+    if detail:
+        parts.append(value(detail, 600))
     return join(" · ", parts)
+
+
+def _audit_detail(entry: AuditEntry) -> str:
+    """The entry's detail, then its problem in words (an older entry has its problem's words in its detail)."""
+    if entry.problem is None:
+        return entry.detail or ""
+    kind = ActionKind(entry.event) if entry.event in tuple(ActionKind) else None
+    return "; ".join(part for part in (entry.detail, problem_words(entry.problem, kind)) if part)
 
 
 def render_audit(view: AuditView) -> SlackMessage:

@@ -1,13 +1,15 @@
 """How an action reads in each of its states: a door's lock or unlock, and a slot's lock.
 
 The one module of these messages that knows the states of an action: the icon, the status label
-and the sentence for each. Every other message family asks here.
+and the sentence for each, and the words for each of its problems (`problem_words`). Every other
+message family asks here.
 """
 
 from __future__ import annotations
 
-from bot.actions import not_confirmed_reason
-from bot.model import ActionKind, ActionState, ActionView
+import re
+
+from bot.model import ActionKind, ActionProblem, ActionState, ActionView, ProblemReason
 from bot.slack.text import NAME_LIMIT, Text, bold, code, compose, date, mention, value
 from bot.slots import SlotView
 
@@ -15,6 +17,8 @@ __all__ = [
     "action_icon",
     "action_outcome",
     "action_status",
+    "not_confirmed_reason",
+    "problem_words",
     "slot_icon",
     "slot_outcome",
     "slot_status",
@@ -36,6 +40,84 @@ _STATUS_LABEL = {
     ActionState.FAILED: "Failed",
     ActionState.NOT_CONFIRMED: "Not confirmed",
 }
+
+
+# Why Seam says an attempt failed, by Seam's error type.
+_ATTEMPT_ERRORS = {
+    "device_offline": "the lock is offline",
+    "device_disconnected": "the lock is offline",
+    "hub_disconnected": "the lock's hub is offline",
+    "device_removed": "the lock was removed from its account",
+    "account_disconnected": "the lock's account is disconnected from Seam",
+    "bridge_disconnected": "the lock's bridge is offline",
+    "timeout": "the lock did not answer",
+}
+
+# The problems whose words are lockbot's own, whole.
+_PROBLEM_WORDS = {
+    ProblemReason.NOT_SENT_INTERRUPTED: "lockbot was interrupted before sending it; nothing was done",
+    ProblemReason.REQUEST_MESSAGE_MISSING: "the request's message is missing",
+    ProblemReason.RESTARTED_TOO_LONG_AGO: (
+        "lockbot was restarted before sending it, and too long ago to send it now; ask again"
+    ),
+    ProblemReason.RESTARTED_WHILE_ASKING: (
+        "lockbot was restarted while asking Seam, so it cannot tell whether Seam acted"
+    ),
+    ProblemReason.ATTEMPT_NOT_ASKED: "lockbot could not ask Seam",
+    ProblemReason.RESTARTED_BEFORE_ANSWER: "lockbot restarted before Overbooked answered",
+    ProblemReason.RESTARTED_NOT_LOCKED: ("lockbot restarted before Overbooked answered, and the slot is not locked"),
+    ProblemReason.NEVER_CONFIRMED: (
+        "Overbooked never confirmed it, and the slot later turned out not to be locked by lockbot"
+    ),
+    ProblemReason.UNEXPECTED_WHILE_ASKING: "lockbot ran into an unexpected error while asking Overbooked",
+    ProblemReason.UNEXPECTED_BEFORE_ASKING: "lockbot ran into an unexpected error before asking Overbooked",
+}
+
+# Advice a message gives after the reason: never "try again" for an outcome that may have happened,
+# and "check the door" only once (the sentence around the reason says it).
+_ADVICE = re.compile(r"\s*[;,.:]?\s*(?:please\s+)?(?:try again|check (?:the door|/doors))\b[^;.]*", re.IGNORECASE)
+
+
+def not_confirmed_reason(words: str) -> str:
+    """Why an outcome is not confirmed, without advice to retry or check (an unlock that may have
+    happened must never invite a retry; what to do is said once, by the message around it)."""
+    return _ADVICE.sub("", words).strip(" ;,.")
+
+
+def _attempt_error(problem: ActionProblem) -> str:
+    if problem.error_type is None:
+        return "the lock reported an error"
+    known = _ATTEMPT_ERRORS.get(problem.error_type)
+    if known is not None:
+        return known
+    return (problem.detail or "").rstrip(".") or f"the lock reported an error ({problem.error_type})"
+
+
+def _server_error(service: str, problem: ActionProblem) -> str | None:
+    return f"{service} answered with a server error (HTTP {problem.status})" if problem.status is not None else None
+
+
+def problem_words(problem: ActionProblem, kind: ActionKind | None = None) -> str:
+    """Plain words for why an action (of `kind`) or a slot lock failed or could not be confirmed.
+
+    The words hold values from outside lockbot (an API's own words): show them with `value`."""
+    reason = problem.reason
+    words = _PROBLEM_WORDS.get(reason)
+    if words is not None:
+        return words
+    if reason is ProblemReason.ATTEMPT_FAILED:
+        return _attempt_error(problem)
+    if reason is ProblemReason.SEAM_OUTCOME_UNKNOWN:
+        what = not_confirmed_reason(_server_error("Seam", problem) or problem.detail or "Seam did not answer")
+        acted = f"it {kind.past} the door" if kind is not None else "Seam acted"
+        return f"{what}, so lockbot cannot tell whether {acted}"
+    if reason is ProblemReason.OVERBOOKED_OUTCOME_UNKNOWN:
+        return _server_error("Overbooked", problem) or problem.detail or "Overbooked did not answer"
+    if reason is ProblemReason.STATUS_NOT_POSTED:
+        return f"lockbot could not post its status: {problem.detail or 'Slack refused it'}"
+    # An API's or the edge's own words (SEAM_REFUSED, OVERBOOKED_REFUSED, ATTEMPT_UNREADABLE,
+    # NOT_ANNOUNCED), or words stored before problems were typed (WORDS).
+    return problem.detail or ""
 
 
 def action_icon(view: ActionView) -> str:
@@ -60,13 +142,17 @@ def action_outcome(view: ActionView) -> Text:
             )
         return compose(door, f" {view.kind.past}.")
     if view.state is ActionState.FAILED:
-        problem = value((view.problem or "Seam reported an error").rstrip("."), NAME_LIMIT * 4)
+        problem = value((_words(view.problem, view.kind) or "Seam reported an error").rstrip("."), NAME_LIMIT * 4)
         return compose(f"Could not {view.kind.value} ", door, ": ", problem, ".")
     # It may have happened: say so, say what to do once, and never invite a retry.
     waited = f" within {view.timeout_seconds:g} s" if view.timeout_seconds else ""
-    reason = not_confirmed_reason(view.problem) if view.problem else ""
+    reason = not_confirmed_reason(_words(view.problem, view.kind))
     why = value(reason, NAME_LIMIT * 4) if reason else compose(f"no outcome from the lock{waited}")
     return compose(f"{gerund} ", door, " not confirmed: ", why, ". Check the door before relying on it.")
+
+
+def _words(problem: ActionProblem | None, kind: ActionKind | None = None) -> str:
+    return problem_words(problem, kind) if problem is not None else ""
 
 
 def action_status(view: ActionView) -> tuple[str, Text]:
@@ -103,7 +189,7 @@ def slot_outcome(view: SlotView) -> Text:
         return compose("Locking slot ", slot, " until ", until, "…")
     if view.state is ActionState.SUCCEEDED:
         return compose("Slot ", slot, " locked until ", until, ".")
-    problem = value((view.problem or "Overbooked reported an error").rstrip("."), 300)
+    problem = value((_words(view.problem) or "Overbooked reported an error").rstrip("."), 300)
     if view.state is ActionState.FAILED:
         return compose("Could not lock slot ", slot, ": ", problem, ".")
     # Overbooked may hold the lock: say so plainly, and how to find out or undo it.
@@ -111,7 +197,7 @@ def slot_outcome(view: SlotView) -> Text:
         "Locking slot ",
         slot,
         " not confirmed: ",
-        value(not_confirmed_reason(view.problem or "Overbooked did not answer"), 300),
+        value(not_confirmed_reason(_words(view.problem) or "Overbooked did not answer"), 300),
         ", so lockbot cannot tell whether slot ",
         slot,
         " is locked until ",

@@ -1,15 +1,14 @@
-"""Short answers to a command that did nothing: why (a `Problem` or `NotAllowed`), or lockbot's own
-words for it."""
+"""Short answers to a command that did nothing: why (a `Problem`), or lockbot's own words for it."""
 
 from __future__ import annotations
 
-from bot.actions import not_confirmed_reason
 from bot.model import ActionKind
-from bot.replies import NotAllowed, Problem, ProblemReason
+from bot.replies import Problem, ProblemReason
+from bot.slack.messages.outcomes import not_confirmed_reason
 from bot.slack.messages.primitives import SlackMessage, section_message
 from bot.slack.text import Text, bold, code, compose, mention, value
 
-__all__ = ["render_not_allowed", "render_notice", "render_problem"]
+__all__ = ["render_notice", "render_problem"]
 
 
 def render_notice(markdown: Text | str) -> SlackMessage:
@@ -27,6 +26,12 @@ _PROBLEM_WORDS = {
 
 def _detail(problem: Problem, fallback: str) -> Text:
     return value((problem.detail or fallback).rstrip("."), 300)
+
+
+def _unknown_why(problem: Problem) -> str:
+    if problem.status is not None:
+        return f"Overbooked answered with a server error (HTTP {problem.status})"
+    return problem.detail or "Overbooked did not answer"
 
 
 def _problem_text(problem: Problem) -> Text:
@@ -66,7 +71,7 @@ def _problem_text(problem: Problem) -> Text:
             "Unlocking slot ",
             slot,
             " not confirmed: ",
-            value(not_confirmed_reason(problem.detail or "Overbooked did not answer"), 300),
+            value(not_confirmed_reason(_unknown_why(problem)), 300),
             ", so lockbot cannot tell whether it is unlocked. ",
             code(f"/slot status {problem.slot_id}"),
             " shows it; ",
@@ -75,15 +80,12 @@ def _problem_text(problem: Problem) -> Text:
         )
     if reason is ProblemReason.SLOT_UNLOCK_FAILED:
         return compose("Could not unlock slot ", slot, ": ", _detail(problem, "Overbooked returned an error"), ".")
-    assert reason is ProblemReason.SLOT_UNAVAILABLE
-    return compose("Could not look up slot ", slot, ": ", _detail(problem, "Overbooked returned an error"), ".")
+    if reason is ProblemReason.SLOT_UNAVAILABLE:
+        return compose("Could not look up slot ", slot, ": ", _detail(problem, "Overbooked returned an error"), ".")
+    # A reason that belongs to an action's problem, not to a command's answer: its detail, as it is.
+    return compose(_detail(problem, "Something went wrong"), ".")
 
 
 def render_problem(problem: Problem) -> SlackMessage:
     """Why a command did nothing, in plain words."""
     return section_message(_problem_text(problem))
-
-
-def render_not_allowed(refused: NotAllowed) -> SlackMessage:
-    """The policy does not let this person do this to this door."""
-    return section_message(compose(f"You may not {refused.action} ", bold(refused.door), "."))
