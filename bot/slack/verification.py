@@ -8,6 +8,7 @@ signed request is parsed after, and one that does not parse is a bad request, ne
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ __all__ = [
 
 # How far a request's timestamp may be from now, either way (Slack's own rule, and slack_sdk's).
 SIGNATURE_WINDOW_SECONDS = 5 * 60
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 # An ssl_check is tiny: a larger body is never read as one.
 _SSL_CHECK_MAX_BYTES = 512
 
@@ -79,10 +81,11 @@ class SlackRequestVerifier:
         stamp, signature = headers.get("X-Slack-Request-Timestamp"), headers.get("X-Slack-Signature")
         if not stamp or not signature:
             raise Refused("no signature")
-        try:
-            timestamp = int(stamp)
-        except ValueError:
-            raise Refused("malformed timestamp") from None
+        # Seconds since 1970 in ASCII digits, as Slack sends them: anything else (a sign, spaces, a
+        # 400-digit number that no float can hold) is refused before it is computed with.
+        if not _TIMESTAMP.fullmatch(stamp):
+            raise Refused("malformed timestamp")
+        timestamp = int(stamp)
         if abs(self._clock() - timestamp) > SIGNATURE_WINDOW_SECONDS:
             raise Refused("stale timestamp")
         try:

@@ -35,6 +35,10 @@ def test_a_signed_fresh_request_is_verified() -> None:
         ({}, "no signature"),
         ({"X-Slack-Request-Timestamp": str(NOW)}, "no signature"),
         ({**signed_headers(BODY, timestamp=NOW), "X-Slack-Request-Timestamp": "abc"}, "malformed timestamp"),
+        # A number no float can hold: refused before it is compared with the clock (it overflowed into a 500).
+        ({**signed_headers(BODY, timestamp=NOW), "X-Slack-Request-Timestamp": "9" * 400}, "malformed timestamp"),
+        ({**signed_headers(BODY, timestamp=NOW), "X-Slack-Request-Timestamp": f"+{NOW}"}, "malformed timestamp"),
+        ({**signed_headers(BODY, timestamp=NOW), "X-Slack-Request-Timestamp": f" {NOW}"}, "malformed timestamp"),
         (signed_headers(BODY, timestamp=NOW - SIGNATURE_WINDOW_SECONDS - 1), "stale timestamp"),
         (signed_headers(BODY, timestamp=NOW + SIGNATURE_WINDOW_SECONDS + 1), "stale timestamp"),
         (signed_headers(BODY, timestamp=NOW, secret="not-the-signing-secret"), "bad signature"),
