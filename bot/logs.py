@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import sys
 
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import SecretStr
 
 from bot.config import Settings
 
-__all__ = ["DATABASE_LOGGERS", "SecretRedactor", "configure_logging"]
+__all__ = ["DATABASE_LOGGERS", "OneLineForUnreadableHttp", "SecretRedactor", "configure_logging"]
 
 DATABASE_LOGGERS = ("sqlalchemy", "aiosqlite", "asyncpg")
 
@@ -36,6 +37,18 @@ class SecretRedactor(logging.Filter):
         return text
 
 
+class OneLineForUnreadableHttp(logging.Filter):
+    """An HTTP request the server cannot even parse (an oversized header, a malformed request line)
+    is anyone's to send: one short line naming the kind of failure, never a traceback or its bytes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            record.msg, record.args = "refused an HTTP request that could not be parsed (%s)", (type(error).__name__,)
+            record.exc_info, record.exc_text, record.levelno, record.levelname = None, None, logging.INFO, "INFO"
+        return True
+
+
 def _secrets(settings: Settings) -> list[str]:
     values = (getattr(settings, name) for name in type(settings).model_fields)
     return [value.get_secret_value() for value in values if isinstance(value, SecretStr)]
@@ -48,6 +61,9 @@ def configure_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)
+    parse_errors = logging.getLogger("aiohttp.server")
+    if not any(isinstance(known, OneLineForUnreadableHttp) for known in parse_errors.filters):
+        parse_errors.addFilter(OneLineForUnreadableHttp())
     # These log request headers (tokens) or every request at DEBUG/INFO.
     for noisy in ("slack_sdk", "httpx", "httpcore", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
