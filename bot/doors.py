@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,7 +42,12 @@ class DoorUnknown:
 
 DoorMatch = DoorFound | DoorAmbiguous | DoorUnknown
 
+# NFKC may turn one typed character into a space and a mark (¨ is ' ̈'), so a typed run of words
+# may be a little shorter than the name it normalises to.
+_WORDS_NORMALISING_MAY_ADD = 4
 
+
+@functools.lru_cache(maxsize=4096)
 def _normalise(text: str) -> str:
     """One form for every way of typing a name: NFKC (composed é, not e + accent; full-width letters
     as plain ones), casefolded, then NFKC again, since casefolding can leave a string NFKC would
@@ -105,7 +111,10 @@ def match_door_and_reason(text: str, locks: Sequence[Lock]) -> DoorMatch:
                 return DoorFound(found.lock, text[end + 1 :].strip())
             return found
     words = text.split()
-    for count in range(len(words), 0, -1):
+    # No run of words longer than the longest name can name a door: a long reason costs no more
+    # than a short one (a little more, since normalising may split a word).
+    longest = max((len(_normalise(name).split()) for lock in locks for name in lock.names), default=1)
+    for count in range(min(len(words), longest + _WORDS_NORMALISING_MAY_ADD), 0, -1):
         found = match_door(" ".join(words[:count]), locks)
         if isinstance(found, DoorFound):
             return DoorFound(found.lock, " ".join(words[count:]))

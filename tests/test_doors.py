@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import pytest
+
+from bot import doors
 from bot.doors import DoorAmbiguous, DoorFound, DoorUnknown, match_door, match_door_and_reason
 from bot.model import Lock
 
@@ -105,3 +110,22 @@ def test_a_name_typed_in_another_unicode_form_is_found() -> None:
 def test_a_lock_named_in_decomposed_form_is_found_by_its_composed_name() -> None:
     locks = [Lock(device_id="lock_9", display_name="Cafe\u0301 Tu\u0308r")]
     assert found(match_door("Café Tür", locks)) == "Cafe\u0301 Tu\u0308r"
+
+
+def test_a_long_reason_costs_no_more_door_lookups_than_the_longest_name_allows(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A 2,000-word /unlock once tried every leading run of words: seconds of CPU for one command.
+    locks = [Lock(device_id=f"d{index}", display_name=f"Door number {index}") for index in range(150)]
+    tried: list[str] = []
+    real = doors.match_door
+
+    def counting(query: str, candidates: Sequence[Lock]) -> doors.DoorMatch:
+        tried.append(query)
+        return real(query, candidates)
+
+    monkeypatch.setattr(doors, "match_door", counting)
+
+    found = doors.match_door_and_reason("door number 7 " + "x " * 2000, locks)
+
+    assert isinstance(found, doors.DoorFound)
+    assert found.lock.device_id == "d7"
+    assert len(tried) <= 3 + 4
