@@ -192,7 +192,12 @@ class Lockbot:
             # A replay, or Slack's own retry of a request already taken: it did its work the first time.
             log.info("ignored a Slack request already taken")
             return web.Response(status=200)
-        bolt_response = await self.bolt.async_dispatch(incoming)
+        try:
+            bolt_response = await self.bolt.async_dispatch(incoming)
+        except Exception as exc:
+            # Signed, but a shape Slack never sends (bolt fails on it before any listener runs).
+            log.info("a signed Slack request could not be handled: %s (%d bytes)", type(exc).__name__, len(body))
+            return web.json_response({"error": "unreadable request"}, status=400)
         return await to_aiohttp_response(bolt_response)
 
     async def _healthz(self, request: web.Request) -> web.Response:

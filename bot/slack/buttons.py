@@ -59,8 +59,7 @@ class RequestButtons:
     async def give_reason(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         denier = str(body["user"]["id"])
         request_id = str(view.get("private_metadata") or "")
-        values = view.get("state", {}).get("values", {})
-        reason = str(values.get(DENY_REASON_INPUT, {}).get(DENY_REASON_INPUT, {}).get("value") or "").strip()
+        reason = _submitted_text(view, DENY_REASON_INPUT)
         if not reason:
             await ack(response_action="errors", errors={DENY_REASON_INPUT: "Write a reason, or close the dialog."})
             return
@@ -99,3 +98,12 @@ class RequestButtons:
         result = await self._requests.decide(str(action.get("value") or ""), clicker, decision, clicked_in=clicked_in)
         reply = render_decision_reply(result, clicker)
         await answer(respond, reply, replace_original=False)
+
+
+def _submitted_text(view: dict[str, Any], input_id: str) -> str:
+    """What was typed into a modal's input (its block and action share `input_id`); "" if the
+    submission does not have the shape Slack gives it."""
+    found: Any = view
+    for key in ("state", "values", input_id, input_id, "value"):
+        found = found.get(key) if isinstance(found, dict) else None
+    return str(found or "").strip()
