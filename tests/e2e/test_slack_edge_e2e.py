@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlencode
 
 import httpx
 import pytest
@@ -219,6 +219,21 @@ def test_an_unsigned_megabyte_costs_one_short_log_line(workspace: Workspace, cha
     _assert_nothing_happened(workspace, channel)
 
 
+def test_a_header_too_long_to_parse_costs_one_short_line_and_no_traceback(workspace: Workspace, channel: str) -> None:
+    before = len(workspace.bot.logs)
+
+    response = _post_raw(workspace.bot, b"payload=x", {"X-Junk": "header-marker" + "a" * 20_000})
+
+    assert response.status_code == 400
+    lines = _lines_logged(workspace.bot, before)
+    assert len(lines) == 1
+    assert len(lines[0]) < 200
+    assert "could not be parsed" in lines[0]
+    assert "header-marker" not in lines[0]
+    assert "aaaa" not in lines[0]
+    _assert_nothing_happened(workspace, channel)
+
+
 def test_a_stale_genuine_request_is_refused_without_logging_what_it_carries(workspace: Workspace, channel: str) -> None:
     body = _lock_body(workspace, channel)
     fields = parse_qs(body)
@@ -249,8 +264,17 @@ def _wrongly_signed(body: bytes) -> dict[str, str]:
         (b"payload=not-json", {"Content-Type": "application/x-www-form-urlencoded"}),
         (b'{"type": "event_callback", "event": ', {"Content-Type": "application/json"}),
         (b"payload=\xff\xfe\xfd", _wrongly_signed(b"payload=")),
+        (b"payload=not-json", {**_wrongly_signed(b"payload=not-json"), "X-Slack-Request-Timestamp": "9" * 400}),
     ],
-    ids=["payload-not-json", "truncated-json", "timestamp-abc", "no-headers", "json-no-headers", "not-utf8"],
+    ids=[
+        "payload-not-json",
+        "truncated-json",
+        "timestamp-abc",
+        "no-headers",
+        "json-no-headers",
+        "not-utf8",
+        "timestamp-no-float-holds",
+    ],
 )
 def test_unsigned_junk_is_refused_with_401_and_no_traceback(
     workspace: Workspace, channel: str, body: bytes, headers: dict[str, str]
@@ -289,6 +313,22 @@ def test_a_signed_request_that_does_not_parse_is_a_bad_request_not_a_crash(
     )
     assert len(lines) == 1
     assert not any("Traceback" in line for line in workspace.bot.logs[before:])
+
+
+def test_a_signed_payload_of_a_shape_slack_never_sends_is_a_bad_request_not_a_crash(workspace: Workspace) -> None:
+    view = {"callback_id": "unlock_deny_reason", "private_metadata": "x", "state": "not an object"}
+    body = urlencode({"payload": json.dumps({"type": "view_submission", "user": {"id": ADMIN}, "view": view})})
+    before = len(workspace.bot.logs)
+
+    response = workspace.bot.post_signed(body)
+
+    assert response.status_code == 400
+    lines = wait_until(
+        lambda: [line for line in workspace.bot.logs[before:] if "could not be handled" in line], 5, "the log line"
+    )
+    assert len(lines) == 1
+    assert len(lines[0]) < 200
+    assert not any("Traceback" in line or " ERROR " in line for line in workspace.bot.logs[before:])
 
 
 # -- replays ------------------------------------------------------------------------------------------
