@@ -100,7 +100,18 @@ def test_lock_until_is_in_the_allowed_window_or_says_why(text: str, zone: str | 
 
 
 KEYS = st.sampled_from(
-    ["direct_unlock", "approvers", "approval_channel", "notify_channel", "request_ttl", "colour", "ttl", ""]
+    [
+        "direct_unlock",
+        "approvers",
+        "approval_channel",
+        "notify_channel",
+        "request_ttl",
+        "relock_after",
+        "max_unlock",
+        "colour",
+        "ttl",
+        "",
+    ]
 )
 VALUES = st.one_of(
     st.lists(st.sampled_from(["U024BE7LH", "W1234567", "S0SECURITY", "*", "bob", "", "U"]), max_size=4),
