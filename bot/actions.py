@@ -162,9 +162,18 @@ class DoorActions:
         self._final_listeners.append(listener)
 
     async def run(
-        self, kind: ActionKind, lock: Lock, requested_by: str, channel: str, *, reason: str = ""
+        self,
+        kind: ActionKind,
+        lock: Lock,
+        requested_by: str,
+        channel: str,
+        *,
+        reason: str = "",
+        unlock_for: timedelta | None = None,
     ) -> ActionThread:
         """Announce the action, ask Seam, and follow it to its end in the background.
+
+        `unlock_for`: an unlock locks the door again this long after it succeeded.
 
         Raises CannotReport, before touching the door, when the action cannot be announced.
         """
@@ -180,6 +189,7 @@ class DoorActions:
             state=ActionState.QUEUED,
             created_at=now,
             updated_at=now,
+            unlock_for=unlock_for,
         )
         await self._store.add_action(record, owner=self._leases.owner, lease_until=self._leases.until())
         running = _Running(record, _view_of(record, None), None, asyncio.Lock())

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 __all__ = [
@@ -157,6 +157,9 @@ class ProblemReason(StrEnum):
     SLOT_UNLOCK_NOT_CONFIRMED = "slot_unlock_not_confirmed"
     SLOT_UNLOCK_FAILED = "slot_unlock_failed"  # Overbooked refused to unlock `slot_id` (`detail`)
     SLOT_UNAVAILABLE = "slot_unavailable"  # `slot_id` could not be read (`detail`)
+    UNLOCK_TOO_LONG = "unlock_too_long"  # `door` may be unlocked for at most `duration` (its max_unlock)
+    UNLOCK_TOO_SHORT = "unlock_too_short"  # the shortest timed unlock is `duration`
+    UNLOCK_TIME_UNUSABLE = "unlock_time_unusable"  # how long to unlock was mistyped or has passed (`detail`)
 
     # -- door actions (the `ActionProblem` of an action)
     NOT_SENT_INTERRUPTED = "not_sent_interrupted"  # lockbot stopped before sending a direct unlock: not sent
@@ -252,6 +255,7 @@ class ActionRecord:
     attempt_id: str | None = None
     problem: ActionProblem | None = None
     confirmed_by_device: bool | None = None
+    unlock_for: timedelta | None = None  # an unlock: lock the door again this long after it succeeded
 
     @property
     def thread(self) -> ActionThread | None:

@@ -15,7 +15,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, field_validator
 
 from bot.config import ConfigError, Settings
-from bot.durations import parse_duration
+from bot.durations import SHORTEST_UNLOCK, parse_duration
 from bot.policy import EVERYONE, DoorRules, Policy
 
 __all__ = ["load_policy", "policy_path"]
@@ -25,7 +25,6 @@ _GROUP = re.compile(r"^S[A-Z0-9]{2,}$")
 _CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 _MAX_REQUEST_TTL = timedelta(days=7)
 _LONGEST_UNLOCK = timedelta(days=7)
-_SHORTEST_UNLOCK = timedelta(seconds=10)
 
 
 def _member_id(value: str) -> str:
@@ -70,7 +69,7 @@ class _RulesFile(BaseModel):
         duration = parse_duration(value)
         if duration > _LONGEST_UNLOCK:
             raise ValueError(f"{value!r} is longer than 7 days")
-        if duration < _SHORTEST_UNLOCK:
+        if duration < SHORTEST_UNLOCK:
             raise ValueError(f"{value!r} is shorter than 10 seconds")
         return value
 

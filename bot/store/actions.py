@@ -35,6 +35,7 @@ async def write_action(
 ) -> None:
     """Add a new action in the caller's transaction (an approval's, with its decision)."""
     values = asdict(record) | {"kind": str(record.kind), "state": str(record.state), "problem": _stored(record.problem)}
+    values.pop("unlock_for")  # not stored yet
     await connection.execute(insert(actions).values(values | {"lease_owner": owner, "lease_expires": lease_until}))
 
 
