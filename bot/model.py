@@ -27,6 +27,8 @@ __all__ = [
     "Lock",
     "OwedSlackMessage",
     "ProblemReason",
+    "Relock",
+    "RelockState",
     "RequestState",
     "SlotLock",
     "SlotLockState",
@@ -279,6 +281,34 @@ class ActionView:
     attempt_id: str | None = None
     reason: str | None = None
     request: UnlockRequest | None = None  # the approved request this action carries out
+    until: datetime | None = None  # an unlock that succeeded: when lockbot locks the door again
+
+
+# -- relocks -----------------------------------------------------------------------------------
+
+
+class RelockState(StrEnum):
+    PENDING = "pending"  # waiting for its time
+    STARTED = "started"  # its lock action exists (`lock_action_id`): that action's outcome is the relock's
+    SETTLED = "settled"  # the door was locked before the time (by `settled_by`, or as Seam reported)
+    SUPERSEDED = "superseded"  # a later timed unlock of the same door decides when it locks again
+
+
+@dataclass(frozen=True)
+class Relock:
+    """Locking a door again when its timed unlock ends, in the unlock's own thread."""
+
+    unlock_id: str  # the unlock action
+    device_id: str
+    door: str
+    unlocked_by: str
+    channel: str
+    parent_ts: str  # the unlock's thread
+    unlocked_at: datetime
+    due_at: datetime
+    state: RelockState = RelockState.PENDING
+    lock_action_id: str | None = None
+    settled_by: str | None = None  # who locked the door first; None with SETTLED: Seam said it was locked
 
 
 # -- unlock requests ---------------------------------------------------------------------------

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from tests.conftest import ADMIN, Workspace
+import time
+
+from tests.conftest import ADMIN, MEMBER, Workspace, wait_until
+from tests.fakes.slack_api import Message
+
+
+def lock_calls(workspace: Workspace) -> int:
+    assert workspace.seam is not None
+    return workspace.seam.calls().get("/locks/lock_door", 0)
 
 
 def unlock_calls(workspace: Workspace) -> int:
@@ -39,9 +47,86 @@ def test_a_mistyped_or_too_short_duration_unlocks_nothing(workspace: Workspace, 
 
 
 def test_the_duration_is_not_part_of_the_reason(workspace: Workspace, channel: str) -> None:
-    sent = workspace.command("/unlock", "front door for 1h courier at reception", user=ADMIN, channel=channel)
+    sent = workspace.command("/unlock", "garden gate for 1h courier at reception", user=ADMIN, channel=channel)
 
     parent, status = workspace.finished_action(sent)
-    assert status.text.startswith("Done: Front Door unlocked")
+    assert status.text.startswith("Done: Garden Gate unlocked")
     assert "courier at reception" in parent.text
     assert "1h" not in parent.text
+
+
+def thread_says(workspace: Workspace, channel: str, parent: Message, words: str, timeout: float) -> Message:
+    """The first message of the thread with these words, once it is there."""
+
+    def said() -> Message | None:
+        return next((m for m in workspace.slack.replies(channel, parent.ts) if words in m.text), None)
+
+    return workspace.slack.wait_for(said, timeout, f"the thread to say {words!r}")
+
+
+def test_a_timed_unlock_locks_the_door_again_once_in_its_thread(workspace: Workspace, channel: str) -> None:
+    sent = workspace.command("/unlock", "back door 10s", user=ADMIN, channel=channel)
+    parent, status = workspace.finished_action(sent)
+    unlocked_at = time.monotonic()
+    assert status.text.startswith("Done: Back Door unlocked")
+    assert lock_calls(workspace) == 0
+
+    relocked = thread_says(workspace, channel, parent, "Done: Back Door locked.", timeout=30)
+
+    assert time.monotonic() - unlocked_at >= 9  # not before its time
+    assert relocked.thread_ts == parent.ts
+    assert lock_calls(workspace) == 1
+    assert unlock_calls(workspace) == 1
+    assert workspace.seam is not None
+    assert workspace.seam.lock_state("lock_2")["locked"] is True
+
+
+def test_a_lock_before_the_time_settles_the_relock(workspace: Workspace, channel: str) -> None:
+    sent = workspace.command("/unlock", "front door for 10s", user=ADMIN, channel=channel)
+    parent, _ = workspace.finished_action(sent)
+    due = time.monotonic() + 10
+
+    locked = workspace.command("/lock", "front door", user=MEMBER, channel=channel)
+    workspace.finished_action(locked)
+    settled = thread_says(workspace, channel, parent, "was locked by", timeout=10)
+
+    assert f"<@{MEMBER}>" in settled.text
+    assert "lockbot will not lock it again" in settled.text
+    # Past the time it was due, and then some: still the one lock_door, the /lock's.
+    wait_until(lambda: time.monotonic() > due + 3, 20, "the relock's time to pass")
+    assert lock_calls(workspace) == 1
+    assert not any("Done: Front Door locked." in m.text for m in workspace.slack.replies(channel, parent.ts))
+
+
+def test_a_relock_due_while_lockbot_was_stopped_runs_at_the_next_start(workspace: Workspace, channel: str) -> None:
+    sent = workspace.command("/unlock", "garage door 10s", user=ADMIN, channel=channel)
+    parent, _ = workspace.finished_action(sent)
+    due = time.monotonic() + 10
+    workspace.bot.stop()
+    try:
+        wait_until(lambda: time.monotonic() > due + 1, 20, "the relock to fall due while lockbot is stopped")
+        assert lock_calls(workspace) == 0
+    finally:
+        workspace.bot.start()
+
+    thread_says(workspace, channel, parent, "Done: Garage Door locked.", timeout=15)
+    assert lock_calls(workspace) == 1
+
+
+def test_a_relock_that_fails_is_said_loudly_in_the_thread_and_to_who_unlocked(
+    workspace: Workspace, channel: str
+) -> None:
+    assert workspace.seam is not None
+    sent = workspace.command("/unlock", "garden gate 10s", user=ADMIN, channel=channel)
+    parent, _ = workspace.finished_action(sent)
+    dms_before = len(workspace.direct_messages(ADMIN))
+    workspace.seam.set_device("lock_4", online=False)
+    try:
+        loud = thread_says(workspace, channel, parent, "Could not lock Garden Gate again", timeout=30)
+    finally:
+        workspace.seam.set_device("lock_4", online=True)
+
+    assert "Could not lock Garden Gate again: the lock is offline. It may still be unlocked." in loud.text
+    assert f"<@{ADMIN}>" in loud.text
+    dm = wait_until(lambda: workspace.direct_messages(ADMIN)[dms_before:], 10, "a DM to whoever unlocked")
+    assert "Could not lock Garden Gate again: the lock is offline. It may still be unlocked." in dm[-1].text
