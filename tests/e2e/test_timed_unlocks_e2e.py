@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 from tests.conftest import ADMIN, MEMBER, Workspace, wait_until
@@ -68,7 +69,10 @@ def test_a_timed_unlock_locks_the_door_again_once_in_its_thread(workspace: Works
     sent = workspace.command("/unlock", "back door 10s", user=ADMIN, channel=channel)
     parent, status = workspace.finished_action(sent)
     unlocked_at = time.monotonic()
-    assert status.text.startswith("Done: Back Door unlocked")
+    # Until when, in each reader's own zone (Slack's date formatting); UTC in the plain text.
+    assert re.fullmatch(r"Done: Back Door unlocked until \d{4}-\d\d-\d\d \d\d:\d\d UTC\.", status.text)
+    assert "<!date^" in str(status.blocks)
+    assert "unlocked until" in parent.text
     assert lock_calls(workspace) == 0
 
     relocked = thread_says(workspace, channel, parent, "Done: Back Door locked.", timeout=30)

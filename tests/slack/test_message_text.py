@@ -100,6 +100,8 @@ def action_views(door: str, text: str) -> Iterator[ActionView]:
                 kind, door, "U0REQUEST1", state, problem=words(text), attempt_id=text, reason=text, timeout_seconds=3
             )
         yield ActionView(kind, door, "U0REQUEST1", ActionState.NOT_CONFIRMED, reason=text)
+        for state in (ActionState.SUCCEEDED, ActionState.NOT_CONFIRMED):
+            yield ActionView(kind, door, "U0REQUEST1", state, reason=text, until=AT, confirmed_by_device=False)
 
 
 def requests(door: str, text: str) -> Iterator[UnlockRequest]:
