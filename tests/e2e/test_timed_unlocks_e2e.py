@@ -94,8 +94,9 @@ def test_a_lock_before_the_time_settles_the_relock(workspace: Workspace, channel
     workspace.finished_action(locked)
     settled = thread_says(workspace, channel, parent, "was locked by", timeout=10)
 
-    assert f"<@{MEMBER}>" in settled.text
-    assert "lockbot will not lock it again" in settled.text
+    assert settled.text == (
+        f":lock: Front Door was locked by <@{MEMBER}> before its timed unlock ended; lockbot will not lock it again."
+    )
     # Past the time it was due, and then some: still the one lock_door, the /lock's.
     wait_until(lambda: time.monotonic() > due + 3, 20, "the relock's time to pass")
     assert lock_calls(workspace) == 1

@@ -13,7 +13,7 @@ __all__ = ["relock_failure", "render_relock_failed", "render_relock_settled"]
 
 def render_relock_settled(relock: Relock) -> SlackMessage:
     """In the unlock's thread: the door was locked before its time, so lockbot will not lock it again."""
-    door = bold(value(relock.door, NAME_LIMIT))
+    door = bold(relock.door)
     who = compose("by ", mention(relock.settled_by)) if relock.settled_by else compose("at the door (Seam reported it)")
     return section_message(
         compose(":lock: ", door, " was locked ", who, " before its timed unlock ended; lockbot will not lock it again.")
