@@ -115,6 +115,7 @@ unlock_requests = Table(
     Column("decided_by", String(32), nullable=True),
     Column("decided_at", UTCDateTime, nullable=True),
     Column("note", Text, nullable=True),
+    Column("unlock_for_seconds", Integer, nullable=True),
     # False: the decision (denied, cancelled, expired) is still to be shown and told; else nothing is owed.
     Column("announced", Boolean, nullable=True),
     Index("ix_unlock_requests_state_expires_at", "state", "expires_at"),

@@ -152,9 +152,7 @@ class DoorService:
         if isinstance(asked, Problem):
             return asked
         unlock_for, reason = asked
-        return await self._start(
-            ActionKind.UNLOCK, found.lock, user_id, channel, reason=reason, unlock_for=unlock_for, typed=found.remainder
-        )
+        return await self._start(ActionKind.UNLOCK, found.lock, user_id, channel, reason=reason, unlock_for=unlock_for)
 
     async def _unlock_for(self, lock: Lock, user_id: str, text: str) -> tuple[timedelta | None, str] | Problem:
         """How long the unlock lasts (typed, else the door's relock_after) and the reason left over."""
@@ -252,7 +250,6 @@ class DoorService:
         *,
         reason: str = "",
         unlock_for: timedelta | None = None,
-        typed: str | None = None,
     ) -> CommandResult:
         try:
             person = await self._people.person(user_id)
@@ -263,8 +260,7 @@ class DoorService:
         if capable is False:
             return Problem(ProblemReason.NOT_REMOTE, door=lock.name, action=str(kind))
         if kind is ActionKind.UNLOCK and not may_unlock_directly(rules, person):
-            # A request does not carry its duration yet: the approvers read it as typed.
-            return await self._requests.file(lock, user_id, channel, reason if typed is None else typed)
+            return await self._requests.file(lock, user_id, channel, reason, unlock_for=unlock_for)
         try:
             thread = await self._actions.run(kind, lock, user_id, channel, reason=reason, unlock_for=unlock_for)
         except CannotReport as exc:

@@ -338,6 +338,7 @@ class UnlockRequest:
     decided_by: str | None = None
     decided_at: datetime | None = None
     note: str | None = None
+    unlock_for: timedelta | None = None  # approved, it locks again this long after it succeeded
 
 
 # -- the audit log -----------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Timed unlocks: an unlock action keeps how long it lasts, and each pending relock is a row the
+"""Timed unlocks: an unlock action and an unlock request keep how long it lasts, and each pending relock is a row the
 scheduler finds with one indexed query (state, due_at).
 
 Revision ID: 0009
@@ -22,6 +22,8 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("actions") as table:
         table.add_column(sa.Column("unlock_for_seconds", sa.Integer(), nullable=True))
+    with op.batch_alter_table("unlock_requests") as table:
+        table.add_column(sa.Column("unlock_for_seconds", sa.Integer(), nullable=True))
     op.create_table(
         "relocks",
         sa.Column("unlock_id", sa.String(32), primary_key=True),
@@ -43,5 +45,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("relocks")
+    with op.batch_alter_table("unlock_requests") as table:
+        table.drop_column("unlock_for_seconds")
     with op.batch_alter_table("actions") as table:
         table.drop_column("unlock_for_seconds")
