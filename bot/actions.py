@@ -28,6 +28,7 @@ from bot.model import (
     CannotReport,
     Lock,
     ProblemReason,
+    Relock,
     UnlockRequest,
     new_id,
     utcnow,
@@ -74,6 +75,7 @@ class ActionStore(LeaseStore, Protocol):
         status_ts: str | None,
         attempt_id: str | None,
         confirmed_by_device: bool | None,
+        relock: Relock | None = None,
     ) -> ActionRecord | None: ...
 
 
@@ -157,14 +159,32 @@ class DoorActions:
         """How long an action stays this instance's without renewing (an approval's action is stored with it)."""
         return self._leases.lease
 
+    @property
+    def owner(self) -> str:
+        """This instance, as it holds leases."""
+        return self._leases.owner
+
+    def lease_until(self) -> datetime:
+        """When a lease taken now runs out (a relock's action is stored with it)."""
+        return self._leases.until()
+
     def on_final(self, listener: FinalListener) -> None:
         """Call `listener` after an action's outcome is stored and shown."""
         self._final_listeners.append(listener)
 
     async def run(
-        self, kind: ActionKind, lock: Lock, requested_by: str, channel: str, *, reason: str = ""
+        self,
+        kind: ActionKind,
+        lock: Lock,
+        requested_by: str,
+        channel: str,
+        *,
+        reason: str = "",
+        unlock_for: timedelta | None = None,
     ) -> ActionThread:
         """Announce the action, ask Seam, and follow it to its end in the background.
+
+        `unlock_for`: an unlock locks the door again this long after it succeeded.
 
         Raises CannotReport, before touching the door, when the action cannot be announced.
         """
@@ -180,6 +200,7 @@ class DoorActions:
             state=ActionState.QUEUED,
             created_at=now,
             updated_at=now,
+            unlock_for=unlock_for,
         )
         await self._store.add_action(record, owner=self._leases.owner, lease_until=self._leases.until())
         running = _Running(record, _view_of(record, None), None, asyncio.Lock())
@@ -197,6 +218,28 @@ class DoorActions:
     def start_approved(self, record: ActionRecord, request: UnlockRequest) -> None:
         """Carry out an approved request's stored action in the background."""
         self._spawn(self._run_approved(record, request), f"approved-{record.id}")
+
+    def start_relock(self, record: ActionRecord) -> None:
+        """Carry out a relock's stored lock action in the background, in the unlock's thread
+        (`record.parent_ts`)."""
+        self._spawn(self._run_relock(record), f"relock-{record.id}")
+
+    async def _run_relock(self, record: ActionRecord) -> None:
+        if not await self._leases.claim(record.id):
+            log.info("relock action %s is already in another instance's hands", record.id)
+            return
+        running = _Running(record, _view_of(record, None), None, asyncio.Lock())
+        with self._leases.held(record.id):
+            assert record.parent_ts is not None
+            try:
+                thread = await self._reporter.open_in_thread(record.channel, record.parent_ts, running.view)
+            except CannotReport:
+                # Locking is never held back for want of a message: sent all the same, shown nowhere.
+                log.warning("relock %s: could not post in the unlock's thread; locking all the same", record.id)
+                await self._send(running, None)
+                return
+            await self._remember_thread(running, thread)
+            await self._send(running, thread)
 
     async def _run_approved(self, record: ActionRecord, request: UnlockRequest) -> None:
         if not await self._leases.claim(record.id):
@@ -250,6 +293,8 @@ class DoorActions:
                 try:
                     if request is not None and request.message_ts:
                         thread = await self._reporter.open_in_thread(request.channel, request.message_ts, running.view)
+                    elif record.parent_ts:  # a relock, in its unlock's thread
+                        thread = await self._reporter.open_in_thread(record.channel, record.parent_ts, running.view)
                     else:
                         thread = await self._reporter.open(record.channel, running.view)
                 except CannotReport as exc:
@@ -419,12 +464,15 @@ class DoorActions:
         async with running.lock:
             if running.view.state.final:
                 return False  # an outcome is never overwritten
+            at = self._clock()
+            relock = self._relock_after(running, state, at)
             running.view = replace(
                 running.view,
                 state=state,
                 problem=problem,
                 confirmed_by_device=confirmed_by_device,
                 timeout_seconds=timeout_seconds,
+                until=relock.due_at if relock is not None else None,
             )
             # Shown first, stored after: a crash in between leaves the action pending, so after a
             # restart it is asked about and shown again; stored first, it could never be shown.
@@ -432,19 +480,40 @@ class DoorActions:
                 running.thread = await self._reporter.show(running.thread, running.view)
             stored = await self._store.finish(
                 running.record,
-                self._clock(),
+                at,
                 state,
                 audit=self._audit_entry(running.record, outcome=str(state), problem=problem),
                 problem=problem,
                 status_ts=running.thread.status_ts if running.thread else running.record.status_ts,
                 attempt_id=running.record.attempt_id,
                 confirmed_by_device=confirmed_by_device,
+                relock=relock,
             )
             if stored is None:
                 log.info("action %s was already finished elsewhere", running.record.id)
                 return False
             running.record = stored
             return True
+
+    @staticmethod
+    def _relock_after(running: _Running, state: ActionState, at: datetime) -> Relock | None:
+        """The relock a timed unlock's outcome brings: also when not confirmed, since the door may
+        then be unlocked, and a door must not be left open for want of a confirmation."""
+        record, thread = running.record, running.thread
+        if record.kind is not ActionKind.UNLOCK or record.unlock_for is None or thread is None:
+            return None
+        if state not in (ActionState.SUCCEEDED, ActionState.NOT_CONFIRMED):
+            return None
+        return Relock(
+            unlock_id=record.id,
+            device_id=record.device_id,
+            door=record.door,
+            unlocked_by=record.requested_by,
+            channel=thread.channel,
+            parent_ts=thread.parent_ts,
+            unlocked_at=at,
+            due_at=at + record.unlock_for,
+        )
 
     async def _show(self, running: _Running, state: ActionState, *, attempt_id: str | None = None) -> None:
         async with running.lock:

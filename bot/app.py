@@ -25,6 +25,7 @@ from bot.durations import parse_duration
 from bot.overbooked import SlotClient
 from bot.policy import Policy
 from bot.policy_file import load_policy, policy_path
+from bot.relocks import Relocks
 from bot.seam import SeamClient
 from bot.seam_events import SeamEvents, UnreadableEvent
 from bot.slack.buttons import RequestButtons
@@ -32,7 +33,13 @@ from bot.slack.commands import DoorCommands
 from bot.slack.owed import OwedSlackMessages
 from bot.slack.people import SlackPeople
 from bot.slack.replays import ReplayGuard
-from bot.slack.reporter import SlackNoticeBoard, SlackRequestMessenger, action_reporter, slot_reporter
+from bot.slack.reporter import (
+    SlackNoticeBoard,
+    SlackRelockMessenger,
+    SlackRequestMessenger,
+    action_reporter,
+    slot_reporter,
+)
 from bot.slack.retries import SlackRetry
 from bot.slack.slot_commands import SlotCommands
 from bot.slack.verification import Refused, SlackRequestVerifier, Unreadable, bolt_request, is_ssl_check
@@ -83,6 +90,7 @@ class Lockbot:
     overbooked: SlotClient | None = None
     slots: SlotService | None = None
     events: SeamEvents | None = None
+    relocks: Relocks | None = None
     webhook_signed: SignatureCheck | None = None
     slack_verifier: SlackRequestVerifier | None = None
     replay_guard: ReplayGuard | None = None
@@ -142,6 +150,9 @@ class Lockbot:
             self._background.append(asyncio.create_task(self.actions.keep_leases(), name="action-leases"))
         if self.requests is not None:
             self._background.append(asyncio.create_task(self.requests.run_expiry(), name="request-expiry"))
+        if self.relocks is not None:
+            # Its first tick is at once: a relock due while lockbot was stopped runs now.
+            self._background.append(asyncio.create_task(self.relocks.run(), name="relocks"))
         if self.events is not None:
             if self.store.shared:
                 self._background.append(
@@ -306,6 +317,9 @@ def build_lockbot(settings: Settings, store: Store, policy: Policy) -> Lockbot:
         if settings.seam_webhook_secret is not None:
             lockbot.webhook_signed = _svix_signature_check(settings.seam_webhook_secret.get_secret_value())
         actions.on_final(events.announce_outcome)
+        lockbot.relocks = relocks = Relocks(store, actions, SlackRelockMessenger(slack, owed), policy)
+        actions.on_final(relocks.action_finished)
+        events.on_locked(relocks.door_locked)
         RequestButtons(requests).register(bolt)
     else:
         log.warning("SEAM_API_KEY is not set: door commands will say doors are not configured")

@@ -48,6 +48,7 @@ __all__ = [
     "metadata",
     "migrate",
     "owed_slack_messages",
+    "relocks",
     "schema_revision",
     "seam_events",
     "seen_slack_requests",
@@ -114,6 +115,7 @@ unlock_requests = Table(
     Column("decided_by", String(32), nullable=True),
     Column("decided_at", UTCDateTime, nullable=True),
     Column("note", Text, nullable=True),
+    Column("unlock_for_seconds", Integer, nullable=True),
     # False: the decision (denied, cancelled, expired) is still to be shown and told; else nothing is owed.
     Column("announced", Boolean, nullable=True),
     Index("ix_unlock_requests_state_expires_at", "state", "expires_at"),
@@ -142,8 +144,29 @@ actions = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("lease_owner", String(64), nullable=True),
     Column("lease_expires", UTCDateTime, nullable=True),
+    Column("unlock_for_seconds", Integer, nullable=True),
     Index("ix_actions_state", "state"),
     Index("ix_actions_attempt_id", "attempt_id"),
+)
+
+relocks = Table(
+    "relocks",
+    metadata,
+    Column("unlock_id", String(32), primary_key=True),
+    Column("device_id", String(128), nullable=False),
+    Column("door", Text, nullable=False),
+    Column("unlocked_by", String(32), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("parent_ts", String(32), nullable=False),
+    Column("unlocked_at", UTCDateTime, nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("lock_action_id", String(32), nullable=True),
+    Column("settled_by", String(32), nullable=True),
+    # The scheduler's one query per tick: the pending ones, soonest first.
+    Index("ix_relocks_state_due_at", "state", "due_at"),
+    Index("ix_relocks_device_id", "device_id"),
+    Index("ix_relocks_lock_action_id", "lock_action_id"),
 )
 
 audit_log = Table(

@@ -7,11 +7,13 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.actions import DoorActions
 from bot.doors import DoorAmbiguous, DoorFound, DoorUnknown, match_door, match_door_and_reason, normalised
-from bot.model import ActionKind, ActionThread, AuditEntry, CannotReport, Lock
+from bot.durations import SHORTEST_UNLOCK, LockUntilError, parse_duration, parse_lock_until, split_leading_duration
+from bot.model import ActionKind, ActionThread, AuditEntry, CannotReport, Lock, utcnow
 from bot.policy import (
     PeopleDirectory,
     PeopleUnavailable,
@@ -124,7 +126,10 @@ class DoorService:
         actions: DoorActions,
         requests: UnlockRequests,
         store: AuditReader,
+        *,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        self._clock = clock
         self._directory = directory
         self._people = people
         self._policy = policy
@@ -139,10 +144,44 @@ class DoorService:
         return await self._start(ActionKind.LOCK, found.lock, user_id, channel)
 
     async def unlock(self, user_id: str, channel: str, text: str) -> CommandResult:
+        """`/unlock <door> [for] [30s|10m|1h30m|until 17:30] [reason]`."""
         found = await self._find(text, with_reason=True)
         if not isinstance(found, DoorFound):
             return found
-        return await self._start(ActionKind.UNLOCK, found.lock, user_id, channel, reason=found.remainder)
+        asked = await self._unlock_for(found.lock, user_id, found.remainder)
+        if isinstance(asked, Problem):
+            return asked
+        unlock_for, reason = asked
+        return await self._start(ActionKind.UNLOCK, found.lock, user_id, channel, reason=reason, unlock_for=unlock_for)
+
+    async def _unlock_for(self, lock: Lock, user_id: str, text: str) -> tuple[timedelta | None, str] | Problem:
+        """How long the unlock lasts (typed, else the door's relock_after) and the reason left over."""
+        rules = self._policy.rules_for(lock)
+        try:
+            split = split_leading_duration(text)
+            if split is None:
+                return rules.relock_after, text
+            words, reason = split
+            if words.lower().startswith("until"):
+                try:
+                    time_zone = await self._people.time_zone(user_id)
+                except PeopleUnavailable:
+                    return _PROFILE_UNAVAILABLE
+                now = self._clock()
+                # Until a time today is never a day away: the door's max_unlock is checked below.
+                duration = parse_lock_until(words, now=now, time_zone=time_zone, longest=timedelta(days=1)) - now
+            else:
+                try:
+                    duration = parse_duration(words)
+                except ValueError:  # longer than any calendar: longer than max_unlock too
+                    duration = timedelta.max
+        except LockUntilError as exc:
+            return Problem(ProblemReason.UNLOCK_TIME_UNUSABLE, detail=exc.reason, door=lock.name)
+        if duration > rules.max_unlock:
+            return Problem(ProblemReason.UNLOCK_TOO_LONG, door=lock.name, duration=rules.max_unlock)
+        if duration < SHORTEST_UNLOCK:
+            return Problem(ProblemReason.UNLOCK_TOO_SHORT, door=lock.name, duration=SHORTEST_UNLOCK)
+        return duration, reason
 
     async def overview(self, user_id: str, prefix: str = "") -> DoorOverview | Problem:
         """Every door, or those with a name (or device id) starting with `prefix`, and what this person may do."""
@@ -203,7 +242,14 @@ class DoorService:
         return found
 
     async def _start(
-        self, kind: ActionKind, lock: Lock, user_id: str, channel: str, *, reason: str = ""
+        self,
+        kind: ActionKind,
+        lock: Lock,
+        user_id: str,
+        channel: str,
+        *,
+        reason: str = "",
+        unlock_for: timedelta | None = None,
     ) -> CommandResult:
         try:
             person = await self._people.person(user_id)
@@ -214,9 +260,9 @@ class DoorService:
         if capable is False:
             return Problem(ProblemReason.NOT_REMOTE, door=lock.name, action=str(kind))
         if kind is ActionKind.UNLOCK and not may_unlock_directly(rules, person):
-            return await self._requests.file(lock, user_id, channel, reason)
+            return await self._requests.file(lock, user_id, channel, reason, unlock_for=unlock_for)
         try:
-            thread = await self._actions.run(kind, lock, user_id, channel, reason=reason)
+            thread = await self._actions.run(kind, lock, user_id, channel, reason=reason, unlock_for=unlock_for)
         except CannotReport as exc:
             return Problem(ProblemReason.NOT_ANNOUNCED, detail=exc.user_message)
         return ActionStarted(thread)

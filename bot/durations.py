@@ -6,7 +6,16 @@ import re
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["LockUntilError", "parse_duration", "parse_lock_until"]
+__all__ = [
+    "SHORTEST_UNLOCK",
+    "LockUntilError",
+    "parse_duration",
+    "parse_lock_until",
+    "split_leading_duration",
+    "spoken_duration",
+]
+
+SHORTEST_UNLOCK = timedelta(seconds=10)  # a door unlocked for less could not even be walked through
 
 _DURATION = re.compile(r"^(?:(?P<h>\d+)h)?(?:(?P<m>\d+)m)?(?:(?P<s>\d+)s)?$")
 _CLOCK = re.compile(r"^(?P<h>[01]?\d|2[0-3])[:.h](?P<m>[0-5]\d)$")
@@ -80,6 +89,44 @@ def parse_lock_until(text: str, *, now: datetime, time_zone: str | None, longest
     if until - now > longest:
         raise LockUntilError(f"that is further away than the longest lock allowed ({_spoken(longest)})")
     return until.astimezone(UTC)
+
+
+def split_leading_duration(text: str) -> tuple[str, str] | None:
+    """How long, at the start of what follows a door (`/unlock front door for 10m courier`):
+    `[for] 30s|10m|1h30m` or `[for] until 17:30`, as (those words without `for`, the rest).
+
+    None when the text does not start with one (all of it is then the reason). Raises
+    LockUntilError when it plainly meant to say how long but said it wrong (`for 30 min`,
+    `until 5pm`): a door must not stay unlocked for good because a duration was mistyped.
+    """
+    words = text.split()
+    typed_for = bool(words) and words[0].casefold() == "for"
+    if typed_for:
+        words = words[1:]
+    if not words:
+        if typed_for:
+            raise LockUntilError("say for how long: 30s, 10m, 1h30m or until 17:30")
+        return None
+    first = words[0].lower()
+    if first == "until":
+        if len(words) < 2 or _CLOCK.match(words[1]) is None:
+            shown = " ".join(words[:2])
+            raise LockUntilError(f"“{shown}” is not a time of day like until 17:30")
+        return f"until {words[1]}", " ".join(words[2:])
+    found = _DURATION.match(first)
+    if found is not None and any(found.groupdict().values()):
+        return words[0], " ".join(words[1:])
+    if typed_for and first[:1].isdigit():
+        raise LockUntilError(f"“{' '.join(words[:2])}” is not a duration like 30s, 10m or 1h30m")
+    return None
+
+
+def spoken_duration(duration: timedelta) -> str:
+    """`2 h 30 min`, `45 s`: a duration as people say it."""
+    hours, rest = divmod(int(duration.total_seconds()), 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = (f"{hours} h" if hours else "", f"{minutes} min" if minutes else "", f"{seconds} s" if seconds else "")
+    return " ".join(part for part in parts if part) or "0 s"
 
 
 def _spoken(duration: timedelta) -> str:

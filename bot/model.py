@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 __all__ = [
@@ -27,6 +27,8 @@ __all__ = [
     "Lock",
     "OwedSlackMessage",
     "ProblemReason",
+    "Relock",
+    "RelockState",
     "RequestState",
     "SlotLock",
     "SlotLockState",
@@ -157,6 +159,9 @@ class ProblemReason(StrEnum):
     SLOT_UNLOCK_NOT_CONFIRMED = "slot_unlock_not_confirmed"
     SLOT_UNLOCK_FAILED = "slot_unlock_failed"  # Overbooked refused to unlock `slot_id` (`detail`)
     SLOT_UNAVAILABLE = "slot_unavailable"  # `slot_id` could not be read (`detail`)
+    UNLOCK_TOO_LONG = "unlock_too_long"  # `door` may be unlocked for at most `duration` (its max_unlock)
+    UNLOCK_TOO_SHORT = "unlock_too_short"  # the shortest timed unlock is `duration`
+    UNLOCK_TIME_UNUSABLE = "unlock_time_unusable"  # how long to unlock was mistyped or has passed (`detail`)
 
     # -- door actions (the `ActionProblem` of an action)
     NOT_SENT_INTERRUPTED = "not_sent_interrupted"  # lockbot stopped before sending a direct unlock: not sent
@@ -252,6 +257,7 @@ class ActionRecord:
     attempt_id: str | None = None
     problem: ActionProblem | None = None
     confirmed_by_device: bool | None = None
+    unlock_for: timedelta | None = None  # an unlock: lock the door again this long after it succeeded
 
     @property
     def thread(self) -> ActionThread | None:
@@ -275,6 +281,34 @@ class ActionView:
     attempt_id: str | None = None
     reason: str | None = None
     request: UnlockRequest | None = None  # the approved request this action carries out
+    until: datetime | None = None  # an unlock that succeeded: when lockbot locks the door again
+
+
+# -- relocks -----------------------------------------------------------------------------------
+
+
+class RelockState(StrEnum):
+    PENDING = "pending"  # waiting for its time
+    STARTED = "started"  # its lock action exists (`lock_action_id`): that action's outcome is the relock's
+    SETTLED = "settled"  # the door was locked before the time (by `settled_by`, or as Seam reported)
+    SUPERSEDED = "superseded"  # a later timed unlock of the same door decides when it locks again
+
+
+@dataclass(frozen=True)
+class Relock:
+    """Locking a door again when its timed unlock ends, in the unlock's own thread."""
+
+    unlock_id: str  # the unlock action
+    device_id: str
+    door: str
+    unlocked_by: str
+    channel: str
+    parent_ts: str  # the unlock's thread
+    unlocked_at: datetime
+    due_at: datetime
+    state: RelockState = RelockState.PENDING
+    lock_action_id: str | None = None
+    settled_by: str | None = None  # who locked the door first; None with SETTLED: Seam said it was locked
 
 
 # -- unlock requests ---------------------------------------------------------------------------
@@ -304,6 +338,7 @@ class UnlockRequest:
     decided_by: str | None = None
     decided_at: datetime | None = None
     note: str | None = None
+    unlock_for: timedelta | None = None  # approved, it locks again this long after it succeeded
 
 
 # -- the audit log -----------------------------------------------------------------------------

@@ -58,6 +58,8 @@ class DoorRules:
     approval_channel: str | None = None
     notify_channel: str | None = None
     request_ttl: timedelta = timedelta(minutes=15)
+    relock_after: timedelta | None = None  # a plain /unlock relocks after this; None: only when asked
+    max_unlock: timedelta = timedelta(hours=12)  # the longest unlock anyone may ask for
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, field_validator
 
 from bot.config import ConfigError, Settings
-from bot.durations import parse_duration
+from bot.durations import SHORTEST_UNLOCK, parse_duration
 from bot.policy import EVERYONE, DoorRules, Policy
 
 __all__ = ["load_policy", "policy_path"]
@@ -24,6 +24,7 @@ _USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _GROUP = re.compile(r"^S[A-Z0-9]{2,}$")
 _CHANNEL = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 _MAX_REQUEST_TTL = timedelta(days=7)
+_LONGEST_UNLOCK = timedelta(days=7)
 
 
 def _member_id(value: str) -> str:
@@ -50,12 +51,26 @@ class _RulesFile(BaseModel):
     approval_channel: _ChannelId | None = None
     notify_channel: _ChannelId | None = None
     request_ttl: str | None = None
+    relock_after: str | None = None
+    max_unlock: str | None = None
 
     @field_validator("request_ttl")
     @classmethod
     def _ttl_is_a_duration(cls, value: str | None) -> str | None:
         if value is not None and parse_duration(value) > _MAX_REQUEST_TTL:
             raise ValueError(f"{value!r} is longer than 7 days")
+        return value
+
+    @field_validator("relock_after", "max_unlock")
+    @classmethod
+    def _unlock_is_a_duration(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        duration = parse_duration(value)
+        if duration > _LONGEST_UNLOCK:
+            raise ValueError(f"{value!r} is longer than 7 days")
+        if duration < SHORTEST_UNLOCK:
+            raise ValueError(f"{value!r} is shorter than 10 seconds")
         return value
 
     def over(self, base: DoorRules) -> DoorRules:
@@ -67,6 +82,8 @@ class _RulesFile(BaseModel):
             approval_channel=given.get("approval_channel", base.approval_channel),
             notify_channel=given.get("notify_channel", base.notify_channel),
             request_ttl=parse_duration(given["request_ttl"]) if "request_ttl" in given else base.request_ttl,
+            relock_after=parse_duration(given["relock_after"]) if "relock_after" in given else base.relock_after,
+            max_unlock=parse_duration(given["max_unlock"]) if "max_unlock" in given else base.max_unlock,
         )
 
 
@@ -144,6 +161,13 @@ def load_policy(path: Path) -> Policy:
         raise ConfigError("lockbot cannot start: " + "; ".join(problems)) from None
     defaults = parsed.defaults.over(DoorRules())
     doors = {name.casefold(): rules.over(defaults) for name, rules in parsed.doors.items()}
+    # A relock later than anyone may unlock for could never be used: refuse it where it is read.
+    for where, rules in (
+        ("defaults", defaults),
+        *((f"doors.{name}", parsed.doors[name].over(defaults)) for name in parsed.doors),
+    ):
+        if rules.relock_after is not None and rules.relock_after > rules.max_unlock:
+            raise ConfigError(f"lockbot cannot start: {path}: {where}: relock_after is longer than max_unlock")
     return Policy(defaults=defaults, doors=doors)
 
 

@@ -8,6 +8,7 @@ vocabulary of problems (`bot.model.ProblemReason`), re-exported here for the ser
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bot.model import ProblemReason
 
@@ -25,3 +26,4 @@ class Problem:
     slot_id: str | None = None
     user: str | None = None
     status: int | None = None  # the HTTP status, when it is the reason (an API's 5xx)
+    duration: timedelta | None = None  # a limit on how long, when it is the reason

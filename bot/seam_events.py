@@ -125,6 +125,11 @@ class SeamEvents:
         self._clock = clock
         self._not_locks: OrderedDict[str, datetime] = OrderedDict()  # device id -> when Seam's list lacked it
         self._looking_up: dict[str, asyncio.Task[Lock | None]] = {}
+        self._locked_listeners: list[Callable[[str, datetime], Awaitable[None]]] = []
+
+    def on_locked(self, listener: Callable[[str, datetime], Awaitable[None]]) -> None:
+        """Call `listener(device_id, occurred_at)` for each `lock.locked` event (a relock it settles)."""
+        self._locked_listeners.append(listener)
 
     @staticmethod
     def read(body: bytes) -> dict[str, Any]:
@@ -201,6 +206,10 @@ class SeamEvents:
         if event_type in _ATTEMPT_OUTCOMES:
             self.attempt_ended(event)
             return
+        if event_type == "lock.locked" and event.get("device_id"):
+            at = _parse_time(event.get("occurred_at") or event.get("created_at"), self._clock())
+            for listener in self._locked_listeners:
+                await listener(str(event["device_id"]), at)
         if event_type not in _ANNOUNCED:
             return
         if attempt_id and await self._store.action_by_attempt(str(attempt_id)) is not None:

@@ -196,7 +196,10 @@ class UnlockRequests:
             return self._policy.rules_for(lock)
         return self._policy.rules_for_door(request.device_id, request.door)
 
-    async def file(self, lock: Lock, requester: str, origin_channel: str, reason: str) -> RequestFiled | Problem:
+    async def file(
+        self, lock: Lock, requester: str, origin_channel: str, reason: str, *, unlock_for: timedelta | None = None
+    ) -> RequestFiled | Problem:
+        """Ask the door's approvers; approved, the unlock lasts `unlock_for` (None: until locked)."""
         rules = self._policy.rules_for(lock)
         now = self._clock()
         request = UnlockRequest(
@@ -210,6 +213,7 @@ class UnlockRequests:
             state=RequestState.PENDING,
             created_at=now,
             expires_at=now + rules.request_ttl,
+            unlock_for=unlock_for,
         )
         await self._store.add_request(request)
         try:
@@ -260,6 +264,7 @@ class UnlockRequests:
                 request_id=request.id,
                 approved_by=clicker,
                 parent_ts=request.message_ts,
+                unlock_for=request.unlock_for,
             )
         decided = await self._store.decide(
             request.id,

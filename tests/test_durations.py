@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.durations import LockUntilError, parse_lock_until
+from bot.durations import LockUntilError, parse_lock_until, split_leading_duration, spoken_duration
 
 NOW = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)  # 10:00 in New York, 00:00 the next day in Tokyo
 LONGEST = timedelta(hours=8)
@@ -42,3 +42,50 @@ def test_until_a_time_already_past_today_is_refused(zone: str, clock: str) -> No
 )
 def test_until_a_time_later_today_is_in_the_persons_zone(zone: str, clock: str, expected: datetime) -> None:
     assert parse_lock_until(f"until {clock}", now=NOW, time_zone=zone, longest=LONGEST) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("10s", ("10s", "")),
+        ("for 10m courier at reception", ("10m", "courier at reception")),
+        ("1h30m", ("1h30m", "")),
+        ("FOR 1H", ("1H", "")),
+        ("until 17:30 cleaners", ("until 17:30", "cleaners")),
+        ("for until 9:05", ("until 9:05", "")),
+        ("courier at reception", None),
+        ("for the courier", None),
+        ("2 guests arriving", None),
+        ("", None),
+    ],
+)
+def test_a_leading_duration_is_split_from_the_reason(text: str, expected: tuple[str, str] | None) -> None:
+    assert split_leading_duration(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("for 30 min", "“30 min” is not a duration like 30s, 10m or 1h30m"),
+        ("until 5pm", "“until 5pm” is not a time of day like until 17:30"),
+        ("until", "“until” is not a time of day like until 17:30"),
+        ("for", "say for how long: 30s, 10m, 1h30m or until 17:30"),
+    ],
+)
+def test_a_mistyped_duration_is_refused_rather_than_read_as_a_reason(text: str, reason: str) -> None:
+    with pytest.raises(LockUntilError) as refused:
+        split_leading_duration(text)
+
+    assert refused.value.reason == reason
+
+
+@pytest.mark.parametrize(
+    ("duration", "words"),
+    [
+        (timedelta(seconds=10), "10 s"),
+        (timedelta(hours=2), "2 h"),
+        (timedelta(minutes=90, seconds=5), "1 h 30 min 5 s"),
+    ],
+)
+def test_spoken_durations(duration: timedelta, words: str) -> None:
+    assert spoken_duration(duration) == words

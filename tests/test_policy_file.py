@@ -117,3 +117,37 @@ def test_durations(text: str, expected: int) -> None:
 def test_bad_durations(text: str) -> None:
     with pytest.raises(ValueError, match="duration"):
         parse_duration(text)
+
+
+def test_relock_after_and_max_unlock_have_the_spec_defaults_and_are_overridden(tmp_path: Path) -> None:
+    policy = load_policy(
+        write(tmp_path, '[defaults]\nrelock_after = "5m"\nmax_unlock = "2h"\n[doors."Lab"]\nmax_unlock = "30m"\n')
+    )
+
+    assert DoorRules().relock_after is None
+    assert DoorRules().max_unlock == timedelta(hours=12)
+    assert policy.defaults.relock_after == timedelta(minutes=5)
+    assert policy.defaults.max_unlock == timedelta(hours=2)
+    lab = policy.rules_for(Lock(device_id="x", display_name="Lab"))
+    assert (lab.relock_after, lab.max_unlock) == (timedelta(minutes=5), timedelta(minutes=30))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[defaults]\nrelock_after = "soon"\n', "line 2: defaults.relock_after: 'soon' is not a duration"),
+        ('[defaults]\nmax_unlock = "169h"\n', "line 2: defaults.max_unlock: '169h' is longer than 7 days"),
+        ('[defaults]\nrelock_after = "9s"\n', "line 2: defaults.relock_after: '9s' is shorter than 10 seconds"),
+        ('[doors."Lab"]\nmax_unlock = 5\n', "line 2: doors.Lab.max_unlock: Input should be a valid string"),
+        (
+            '[defaults]\nrelock_after = "3h"\nmax_unlock = "2h"\n',
+            "defaults: relock_after is longer than max_unlock",
+        ),
+        ('[doors."Lab"]\nrelock_after = "13h"\n', "doors.Lab: relock_after is longer than max_unlock"),
+    ],
+)
+def test_bad_unlock_durations_are_refused_with_their_place(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_policy(write(tmp_path, text))
+
+    assert expected in str(raised.value)

@@ -19,7 +19,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from bot.app import Lockbot, open_lockbot
 from bot.config import ConfigError, Settings
 from bot.doors import DoorAmbiguous, DoorFound, DoorUnknown, match_door, match_door_and_reason
-from bot.durations import LockUntilError, parse_duration, parse_lock_until
+from bot.durations import LockUntilError, parse_duration, parse_lock_until, split_leading_duration
 from bot.policy_file import load_policy
 from bot.seam import Lock
 from tests.botprocess import BOT_TOKEN, SIGNING_SECRET, signed_headers
@@ -99,8 +99,42 @@ def test_lock_until_is_in_the_allowed_window_or_says_why(text: str, zone: str | 
         assert NOW < until <= NOW + longest
 
 
+@given(st.one_of(TYPED, UNTIL_CLOCK, COUNTED, st.builds(" ".join, st.lists(TYPED | UNTIL_CLOCK | COUNTED, max_size=4))))
+@example("for 30 min")
+@example("until 25:00 then")
+def test_a_leading_duration_is_split_off_whole_or_says_why(text: str) -> None:
+    try:
+        split = split_leading_duration(text)
+    except LockUntilError as exc:
+        assert exc.reason
+        return
+    if split is None:
+        return
+    words, rest = split
+    # What was split off is one of the grammar's forms, and nothing of the text is lost but `for`.
+    if words.lower().startswith("until"):
+        assert len(words.split()) == 2  # until and a time of day
+    else:
+        assert len(words.split()) == 1  # 30s, 10m, 1h30m
+        assert words[:1].isdigit()
+    kept = f"{words} {rest}".casefold().split()
+    typed = text.casefold().split()
+    assert kept == (typed[1:] if typed[0] == "for" else typed)
+
+
 KEYS = st.sampled_from(
-    ["direct_unlock", "approvers", "approval_channel", "notify_channel", "request_ttl", "colour", "ttl", ""]
+    [
+        "direct_unlock",
+        "approvers",
+        "approval_channel",
+        "notify_channel",
+        "request_ttl",
+        "relock_after",
+        "max_unlock",
+        "colour",
+        "ttl",
+        "",
+    ]
 )
 VALUES = st.one_of(
     st.lists(st.sampled_from(["U024BE7LH", "W1234567", "S0SECURITY", "*", "bob", "", "U"]), max_size=4),

@@ -11,17 +11,25 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.model import ActionThread, ActionView, CannotReport, UnlockRequest, utcnow
+from bot.model import ActionThread, ActionView, CannotReport, Relock, UnlockRequest, utcnow
 from bot.seam_events import DoorNotice
 from bot.slack.messages.actions import render_action_parent, render_action_status
 from bot.slack.messages.notices import render_door_notice, render_outcome_notice
 from bot.slack.messages.primitives import SlackMessage
+from bot.slack.messages.relocks import render_relock_failed, render_relock_settled
 from bot.slack.messages.requests import render_request, render_requester_message
 from bot.slack.messages.slots import render_slot_parent, render_slot_status
 from bot.slack.owed import OwedSlackMessages, is_lasting
 from bot.slots import SlotView
 
-__all__ = ["SlackNoticeBoard", "SlackRequestMessenger", "ThreadReporter", "action_reporter", "slot_reporter"]
+__all__ = [
+    "SlackNoticeBoard",
+    "SlackRelockMessenger",
+    "SlackRequestMessenger",
+    "ThreadReporter",
+    "action_reporter",
+    "slot_reporter",
+]
 
 _V = TypeVar("_V")
 
@@ -240,3 +248,26 @@ class SlackNoticeBoard(_SlackMessages):
             await self._post(channel, message)
         except CannotReport as exc:
             log.warning("could not post a notice in %s: %s", channel, exc.user_message)
+
+
+class SlackRelockMessenger(_SlackMessages):
+    """Implements `bot.relocks.RelockMessenger`."""
+
+    async def settled(self, relock: Relock) -> None:
+        await self._post_or_log(relock.channel, render_relock_settled(relock), thread_ts=relock.parent_ts)
+
+    async def failed(self, relock: Relock, outcome: ActionView, notify_channel: str | None) -> None:
+        await self._post_or_log(
+            relock.channel,
+            render_relock_failed(relock, outcome, mentioning=relock.unlocked_by),
+            thread_ts=relock.parent_ts,
+        )
+        await self._direct_message(relock.unlocked_by, render_relock_failed(relock, outcome), or_in=None)
+        if notify_channel is not None and notify_channel != relock.channel:
+            await self._post_or_log(notify_channel, render_relock_failed(relock, outcome))
+
+    async def _post_or_log(self, channel: str, message: SlackMessage, *, thread_ts: str | None = None) -> None:
+        try:
+            await self._post(channel, message, thread_ts=thread_ts)
+        except CannotReport as exc:
+            log.warning("could not post about a relock in %s: %s", channel, exc.user_message)

@@ -3,6 +3,7 @@
 - `requests`: unlock requests (a decision, its audit entry and its action in one transaction)
 - `actions`: door actions, their intent-named moves and their leases
 - `audit`: the audit log; `write_audit` adds an entry inside another write's transaction
+- `relocks`: the relocks of timed unlocks (`write_relock` adds one with the unlock's outcome)
 - `slot_locks`, `seam_events`, `seen_requests`, `owed_messages`: the other aggregates
 - `instances`: what instances sharing PostgreSQL tell each other (NOTIFY / LISTEN)
 - `database`: the engine and the one transaction helper every write goes through
@@ -23,6 +24,7 @@ from bot.store.audit import AuditLog
 from bot.store.database import Database
 from bot.store.instances import InstanceChannel
 from bot.store.owed_messages import OwedSlackMessageRecords
+from bot.store.relocks import RelockRecords
 from bot.store.requests import RequestRecords
 from bot.store.seam_events import SeamEventRecords
 from bot.store.seen_requests import SeenSlackRequests
@@ -34,6 +36,7 @@ __all__ = [
     "Database",
     "InstanceChannel",
     "OwedSlackMessageRecords",
+    "RelockRecords",
     "RequestRecords",
     "SeamEventRecords",
     "SeenSlackRequests",
@@ -45,6 +48,7 @@ __all__ = [
 class Store(
     RequestRecords,
     ActionRecords,
+    RelockRecords,
     AuditLog,
     SlotLockRecords,
     SeamEventRecords,

@@ -4,16 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import asdict, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.db import actions
-from bot.model import UNFINISHED, ActionKind, ActionProblem, ActionRecord, ActionState, ActionThread, AuditEntry
+from bot.db import actions, relocks
+from bot.model import (
+    UNFINISHED,
+    ActionKind,
+    ActionProblem,
+    ActionRecord,
+    ActionState,
+    ActionThread,
+    AuditEntry,
+    Relock,
+    RelockState,
+)
 from bot.store.audit import write_audit
 from bot.store.database import Database
+from bot.store.relocks import PENDING_RELOCK, write_relock
 
 __all__ = ["ActionRecords", "write_action"]
 
@@ -27,7 +38,12 @@ def _action(row: Row[Any]) -> ActionRecord:
     values["problem"] = ActionProblem.from_stored(values["problem"]) if values["problem"] is not None else None
     values.pop("lease_owner", None)
     values.pop("lease_expires", None)
-    return ActionRecord(**values)
+    seconds = values.pop("unlock_for_seconds", None)
+    return ActionRecord(**values, unlock_for=timedelta(seconds=seconds) if seconds is not None else None)
+
+
+def _seconds(duration: timedelta | None) -> int | None:
+    return int(duration.total_seconds()) if duration is not None else None
 
 
 async def write_action(
@@ -35,6 +51,7 @@ async def write_action(
 ) -> None:
     """Add a new action in the caller's transaction (an approval's, with its decision)."""
     values = asdict(record) | {"kind": str(record.kind), "state": str(record.state), "problem": _stored(record.problem)}
+    values["unlock_for_seconds"] = _seconds(values.pop("unlock_for"))
     await connection.execute(insert(actions).values(values | {"lease_owner": owner, "lease_expires": lease_until}))
 
 
@@ -170,14 +187,17 @@ class ActionRecords:
         status_ts: str | None,
         attempt_id: str | None,
         confirmed_by_device: bool | None,
+        relock: Relock | None = None,
     ) -> ActionRecord | None:
-        """Store the outcome (a final `state`) and its audit entry together; None (nothing written)
-        when the action had an outcome already: an outcome is never overwritten."""
+        """Store the outcome (a final `state`) and its audit entry together, with the `relock` a
+        timed unlock's outcome brings; None (nothing written) when the action had an outcome
+        already: an outcome is never overwritten."""
         return await self._move(
             record,
             at,
             only_from=UNFINISHED,
             audit=audit,
+            relock=relock,
             state=state,
             problem=problem,
             status_ts=status_ts,
@@ -193,6 +213,7 @@ class ActionRecords:
         only_from: tuple[ActionState, ...],
         owner: str | None = None,
         audit: AuditEntry | None = None,
+        relock: Relock | None = None,
         **changes: Any,
     ) -> ActionRecord | None:
         values = {key: _column(key, value) for key, value in changes.items()}
@@ -205,7 +226,25 @@ class ActionRecords:
                 return None
             if audit is not None:
                 await write_audit(connection, audit)
+            if relock is not None:
+                await write_relock(connection, relock)
         return replace(record, updated_at=at, **changes)
+
+    async def start_relock(
+        self, relock: Relock, action: ActionRecord, *, owner: str, lease_until: datetime
+    ) -> Relock | None:
+        """Take a pending relock and store its lock action, held by `owner`, in one transaction.
+        None when it was no longer pending: another instance took it, or the door was locked."""
+        async with self._db.transaction() as connection:
+            taken = await connection.execute(
+                update(relocks)
+                .where(relocks.c.unlock_id == relock.unlock_id, relocks.c.state == PENDING_RELOCK)
+                .values(state=str(RelockState.STARTED), lock_action_id=action.id)
+            )
+            if taken.rowcount != 1:
+                return None
+            await write_action(connection, action, owner=owner, lease_until=lease_until)
+        return replace(relock, state=RelockState.STARTED, lock_action_id=action.id)
 
     # -- reads -----------------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, insert, select, update
@@ -22,7 +22,8 @@ def _request(row: Row[Any]) -> UnlockRequest:
     values = dict(row._mapping)
     values["state"] = RequestState(values["state"])
     values.pop("announced", None)
-    return UnlockRequest(**values)
+    seconds = values.pop("unlock_for_seconds", None)
+    return UnlockRequest(**values, unlock_for=timedelta(seconds=seconds) if seconds is not None else None)
 
 
 class RequestRecords:
@@ -32,6 +33,8 @@ class RequestRecords:
     async def add_request(self, request: UnlockRequest) -> None:
         values = asdict(request)
         values["state"] = str(request.state)
+        unlock_for = values.pop("unlock_for")
+        values["unlock_for_seconds"] = int(unlock_for.total_seconds()) if unlock_for is not None else None
         async with self._db.transaction() as connection:
             await connection.execute(insert(unlock_requests).values(values))
 

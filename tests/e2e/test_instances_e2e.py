@@ -167,3 +167,23 @@ def test_one_request_sent_to_both_instances_at_once_runs_once(pair: tuple[Worksp
     wait_until(lambda: seam.calls().get("/locks/unlock_door"), 10, "the unlock")
     second.finished_action(second.command("/lock", "garden gate", user=ADMIN, channel=channel))
     assert first.seam.calls()["/locks/unlock_door"] == 1
+
+
+def test_timed_unlocks_on_two_instances_are_each_relocked_once(pair: tuple[Workspace, Workspace], channel: str) -> None:
+    first, _ = pair
+    assert first.seam is not None
+    seam = first.seam
+    # Admins unlock directly: a timed unlock of each door, through either instance, due within a second or two.
+    doors = ["Front Door", "Back Door", "Garage Door", "Garden Gate"]
+    parents = {}
+    for n, door in enumerate(doors):
+        sent = pair[n % 2].command("/unlock", f"{door} 10s", user=ADMIN, channel=channel)
+        parents[door] = first.finished_action(sent)[0]
+
+    def relocked(door: str) -> bool:
+        replies = first.slack.replies(channel, parents[door].ts)
+        return any(m.text == f"Done: {door} locked." for m in replies)
+
+    first.slack.wait_for(lambda: all(relocked(door) for door in doors), 40, "every door locked again")
+    assert seam.calls().get("/locks/lock_door", 0) == len(doors)  # both instances run the scheduler: once each
+    assert seam.calls().get("/locks/unlock_door", 0) == len(doors)

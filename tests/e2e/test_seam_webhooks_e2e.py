@@ -278,3 +278,25 @@ def test_a_webhook_secret_without_prefix_or_padding_is_taken_as_svix_takes_it(
         assert forged.status_code == 401
     finally:
         bot.close()
+
+
+def test_a_door_locked_at_the_door_settles_its_timed_unlock(workspace: Workspace, channel: str) -> None:
+    assert workspace.seam is not None
+    seam = workspace.seam
+    sent = workspace.command("/unlock", "garden gate 12s", user=ADMIN, channel=channel)
+    parent, _ = workspace.finished_action(sent)
+    due = datetime.now(UTC) + timedelta(seconds=12)
+
+    assert deliver(workspace, event("lock.locked", "lock_4", method="manual")).status_code == 200
+
+    settled = workspace.slack.wait_for(
+        lambda: next((m for m in workspace.slack.replies(channel, parent.ts) if "was locked" in m.text), None),
+        10,
+        "the thread to say the door was locked",
+    )
+    assert settled.text == (
+        ":lock: Garden Gate was locked at the door (Seam reported it) before its timed unlock ended; "
+        "lockbot will not lock it again."
+    )
+    wait_until(lambda: datetime.now(UTC) > due + timedelta(seconds=3), 20, "the relock's time to pass")
+    assert seam.calls().get("/locks/lock_door", 0) == 0

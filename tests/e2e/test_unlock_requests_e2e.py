@@ -129,6 +129,24 @@ def test_a_group_member_approves(workspace: Workspace, channel: str) -> None:
     assert wait_status(workspace, message, "Done:").text == "Done: Back Door unlocked."
 
 
+def test_a_request_carries_its_duration_and_the_approved_unlock_locks_again(workspace: Workspace, channel: str) -> None:
+    message, request_id = file_request(workspace, channel, "garden gate for 10s parcel at reception")
+
+    assert f"<@{MEMBER}> asks to unlock Garden Gate for 10 s" in message.text
+    assert "Reason: parcel at reception" in message.text
+    assert click(workspace, APPROVE, request_id, APPROVER, message).startswith("You approved")
+    unlocked = wait_status(workspace, message, "Done:")
+    assert unlocked.text.startswith("Done: Garden Gate unlocked until ")
+
+    def relocked() -> Message | None:
+        replies = workspace.slack.replies(message.channel, message.ts)
+        return next((m for m in replies if m.text == "Done: Garden Gate locked."), None)
+
+    workspace.slack.wait_for(relocked, 30, "the relock in the request's thread")
+    assert workspace.seam is not None
+    assert workspace.seam.calls().get("/locks/lock_door", 0) == 1
+
+
 def test_nobody_approves_their_own_request(workspace: Workspace, channel: str) -> None:
     reply = workspace.ephemeral(workspace.command("/unlock", "front door", user=APPROVER, channel=channel))
     assert "so I've asked" in reply.text

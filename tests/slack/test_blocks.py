@@ -105,8 +105,9 @@ def test_unknown_and_ambiguous_doors_list_names() -> None:
 def test_usage() -> None:
     usage = render_usage("/unlock")
     # The placeholder is escaped: a raw `<door>` is Slack markup, not text.
-    assert usage.text.startswith("Usage: `/unlock &lt;door&gt; [reason]`")
-    assert "`/unlock &lt;door&gt; [reason]`" in usage.blocks[0]["text"]["text"]
+    shown = "`/unlock &lt;door&gt; [for 30s|10m|1h30m|until 17:30] [reason]`"
+    assert usage.text.startswith(f"Usage: {shown}")
+    assert shown in usage.blocks[0]["text"]["text"]
 
 
 def test_a_long_door_list_fits_slack_limits() -> None:

@@ -21,6 +21,7 @@ from bot.model import (
     ActionState,
     ActionView,
     AuditEntry,
+    Relock,
     RequestState,
     SlotLock,
     SlotLockState,
@@ -41,6 +42,7 @@ from bot.slack.messages.doors import (
 from bot.slack.messages.notices import render_door_notice, render_outcome_notice
 from bot.slack.messages.outcomes import not_confirmed_reason
 from bot.slack.messages.primitives import SlackMessage
+from bot.slack.messages.relocks import render_relock_failed, render_relock_settled
 from bot.slack.messages.replies import render_notice, render_problem
 from bot.slack.messages.requests import (
     render_decision_reply,
@@ -98,6 +100,8 @@ def action_views(door: str, text: str) -> Iterator[ActionView]:
                 kind, door, "U0REQUEST1", state, problem=words(text), attempt_id=text, reason=text, timeout_seconds=3
             )
         yield ActionView(kind, door, "U0REQUEST1", ActionState.NOT_CONFIRMED, reason=text)
+        for state in (ActionState.SUCCEEDED, ActionState.NOT_CONFIRMED):
+            yield ActionView(kind, door, "U0REQUEST1", state, reason=text, until=AT, confirmed_by_device=False)
 
 
 def requests(door: str, text: str) -> Iterator[UnlockRequest]:
@@ -182,6 +186,12 @@ def every_message(door: str, text: str) -> Iterator[tuple[str, SlackMessage]]:
     yield "render_slot_status_reply", render_slot_status_reply(SlotStatus(slot, None, AT + timedelta(1)))
     yield "render_slot_unlocked", render_slot_unlocked(SlotUnlocked(text, "U0LOCKER1"), "U0OTHER01")
     yield "render_slot_ran_out", render_slot_ran_out(text, AT)
+    relock = Relock(text, "lock_1", door, "U0ADMIN001", "C1", "1.000001", AT, AT + timedelta(minutes=5))
+    for settled_by in ("U0LOCKER1", None):
+        yield "render_relock_settled", render_relock_settled(replace(relock, settled_by=settled_by))
+    for view in action_views(door, text):
+        yield "render_relock_failed", render_relock_failed(relock, view, mentioning="U0ADMIN001")
+        yield "render_relock_failed", render_relock_failed(relock, view)
     for event in ("lock.unlocked", "lock.access_denied", "device.low_battery", text):
         for known in (True, False):
             notice = DoorNotice(event, door, text, AT, method=text, battery_level=0.1, known=known)

@@ -7,6 +7,7 @@
 - `doors`: `/doors`, its audit log, and answers naming a door that is not one
 - `slots`: `/slot` and a slot lock's thread
 - `notices`: door events and action outcomes in a door's notify channel
+- `relocks`: a timed unlock's end: the door locked first by someone, or loudly not locked again
 - `replies`: short answers to a command that did nothing
 
 Each message has a plain `text` that says the same as its blocks (notifications, screen readers).

@@ -44,8 +44,9 @@ def _list_names(names: Sequence[str], *, limit: int = _LISTED_NAMES) -> Text:
 _USAGE = {
     "/lock": ("/lock <door>", "Locks a door. Name it as in `/doors`, by a unique prefix, or by device id."),
     "/unlock": (
-        "/unlock <door> [reason]",
-        "Unlocks a door if you may unlock it directly; otherwise asks its approvers. Put a door name in "
+        "/unlock <door> [for 30s|10m|1h30m|until 17:30] [reason]",
+        "Unlocks a door if you may unlock it directly, and locks it again after the time given (or the "
+        "door's own time); otherwise asks its approvers. Put a door name in "
         'quotes if the reason could be read as part of it: `/unlock "Back Door" parcel`.',
     ),
     "/doors": (

@@ -136,11 +136,15 @@ def action_outcome(view: ActionView) -> Text:
     if view.state is ActionState.PENDING:
         return compose(f"{gerund} ", door, ": waiting for the lock to confirm…")
     if view.state is ActionState.SUCCEEDED:
+        until = compose(" until ", date(view.until)) if view.until is not None else compose()
         if not view.confirmed_by_device:
             return compose(
-                door, f" {view.kind.past}, but the lock itself did not confirm it (unconfirmed by the device)."
+                door,
+                f" {view.kind.past}",
+                until,
+                ", but the lock itself did not confirm it (unconfirmed by the device).",
             )
-        return compose(door, f" {view.kind.past}.")
+        return compose(door, f" {view.kind.past}", until, ".")
     if view.state is ActionState.FAILED:
         problem = value((_words(view.problem, view.kind) or "Seam reported an error").rstrip("."), NAME_LIMIT * 4)
         return compose(f"Could not {view.kind.value} ", door, ": ", problem, ".")
@@ -148,7 +152,10 @@ def action_outcome(view: ActionView) -> Text:
     waited = f" within {view.timeout_seconds:g} s" if view.timeout_seconds else ""
     reason = not_confirmed_reason(_words(view.problem, view.kind))
     why = value(reason, NAME_LIMIT * 4) if reason else compose(f"no outcome from the lock{waited}")
-    return compose(f"{gerund} ", door, " not confirmed: ", why, ". Check the door before relying on it.")
+    relock = compose()
+    if view.until is not None:  # a timed unlock: the door may be unlocked, so it is locked again all the same
+        relock = compose(" lockbot locks it again ", date(view.until, at=True), ".")
+    return compose(f"{gerund} ", door, " not confirmed: ", why, ". Check the door before relying on it.", relock)
 
 
 def _words(problem: ActionProblem | None, kind: ActionKind | None = None) -> str:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from bot.durations import spoken_duration
 from bot.model import ActionKind
 from bot.replies import Problem, ProblemReason
 from bot.slack.messages.outcomes import not_confirmed_reason
@@ -82,6 +85,22 @@ def _problem_text(problem: Problem) -> Text:
         return compose("Could not unlock slot ", slot, ": ", _detail(problem, "Overbooked returned an error"), ".")
     if reason is ProblemReason.SLOT_UNAVAILABLE:
         return compose("Could not look up slot ", slot, ": ", _detail(problem, "Overbooked returned an error"), ".")
+    if reason is ProblemReason.UNLOCK_TOO_LONG:
+        return compose(
+            bold(problem.door or "This door"),
+            f" may be unlocked for at most {spoken_duration(problem.duration or timedelta(0))}; nothing was "
+            "unlocked. Ask for less time.",
+        )
+    if reason is ProblemReason.UNLOCK_TOO_SHORT:
+        return compose(
+            f"The shortest timed unlock is {spoken_duration(problem.duration or timedelta(0))}; nothing was unlocked."
+        )
+    if reason is ProblemReason.UNLOCK_TIME_UNUSABLE:
+        return compose(
+            "Nothing was unlocked: ",
+            _detail(problem, "that is not a duration"),
+            ". Say how long like `/unlock front door 10m` or `/unlock front door until 17:30`.",
+        )
     # A reason that belongs to an action's problem, not to a command's answer: its detail, as it is.
     return compose(_detail(problem, "Something went wrong"), ".")
 

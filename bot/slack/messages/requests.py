@@ -8,6 +8,7 @@ from typing import Any
 from slack_sdk.models.blocks import InputBlock, PlainTextInputElement, PlainTextObject
 from slack_sdk.models.views import View
 
+from bot.durations import spoken_duration
 from bot.model import ActionView, RequestState, UnlockRequest
 from bot.policy import EVERYONE
 from bot.slack.messages.outcomes import action_icon, action_outcome
@@ -78,6 +79,8 @@ def render_request(
 ) -> SlackMessage:
     """The request message: who asks for which door and why; buttons while it is pending."""
     ask = compose(mention(request.requester), " asks to unlock ", bold(request.door))
+    if request.unlock_for is not None:
+        ask = ask + compose(f" for {spoken_duration(request.unlock_for)}")
     lines = [ask]
     if request.reason:
         lines.append(compose("Reason: ", value(request.reason, 500)))

@@ -1,0 +1,93 @@
+"""Relocks as stored: one row per timed unlock, moved only by conditional writes.
+
+The scheduler's cost when idle is one indexed query per tick (`due_relocks`), however many are
+pending; a due relock is taken by one instance only (`bot.store.actions.ActionRecords.start_relock`,
+which writes its lock action in the same transaction: from then on the action's own lease decides
+who sends it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.db import relocks
+from bot.model import Relock, RelockState
+from bot.store.database import Database
+
+__all__ = ["PENDING_RELOCK", "RelockRecords", "write_relock"]
+
+PENDING_RELOCK = _PENDING = str(RelockState.PENDING)
+
+
+def _relock(row: Row[Any]) -> Relock:
+    values = dict(row._mapping)
+    values["state"] = RelockState(values["state"])
+    return Relock(**values)
+
+
+async def write_relock(connection: AsyncConnection, relock: Relock) -> None:
+    """Add a pending relock in the caller's transaction (the unlock's outcome's). A later timed
+    unlock of the same door decides when it locks again: earlier pending relocks are superseded."""
+    await connection.execute(
+        update(relocks)
+        .where(relocks.c.device_id == relock.device_id, relocks.c.state == _PENDING)
+        .values(state=str(RelockState.SUPERSEDED))
+    )
+    await connection.execute(insert(relocks).values(asdict(relock) | {"state": str(relock.state)}))
+
+
+class RelockRecords:
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    async def due_relocks(self, now: datetime, *, limit: int) -> list[Relock]:
+        """The pending relocks due by `now`, soonest first (one query on (state, due_at))."""
+        async with self._db.reading() as connection:
+            rows = await connection.execute(
+                select(relocks)
+                .where(relocks.c.state == _PENDING, relocks.c.due_at <= now)
+                .order_by(relocks.c.due_at)
+                .limit(limit)
+            )
+            return [_relock(row) for row in rows]
+
+    async def pending_relocks(self) -> list[Relock]:
+        """Every pending relock, soonest first."""
+        async with self._db.reading() as connection:
+            rows = await connection.execute(
+                select(relocks).where(relocks.c.state == _PENDING).order_by(relocks.c.due_at)
+            )
+            return [_relock(row) for row in rows]
+
+    async def settle_relocks(self, device_id: str, *, by: str | None, unlocked_before: datetime) -> list[Relock]:
+        """The door was locked: its pending relocks from unlocks before `unlocked_before` are settled
+        (an unlock after that lock still gets its relock). Returns those settled here."""
+        settled = []
+        async with self._db.transaction() as connection:
+            rows = await connection.execute(
+                select(relocks).where(
+                    relocks.c.device_id == device_id,
+                    relocks.c.state == _PENDING,
+                    relocks.c.unlocked_at < unlocked_before,
+                )
+            )
+            for relock in [_relock(row) for row in rows]:
+                moved = await connection.execute(
+                    update(relocks)
+                    .where(relocks.c.unlock_id == relock.unlock_id, relocks.c.state == _PENDING)
+                    .values(state=str(RelockState.SETTLED), settled_by=by)
+                )
+                if moved.rowcount == 1:
+                    settled.append(replace(relock, state=RelockState.SETTLED, settled_by=by))
+        return settled
+
+    async def relock_by_lock_action(self, action_id: str) -> Relock | None:
+        """The relock a lock action carries out, if it is one."""
+        async with self._db.reading() as connection:
+            row = (await connection.execute(select(relocks).where(relocks.c.lock_action_id == action_id))).first()
+        return _relock(row) if row is not None else None

@@ -1,0 +1,136 @@
+"""Relocks as stored: found by one query when due, taken by one instance only, settled by a lock."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.model import ActionKind, ActionRecord, ActionState, AuditEntry, Relock, RelockState, new_id
+from bot.store import Store
+from tests.databases import DATABASE_KINDS, fresh_database
+
+NOW = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=DATABASE_KINDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with fresh_database(request.param, tmp_path) as url:
+        yield url
+
+
+def relock(device_id: str = "lock_1", *, due_in: timedelta = timedelta(seconds=10)) -> Relock:
+    return Relock(
+        unlock_id=new_id(),
+        device_id=device_id,
+        door="Front Door",
+        unlocked_by="U0ADMIN",
+        channel="C0GENERAL",
+        parent_ts="1.000001",
+        unlocked_at=NOW,
+        due_at=NOW + due_in,
+    )
+
+
+def lock_action(of: Relock) -> ActionRecord:
+    return ActionRecord(
+        id=new_id(),
+        kind=ActionKind.LOCK,
+        device_id=of.device_id,
+        door=of.door,
+        requested_by=of.unlocked_by,
+        reason="the timed unlock ended",
+        channel=of.channel,
+        state=ActionState.QUEUED,
+        created_at=NOW,
+        updated_at=NOW,
+        parent_ts=of.parent_ts,
+    )
+
+
+async def add(store: Store, pending: Relock) -> None:
+    """Stored as a timed unlock's outcome stores it: with the outcome, in one transaction."""
+    unlock = replace(
+        lock_action(pending), id=pending.unlock_id, kind=ActionKind.UNLOCK, unlock_for=pending.due_at - NOW
+    )
+    await store.add_action(unlock, owner="instance", lease_until=NOW + timedelta(seconds=30))
+    audit = AuditEntry(at=NOW, actor=unlock.requested_by, event="unlock", outcome="succeeded")
+    finished = await store.finish(
+        unlock,
+        NOW,
+        ActionState.SUCCEEDED,
+        audit=audit,
+        problem=None,
+        status_ts=None,
+        attempt_id=None,
+        confirmed_by_device=True,
+        relock=pending,
+    )
+    assert finished is not None
+
+
+@pytest.mark.anyio
+async def test_a_relock_is_due_at_its_time_and_taken_by_one_instance_only(database_url: str) -> None:
+    store = await Store.open(database_url)
+    try:
+        pending = relock()
+        await add(store, pending)
+
+        assert await store.due_relocks(NOW + timedelta(seconds=9), limit=10) == []
+        due = await store.due_relocks(NOW + timedelta(seconds=10), limit=10)
+        assert [r.unlock_id for r in due] == [pending.unlock_id]
+        actions = [lock_action(pending) for _ in range(4)]
+        taken = await asyncio.gather(
+            *(
+                store.start_relock(pending, action, owner=f"instance-{i}", lease_until=NOW + timedelta(seconds=30))
+                for i, action in enumerate(actions)
+            )
+        )
+
+        winners = [t for t in taken if t is not None]
+        assert len(winners) == 1
+        assert winners[0].state is RelockState.STARTED
+        assert await store.due_relocks(NOW + timedelta(hours=1), limit=10) == []
+        unfinished = {record.id for record in await store.unfinished_actions()}
+        assert len(unfinished & {action.id for action in actions}) == 1  # the lock action of the winner only
+        assert winners[0].lock_action_id is not None
+        assert await store.relock_by_lock_action(winners[0].lock_action_id) == winners[0]
+    finally:
+        await store.close()
+
+
+@pytest.mark.anyio
+async def test_a_lock_settles_the_pending_relocks_of_earlier_unlocks_only(database_url: str) -> None:
+    store = await Store.open(database_url)
+    try:
+        pending = relock("lock_2")
+        await add(store, pending)
+
+        assert await store.settle_relocks("lock_2", by="U0MEMBER", unlocked_before=NOW) == []  # a lock before it
+        settled = await store.settle_relocks("lock_2", by="U0MEMBER", unlocked_before=NOW + timedelta(seconds=1))
+
+        assert [(r.unlock_id, r.state, r.settled_by) for r in settled] == [
+            (pending.unlock_id, RelockState.SETTLED, "U0MEMBER")
+        ]
+        assert await store.due_relocks(NOW + timedelta(hours=1), limit=10) == []
+        assert await store.start_relock(pending, lock_action(pending), owner="a", lease_until=NOW) is None
+    finally:
+        await store.close()
+
+
+@pytest.mark.anyio
+async def test_a_later_timed_unlock_of_the_door_supersedes_the_earlier_relock(database_url: str) -> None:
+    store = await Store.open(database_url)
+    try:
+        first, second = relock("lock_3", due_in=timedelta(seconds=10)), relock("lock_3", due_in=timedelta(minutes=5))
+        await add(store, first)
+        await add(store, second)
+
+        due = await store.due_relocks(NOW + timedelta(hours=1), limit=10)
+        assert [r.unlock_id for r in due] == [second.unlock_id]
+    finally:
+        await store.close()
