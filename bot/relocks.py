@@ -9,7 +9,6 @@ A lock of the door before the time (a `/lock`, or Seam saying it was locked) set
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -18,6 +17,7 @@ from typing import Protocol
 from bot.actions import DoorActions
 from bot.model import ActionKind, ActionRecord, ActionState, ActionView, Relock, new_id, utcnow
 from bot.policy import Policy
+from bot.ticks import run_every_tick
 
 __all__ = ["RELOCK_REASON", "RelockMessenger", "RelockStore", "Relocks"]
 
@@ -75,13 +75,7 @@ class Relocks:
 
     async def run(self) -> None:
         """Until cancelled: every tick, start the relocks that are due (the first tick at once)."""
-        while True:
-            try:
-                while await self.run_due() == self._batch:
-                    pass  # a full batch: more may be due now
-            except Exception:
-                log.exception("could not run the due relocks; trying again at the next tick")
-            await asyncio.sleep(self._tick_seconds)
+        await run_every_tick(self.run_due, tick_seconds=self._tick_seconds, batch=self._batch, what="relocks")
 
     async def run_due(self) -> int:
         """Start each relock due now that no other instance took first. Returns how many were due."""
