@@ -17,6 +17,7 @@ __all__ = [
     "Person",
     "Policy",
     "may_approve",
+    "may_break_glass",
     "may_lock",
     "may_unlock_directly",
 ]
@@ -60,6 +61,12 @@ class DoorRules:
     request_ttl: timedelta = timedelta(minutes=15)
     relock_after: timedelta | None = None  # a plain /unlock relocks after this; None: only when asked
     max_unlock: timedelta = timedelta(hours=12)  # the longest unlock anyone may ask for
+    alert_unlocked_after: timedelta | None = None  # a notice for a door left unlocked this long; None: no alert
+    remind_after: timedelta | None = None  # an undecided request is bumped every this long; None: never
+    escalate_after: timedelta | None = None  # ...and after this, escalate_to is mentioned too (once)
+    escalate_to: frozenset[str] = frozenset()
+    reason_required: bool = False  # /unlock without a reason is refused with the usage
+    emergency: frozenset[str] = frozenset()  # who may break glass (--emergency); empty: nobody
 
 
 @dataclass(frozen=True)
@@ -83,7 +90,7 @@ class Policy:
         """Every user group the policy names: their members must be looked up."""
         named: set[str] = set()
         for rules in (self.defaults, *self.doors.values()):
-            for entries in (rules.direct_unlock, rules.approvers):
+            for entries in (rules.direct_unlock, rules.approvers, rules.escalate_to, rules.emergency):
                 named.update(entry for entry in entries or () if entry.startswith("S"))
         return frozenset(named)
 
@@ -109,3 +116,8 @@ def may_unlock_directly(rules: DoorRules, person: Person) -> bool:
 
 def may_approve(rules: DoorRules, person: Person) -> bool:
     return _listed(rules.approvers, person)
+
+
+def may_break_glass(rules: DoorRules, person: Person) -> bool:
+    """Only those the policy names in `emergency`; nobody by default, admins included."""
+    return _listed(rules.emergency, person)

@@ -53,12 +53,27 @@ class _RulesFile(BaseModel):
     request_ttl: str | None = None
     relock_after: str | None = None
     max_unlock: str | None = None
+    alert_unlocked_after: str | None = None
+    remind_after: str | None = None
+    escalate_after: str | None = None
+    escalate_to: list[_MemberId] | None = None
+    reason_required: bool | None = None
+    emergency: list[_MemberId] | None = None
 
     @field_validator("request_ttl")
     @classmethod
     def _ttl_is_a_duration(cls, value: str | None) -> str | None:
         if value is not None and parse_duration(value) > _MAX_REQUEST_TTL:
             raise ValueError(f"{value!r} is longer than 7 days")
+        return value
+
+    @field_validator("alert_unlocked_after", "remind_after", "escalate_after")
+    @classmethod
+    def _wait_is_a_duration(cls, value: str | None) -> str | None:
+        if value is not None and parse_duration(value) > _MAX_REQUEST_TTL:
+            raise ValueError(f"{value!r} is longer than 7 days")
+        if value is not None and parse_duration(value) < SHORTEST_UNLOCK:
+            raise ValueError(f"{value!r} is shorter than 10 seconds")
         return value
 
     @field_validator("relock_after", "max_unlock")
@@ -84,7 +99,20 @@ class _RulesFile(BaseModel):
             request_ttl=parse_duration(given["request_ttl"]) if "request_ttl" in given else base.request_ttl,
             relock_after=parse_duration(given["relock_after"]) if "relock_after" in given else base.relock_after,
             max_unlock=parse_duration(given["max_unlock"]) if "max_unlock" in given else base.max_unlock,
+            alert_unlocked_after=_duration_or(given, "alert_unlocked_after", base.alert_unlocked_after),
+            remind_after=_duration_or(given, "remind_after", base.remind_after),
+            escalate_after=_duration_or(given, "escalate_after", base.escalate_after),
+            escalate_to=frozenset(given["escalate_to"] or ()) if "escalate_to" in given else base.escalate_to,
+            reason_required=bool(given.get("reason_required", base.reason_required)),
+            emergency=frozenset(given["emergency"] or ()) if "emergency" in given else base.emergency,
         )
+
+
+def _duration_or(given: dict[str, object], key: str, base: timedelta | None) -> timedelta | None:
+    if key not in given:
+        return base
+    value = given[key]
+    return parse_duration(value) if isinstance(value, str) else None
 
 
 class _PolicyFile(BaseModel):

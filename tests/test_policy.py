@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from bot.model import Lock
-from bot.policy import EVERYONE, DoorRules, Person, Policy, may_approve, may_lock, may_unlock_directly
+from bot.policy import (
+    EVERYONE,
+    DoorRules,
+    Person,
+    Policy,
+    may_approve,
+    may_break_glass,
+    may_lock,
+    may_unlock_directly,
+)
 
 ADMIN = Person("U1", is_admin=True)
 OWNER = Person("U2", is_owner=True)
@@ -33,3 +42,12 @@ def test_door_rules_by_name_or_device_id_override_the_defaults() -> None:
     assert policy.rules_for(Lock(device_id="x", display_name="Server Room")) is secure
     assert policy.rules_for(Lock(device_id="lock_9", display_name="Other")) is secure
     assert policy.rules_for(Lock(device_id="y", display_name="Front Door")) is policy.defaults
+
+
+def test_nobody_breaks_glass_unless_named_in_emergency_not_even_an_admin() -> None:
+    admin = Person("UADMIN", is_admin=True)
+    oncall = Person("UONCALL", groups=frozenset({"S0ONCALL"}))
+    assert not may_break_glass(DoorRules(), admin)
+    rules = DoorRules(emergency=frozenset({"S0ONCALL"}))
+    assert may_break_glass(rules, oncall)
+    assert not may_break_glass(rules, admin)

@@ -151,3 +151,73 @@ def test_bad_unlock_durations_are_refused_with_their_place(tmp_path: Path, text:
         load_policy(write(tmp_path, text))
 
     assert expected in str(raised.value)
+
+
+FULL_SPEC_EXAMPLE = """
+[defaults]
+direct_unlock = ["S012AB3CD"]
+approvers = ["U024BE7LH"]
+approval_channel = "C0123456"
+notify_channel = "C0654321"
+request_ttl = "15m"
+relock_after = "5m"
+max_unlock = "2h"
+alert_unlocked_after = "30m"
+remind_after = "5m"
+escalate_after = "15m"
+escalate_to = ["S0SECURITY"]
+reason_required = false
+emergency = ["S0ONCALL"]
+
+[doors."Server Room"]
+direct_unlock = []
+approvers = ["S0SECURITY"]
+approval_channel = "C0SECURE"
+reason_required = true
+remind_after = "1m"
+"""
+
+
+def test_every_key_of_the_spec_example_is_read_and_doors_override_it(tmp_path: Path) -> None:
+    policy = load_policy(write(tmp_path, FULL_SPEC_EXAMPLE))
+
+    rules = policy.defaults
+    assert rules.alert_unlocked_after == timedelta(minutes=30)
+    assert (rules.remind_after, rules.escalate_after) == (timedelta(minutes=5), timedelta(minutes=15))
+    assert rules.escalate_to == frozenset({"S0SECURITY"})
+    assert rules.reason_required is False
+    assert rules.emergency == frozenset({"S0ONCALL"})
+    server_room = policy.rules_for_door("D1", "Server Room")
+    assert server_room.reason_required is True
+    assert server_room.remind_after == timedelta(minutes=1)
+    assert server_room.emergency == frozenset({"S0ONCALL"})  # left out: the defaults'
+    assert {"S0SECURITY", "S0ONCALL", "S012AB3CD"} <= policy.groups()
+
+
+def test_the_new_keys_default_to_nothing_happening(tmp_path: Path) -> None:
+    rules = load_policy(write(tmp_path, "[defaults]\n")).defaults
+
+    assert rules.alert_unlocked_after is None
+    assert rules.remind_after is None
+    assert rules.escalate_after is None
+    assert rules.escalate_to == frozenset()
+    assert rules.emergency == frozenset()
+    assert rules.reason_required is False
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[defaults]\nremind_after = "often"\n', "line 2: defaults.remind_after: 'often' is not a duration"),
+        ('[defaults]\nescalate_after = "5s"\n', "line 2: defaults.escalate_after: '5s' is shorter than 10 seconds"),
+        ('[defaults]\nalert_unlocked_after = "200h"\n', "defaults.alert_unlocked_after: '200h' is longer than 7 days"),
+        ('[defaults]\nescalate_to = ["security"]\n', "line 2: defaults.escalate_to.0: 'security' is not a Slack"),
+        ('[defaults]\nemergency = ["#oncall"]\n', "line 2: defaults.emergency.0: '#oncall' is not a Slack"),
+        ('[defaults]\nreason_required = "yes please"\n', "line 2: defaults.reason_required:"),
+    ],
+)
+def test_bad_values_of_the_new_keys_are_refused_with_their_place(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_policy(write(tmp_path, text))
+
+    assert expected in str(refused.value)
