@@ -147,7 +147,8 @@ def test_break_glass_unlocks_once_relocks_alarms_every_approver_and_is_audited(
     # The loud notice, in the door's approval channel and in notify_channel, mentioning every approver.
     for where in (APPROVALS, NOTIFY):
         notice = workspace.slack.wait_for(notice_in(workspace, where, sent.sent_at), 10, f"the notice in {where}")
-        assert f"<@{ONCALL}> unlocked Front Door with `--emergency`, without approval." in notice.text
+        assert f"<@{ONCALL}> used `--emergency` to unlock Front Door at once, without approval." in notice.text
+        assert f"It locks again 10 s after it opens. Its outcome is in <#{channel}>." in notice.text
         assert "Reason: gas leak in the hall." in notice.text
         assert f"<@{APPROVER}>" in notice.text
         assert f"<!subteam^{GUARDS}>" in notice.text

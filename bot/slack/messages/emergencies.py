@@ -7,7 +7,7 @@ from bot.break_glass import EmergencyUnlock
 from bot.durations import spoken_duration
 from bot.policy import EVERYONE
 from bot.slack.messages.primitives import SlackMessage, section_message
-from bot.slack.text import Text, bold, compose, date, escape, join, mention, value
+from bot.slack.text import Text, bold, compose, escape, join, mention, value
 
 __all__ = ["render_emergency_direct_message", "render_emergency_notice"]
 
@@ -26,16 +26,18 @@ def _approvers(approvers: frozenset[str] | None) -> Text:
 
 
 def _what_happened(unlock: EmergencyUnlock) -> Text:
+    # Said as it is sent: whether the door opened is told in the unlock's own thread.
+    channel = unlock.thread.channel
+    where = compose(f" Its outcome is in <#{escape(channel)}>.") if channel.startswith(("C", "G")) else compose()
     return compose(
         ":rotating_light: *Emergency unlock*: ",
         mention(unlock.by),
-        " unlocked ",
+        " used `--emergency` to unlock ",
         bold(unlock.door),
-        " with `--emergency`, without approval. Reason: ",
+        " at once, without approval. Reason: ",
         value(unlock.reason, _REASON_LIMIT),
-        f". It locks again in {spoken_duration(unlock.unlock_for)} (",
-        date(unlock.at + unlock.unlock_for, at=True),
-        f"). See <#{escape(unlock.thread.channel)}>.",
+        f". It locks again {spoken_duration(unlock.unlock_for)} after it opens.",
+        where,
     )
 
 
