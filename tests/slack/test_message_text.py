@@ -325,6 +325,10 @@ def test_the_approve_confirm_dialog_names_door_and_requester_within_slacks_limit
     assert len(confirm["confirm"]["text"]) <= 30
     assert len(confirm["deny"]["text"]) <= 30
     assert confirm["title"]["type"] == "plain_text"
+    assert confirm["title"]["text"].startswith("Unlock ")
+    assert confirm["text"]["text"].endswith("It unlocks at once.")
+    if len(door) > 300:  # as much of a long name as fits, not a bare "…"
+        assert len(confirm["text"]["text"]) > 250
     assert "<@U0REQUEST1>" in confirm["text"]["text"]
     for shown in texts(confirm):
         for raw in FORBIDDEN:

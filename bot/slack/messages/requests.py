@@ -80,7 +80,7 @@ def _within(make: Callable[[int], Text], limit: int) -> Text:
     room = limit
     text = make(room)
     while len(text) > limit and room > 1:
-        room = max(1, room - (len(text) - limit))
+        room = max(1, min(room - 1, room * limit // len(text)))
         text = make(room)
     return text
 
