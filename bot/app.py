@@ -18,6 +18,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions import DoorActions
+from bot.break_glass import BreakGlass
 from bot.config import ConfigError, Settings
 from bot.db import MigrationFailed
 from bot.door_service import DoorDirectory, DoorService
@@ -34,6 +35,7 @@ from bot.slack.owed import OwedSlackMessages
 from bot.slack.people import SlackPeople
 from bot.slack.replays import ReplayGuard
 from bot.slack.reporter import (
+    SlackEmergencyAlarm,
     SlackNoticeBoard,
     SlackRelockMessenger,
     SlackRequestMessenger,
@@ -312,7 +314,8 @@ def build_lockbot(settings: Settings, store: Store, policy: Policy) -> Lockbot:
         lockbot.requests = requests = UnlockRequests(
             store, policy, people, actions, SlackRequestMessenger(slack, owed), directory.lock_named
         )
-        door_service = DoorService(directory, people, policy, actions, requests, store)
+        break_glass = BreakGlass(policy, people, people, actions, store, SlackEmergencyAlarm(slack))
+        door_service = DoorService(directory, people, policy, actions, requests, store, break_glass)
         lockbot.events = events = SeamEvents(store, policy, tracker, directory.lock_named, SlackNoticeBoard(slack))
         if settings.seam_webhook_secret is not None:
             lockbot.webhook_signed = _svix_signature_check(settings.seam_webhook_secret.get_secret_value())

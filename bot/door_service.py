@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.actions import DoorActions
+from bot.break_glass import BreakGlass, split_emergency_flag
 from bot.doors import DoorAmbiguous, DoorFound, DoorUnknown, match_door, match_door_and_reason, normalised
 from bot.durations import SHORTEST_UNLOCK, LockUntilError, parse_duration, parse_lock_until, split_leading_duration
 from bot.model import ActionKind, ActionThread, AuditEntry, CannotReport, Lock, utcnow
@@ -126,10 +127,12 @@ class DoorService:
         actions: DoorActions,
         requests: UnlockRequests,
         store: AuditReader,
+        break_glass: BreakGlass,
         *,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._clock = clock
+        self._break_glass = break_glass
         self._directory = directory
         self._people = people
         self._policy = policy
@@ -144,7 +147,9 @@ class DoorService:
         return await self._start(ActionKind.LOCK, found.lock, user_id, channel)
 
     async def unlock(self, user_id: str, channel: str, text: str) -> CommandResult:
-        """`/unlock <door> [for] [30s|10m|1h30m|until 17:30] [reason]`."""
+        """`/unlock <door> [for] [30s|10m|1h30m|until 17:30] [reason]`, or break-glass:
+        `/unlock <door> --emergency <reason>`."""
+        text, emergency = split_emergency_flag(text)
         found = await self._find(text, with_reason=True)
         if not isinstance(found, DoorFound):
             return found
@@ -152,6 +157,12 @@ class DoorService:
         if isinstance(asked, Problem):
             return asked
         unlock_for, reason = asked
+        if emergency:
+            started = await self._break_glass.unlock(found.lock, user_id, channel, reason, unlock_for)
+            return started if isinstance(started, Problem) else ActionStarted(started)
+        if not reason.strip() and self._policy.rules_for(found.lock).reason_required:
+            # For everyone, direct unlockers too: the door's rule is that every unlock of it says why.
+            return Problem(ProblemReason.REASON_REQUIRED, door=found.lock.name)
         return await self._start(ActionKind.UNLOCK, found.lock, user_id, channel, reason=reason, unlock_for=unlock_for)
 
     async def _unlock_for(self, lock: Lock, user_id: str, text: str) -> tuple[timedelta | None, str] | Problem:

@@ -162,6 +162,9 @@ class ProblemReason(StrEnum):
     UNLOCK_TOO_LONG = "unlock_too_long"  # `door` may be unlocked for at most `duration` (its max_unlock)
     UNLOCK_TOO_SHORT = "unlock_too_short"  # the shortest timed unlock is `duration`
     UNLOCK_TIME_UNUSABLE = "unlock_time_unusable"  # how long to unlock was mistyped or has passed (`detail`)
+    REASON_REQUIRED = "reason_required"  # `door` is unlocked only with a reason (its reason_required)
+    EMERGENCY_NOT_LISTED = "emergency_not_listed"  # --emergency by someone not on `door`'s emergency list
+    EMERGENCY_NEEDS_REASON = "emergency_needs_reason"  # --emergency without a reason
 
     # -- door actions (the `ActionProblem` of an action)
     NOT_SENT_INTERRUPTED = "not_sent_interrupted"  # lockbot stopped before sending a direct unlock: not sent

@@ -34,6 +34,10 @@ class SlackPeople:
         groups = frozenset(group for group, users in zip(self._groups, members, strict=True) if user_id in users)
         return Person(user_id=user_id, is_admin=is_admin, is_owner=is_owner, groups=groups)
 
+    async def members(self, group: str) -> frozenset[str]:
+        """The users in a user group (`bot.break_glass.GroupMembers`); raises PeopleUnavailable."""
+        return await self._cached_members(group)
+
     async def _user(self, user_id: str) -> tuple[bool, bool, str | None]:
         try:
             response = await self._client.users_info(user=user_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Generic, TypeVar
 
@@ -11,9 +11,11 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.break_glass import EmergencyUnlock
 from bot.model import ActionThread, ActionView, CannotReport, Relock, UnlockRequest, utcnow
 from bot.seam_events import DoorNotice
 from bot.slack.messages.actions import render_action_parent, render_action_status
+from bot.slack.messages.emergencies import render_emergency_direct_message, render_emergency_notice
 from bot.slack.messages.notices import render_door_notice, render_outcome_notice
 from bot.slack.messages.primitives import SlackMessage
 from bot.slack.messages.relocks import render_relock_failed, render_relock_settled
@@ -23,6 +25,7 @@ from bot.slack.owed import OwedSlackMessages, is_lasting
 from bot.slots import SlotView
 
 __all__ = [
+    "SlackEmergencyAlarm",
     "SlackNoticeBoard",
     "SlackRelockMessenger",
     "SlackRequestMessenger",
@@ -271,3 +274,18 @@ class SlackRelockMessenger(_SlackMessages):
             await self._post(channel, message, thread_ts=thread_ts)
         except CannotReport as exc:
             log.warning("could not post about a relock in %s: %s", channel, exc.user_message)
+
+
+class SlackEmergencyAlarm(_SlackMessages):
+    """Implements `bot.break_glass.EmergencyAlarm`: the notices first, then each approver directly."""
+
+    async def sound(self, unlock: EmergencyUnlock, channels: Sequence[str], recipients: Sequence[str]) -> None:
+        notice = render_emergency_notice(unlock)
+        for channel in channels:
+            try:
+                await self._post(channel, notice)
+            except CannotReport as exc:
+                log.warning("could not post an emergency notice in %s: %s", channel, exc.user_message)
+        told = render_emergency_direct_message(unlock)
+        for user_id in recipients:
+            await self._direct_message(user_id, told, or_in=None)

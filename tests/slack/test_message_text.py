@@ -13,12 +13,14 @@ from typing import Any
 import pytest
 
 import bot.slack.messages
+from bot.break_glass import EMERGENCY_EVENT, EmergencyUnlock
 from bot.door_service import AuditView, DoorOverview, DoorStatus
 from bot.doors import DoorAmbiguous, DoorUnknown
 from bot.model import (
     ActionKind,
     ActionProblem,
     ActionState,
+    ActionThread,
     ActionView,
     AuditEntry,
     Relock,
@@ -39,6 +41,7 @@ from bot.slack.messages.doors import (
     render_unknown_door,
     render_usage,
 )
+from bot.slack.messages.emergencies import render_emergency_direct_message, render_emergency_notice
 from bot.slack.messages.notices import render_door_notice, render_outcome_notice
 from bot.slack.messages.outcomes import not_confirmed_reason
 from bot.slack.messages.primitives import SlackMessage
@@ -51,6 +54,7 @@ from bot.slack.messages.requests import (
     render_request,
     render_request_filed,
     render_requester_message,
+    unlock_confirm,
 )
 from bot.slack.messages.slots import (
     render_bad_slot_command,
@@ -166,6 +170,11 @@ def every_message(door: str, text: str) -> Iterator[tuple[str, SlackMessage]]:
         for _ in range(7)
     )
     yield "render_audit", render_audit(AuditView(entries, door))
+    emergencies = tuple(
+        AuditEntry(AT, "U0ONCALL01", EMERGENCY_EVENT, "requested", door=door, device_id="lock_1", detail=text)
+        for _ in range(30)
+    )
+    yield "render_audit", render_audit(AuditView(emergencies, None))
     yield "render_audit", render_audit(AuditView((), door))
     yield "render_notice", render_notice(compose("lockbot's own words about ", bold(door), value(text)))
     yield "render_usage", render_usage("/unlock")
@@ -192,6 +201,12 @@ def every_message(door: str, text: str) -> Iterator[tuple[str, SlackMessage]]:
     for view in action_views(door, text):
         yield "render_relock_failed", render_relock_failed(relock, view, mentioning="U0ADMIN001")
         yield "render_relock_failed", render_relock_failed(relock, view)
+    for approvers in (frozenset({"U0APPROV01", "S0GROUP01", text}), None, frozenset({"*"}), frozenset()):
+        unlock = EmergencyUnlock(
+            door, "lock_1", "U0ONCALL01", text, timedelta(minutes=15), approvers, ActionThread(text, "1.0", "2.0"), AT
+        )
+        yield "render_emergency_notice", render_emergency_notice(unlock)
+        yield "render_emergency_direct_message", render_emergency_direct_message(unlock)
     for event in ("lock.unlocked", "lock.access_denied", "device.low_battery", text):
         for known in (True, False):
             notice = DoorNotice(event, door, text, AT, method=text, battery_level=0.1, known=known)
@@ -296,3 +311,93 @@ def test_a_slot_not_confirmed_never_invites_a_retry_of_the_lock() -> None:
     view = SlotView("ROOM-1", "U1", ActionState.NOT_CONFIRMED, AT, problem=words(problem))
     for message in (render_slot_status(view), render_slot_parent(view)):
         assert "try again" not in message.text.casefold()
+
+
+@pytest.mark.parametrize("door", [EVIL, LONG, "Front Door", "&" * 10_000])
+@pytest.mark.parametrize("unlock_for", [None, timedelta(hours=1, minutes=30)])
+def test_the_approve_confirm_dialog_names_door_and_requester_within_slacks_limits(
+    door: str, unlock_for: timedelta | None
+) -> None:
+    confirm = unlock_confirm(door, "U0REQUEST1", unlock_for).to_dict()  # slack_sdk checks the limits too
+
+    assert len(confirm["title"]["text"]) <= 100
+    assert len(confirm["text"]["text"]) <= 300
+    assert len(confirm["confirm"]["text"]) <= 30
+    assert len(confirm["deny"]["text"]) <= 30
+    assert confirm["title"]["type"] == "plain_text"
+    assert confirm["title"]["text"].startswith("Unlock ")
+    assert confirm["text"]["text"].endswith("It unlocks at once.")
+    if len(door) > 300:  # as much of a long name as fits, not a bare "…"
+        assert len(confirm["text"]["text"]) > 250
+    assert "<@U0REQUEST1>" in confirm["text"]["text"]
+    for shown in texts(confirm):
+        for raw in FORBIDDEN:
+            assert raw not in shown
+    if door == "Front Door":
+        assert confirm["title"]["text"] == "Unlock Front Door?"
+        assert "*Front Door*" in confirm["text"]["text"]
+    if unlock_for is not None:
+        assert "for 1 h 30 min" in confirm["text"]["text"]
+
+
+def test_only_the_approve_button_of_a_request_asks_for_confirmation() -> None:
+    request = next(requests("Front Door", "parcel"))
+    message = render_request(request, frozenset({"U0APPROV01"}))
+    rows = [block["elements"] for block in message.blocks if block["type"] == "actions"]
+    shown = {element["action_id"]: element for row in rows for element in row}
+
+    assert "Front Door" in shown["unlock_approve"]["confirm"]["title"]["text"]
+    assert "<@U0REQUEST1>" in shown["unlock_approve"]["confirm"]["text"]["text"]
+    assert "confirm" not in shown["unlock_deny"]
+    assert "confirm" not in shown["unlock_cancel"]
+
+
+def test_an_emergency_notice_mentions_every_approver_and_never_the_whole_workspace() -> None:
+    thread = ActionThread("C0DOORS01", "1.0", "2.0")
+    approvers = frozenset({"U0APPROV01", "S0GUARDS1"})
+    unlock = EmergencyUnlock(
+        "Front Door", "lock_1", "U0ONCALL01", "gas leak", timedelta(minutes=15), approvers, thread, AT
+    )
+
+    notice = render_emergency_notice(unlock)
+    admins = render_emergency_notice(replace(unlock, approvers=None))
+    everyone = render_emergency_notice(replace(unlock, approvers=frozenset({"*"})))
+
+    assert notice.text.startswith(
+        ":rotating_light: Emergency unlock: <@U0ONCALL01> used `--emergency` to unlock Front Door at once, "
+        "without approval. Reason: gas leak. It locks again 15 min after it opens. Its outcome is in <#C0DOORS01>."
+    )
+    assert notice.text.endswith("Approvers: <!subteam^S0GUARDS1>, <@U0APPROV01>.")
+    assert admins.text.endswith("Approvers: workspace admins.")
+    assert everyone.text.endswith("Approvers: everyone.")
+    for message in (admins, everyone):
+        assert "<!" not in message.text.replace("<!date^", "")
+        assert "<!" not in str(message.blocks).replace("<!date^", "")
+    dm = render_emergency_direct_message(unlock)
+    assert "You are told as an approver of Front Door." in dm.text
+
+
+def test_the_audit_log_marks_an_emergency_unlock() -> None:
+    entry = AuditEntry(AT, "U0ONCALL01", EMERGENCY_EVENT, "requested", door="Front Door", detail="gas leak")
+
+    log = render_audit(AuditView((entry,), None))
+
+    assert "EMERGENCY emergency_unlock · Front Door · requested · gas leak" in log.text
+    assert ":rotating_light: *EMERGENCY*" in str(log.blocks)
+
+
+def test_a_refused_unlock_names_the_door_and_how_to_ask_properly() -> None:
+    needs = render_problem(Problem(ProblemReason.REASON_REQUIRED, door="Front Door"))
+    not_listed = render_problem(Problem(ProblemReason.EMERGENCY_NOT_LISTED, door="Front Door"))
+    no_reason = render_problem(Problem(ProblemReason.EMERGENCY_NEEDS_REASON, door="Front Door"))
+
+    assert needs.text == (
+        "Front Door needs a reason: `/unlock Front Door [for 10m] &lt;reason&gt;`. Nothing was unlocked."
+    )
+    assert not_listed.text == (
+        "You are not on the emergency list for Front Door; nothing was unlocked. "
+        "Use `/unlock Front Door &lt;reason&gt;` to ask an approver."
+    )
+    assert no_reason.text == (
+        "An emergency unlock needs a reason: `/unlock Front Door --emergency &lt;reason&gt;`. Nothing was unlocked."
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.break_glass import EMERGENCY_EVENT
 from bot.door_service import AuditView, DoorOverview
 from bot.doors import DoorAmbiguous, DoorUnknown
 from bot.model import ActionKind, AuditEntry, Lock
@@ -46,8 +47,11 @@ _USAGE = {
     "/unlock": (
         "/unlock <door> [for 30s|10m|1h30m|until 17:30] [reason]",
         "Unlocks a door if you may unlock it directly, and locks it again after the time given (or the "
-        "door's own time); otherwise asks its approvers. Put a door name in "
-        'quotes if the reason could be read as part of it: `/unlock "Back Door" parcel`.',
+        "door's own time); otherwise asks its approvers. Some doors need a reason. Put a door name in "
+        'quotes if the reason could be read as part of it: `/unlock "Back Door" parcel`.\n'
+        "`/unlock &lt;door&gt; --emergency &lt;reason&gt;`: break-glass, for the door's emergency list only: "
+        "unlocks at once without approval, locks again after the door's time (or 15 min), and alerts "
+        "every approver.",
     ),
     "/doors": (
         "/doors [prefix] | /doors log [door]",
@@ -128,7 +132,10 @@ def render_door_overview(overview: DoorOverview) -> SlackMessage:
 
 
 def _audit_line(entry: AuditEntry) -> Text:
-    parts = [date(entry.at), mention(entry.actor), value(entry.event)]
+    event = value(entry.event)
+    if entry.event == EMERGENCY_EVENT:
+        event = compose(":rotating_light: *EMERGENCY* ", event)
+    parts = [date(entry.at), mention(entry.actor), event]
     if entry.door:
         parts.append(bold(entry.door))
     parts.append(value(entry.outcome.replace("_", " ")))

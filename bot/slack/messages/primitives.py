@@ -16,6 +16,7 @@ from typing import Any
 from slack_sdk.models.blocks import (
     ActionsBlock,
     ButtonElement,
+    ConfirmObject,
     ContextBlock,
     MarkdownTextObject,
     PlainTextObject,
@@ -115,9 +116,14 @@ def context(*texts: Text | str) -> Block:
     return ContextBlock(elements=[_markdown(text) for text in texts]).to_dict()
 
 
-def button(action_id: str, label: str, request_id: str, style: str | None = None) -> ButtonElement:
-    """A button carrying only an id: whoever clicks it is checked again when the click arrives."""
-    return ButtonElement(text=PlainTextObject(text=label), action_id=action_id, value=request_id, style=style)
+def button(
+    action_id: str, label: str, request_id: str, style: str | None = None, *, confirm: ConfirmObject | None = None
+) -> ButtonElement:
+    """A button carrying only an id: whoever clicks it is checked again when the click arrives. With
+    `confirm`, Slack asks "are you sure?" in a dialog before the click is sent."""
+    return ButtonElement(
+        text=PlainTextObject(text=label), action_id=action_id, value=request_id, style=style, confirm=confirm
+    )
 
 
 def actions(block_id: str, *buttons: ButtonElement) -> Block:

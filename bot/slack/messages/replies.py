@@ -101,6 +101,27 @@ def _problem_text(problem: Problem) -> Text:
             _detail(problem, "that is not a duration"),
             ". Say how long like `/unlock front door 10m` or `/unlock front door until 17:30`.",
         )
+    if reason is ProblemReason.REASON_REQUIRED:
+        door = problem.door or "the door"
+        return compose(
+            bold(door), " needs a reason: ", code(f"/unlock {door} [for 10m] <reason>"), ". Nothing was unlocked."
+        )
+    if reason is ProblemReason.EMERGENCY_NOT_LISTED:
+        door = problem.door or "this door"
+        return compose(
+            "You are not on the emergency list for ",
+            bold(door),
+            "; nothing was unlocked. Use ",
+            code(f"/unlock {door} <reason>"),
+            " to ask an approver.",
+        )
+    if reason is ProblemReason.EMERGENCY_NEEDS_REASON:
+        door = problem.door or "the door"
+        return compose(
+            "An emergency unlock needs a reason: ",
+            code(f"/unlock {door} --emergency <reason>"),
+            ". Nothing was unlocked.",
+        )
     # A reason that belongs to an action's problem, not to a command's answer: its detail, as it is.
     return compose(_detail(problem, "Something went wrong"), ".")
 

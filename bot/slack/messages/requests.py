@@ -3,9 +3,18 @@ a click, and the modal in which a denier gives the reason."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
-from slack_sdk.models.blocks import InputBlock, PlainTextInputElement, PlainTextObject
+from slack_sdk.models.blocks import (
+    ButtonElement,
+    ConfirmObject,
+    InputBlock,
+    MarkdownTextObject,
+    PlainTextInputElement,
+    PlainTextObject,
+)
 from slack_sdk.models.views import View
 
 from bot.durations import spoken_duration
@@ -32,6 +41,9 @@ __all__ = [
     "DENY",
     "DENY_REASON",
     "DENY_REASON_INPUT",
+    "approve_button",
+    "cancel_button",
+    "deny_button",
     "refusal_plain",
     "render_decision_reply",
     "render_deny_reason_modal",
@@ -39,6 +51,7 @@ __all__ = [
     "render_request",
     "render_request_filed",
     "render_requester_message",
+    "unlock_confirm",
 ]
 
 # The action ids of the request's buttons (bot/slack/buttons.py listens for them).
@@ -55,6 +68,60 @@ def _approvers(approvers: frozenset[str] | None) -> Text:
     if not approvers:
         return compose("nobody (the policy names no approvers for this door)")
     return join(", ", [mention(entry) for entry in sorted(approvers)])
+
+
+# Slack's limits for a confirm dialog: its title, its text, and each of its two buttons.
+_CONFIRM_TITLE_LIMIT, _CONFIRM_TEXT_LIMIT = 100, 300
+
+
+def _within(make: Callable[[int], Text], limit: int) -> Text:
+    """`make(n)` shows a value cut to n characters: the longest that stays within `limit` once escaped
+    (escaping makes `&` five characters, so a cut by length alone is not enough)."""
+    room = limit
+    text = make(room)
+    while len(text) > limit and room > 1:
+        room = max(1, min(room - 1, room * limit // len(text)))
+        text = make(room)
+    return text
+
+
+def unlock_confirm(door: str, requester: str, unlock_for: timedelta | None = None) -> ConfirmObject:
+    """The dialog Slack shows before an approval is sent: which door it unlocks, and for whom."""
+    how_long = f" for {spoken_duration(unlock_for)}" if unlock_for is not None else ""
+    title = _within(lambda room: compose("Unlock ", value(door, room), "?"), _CONFIRM_TITLE_LIMIT)
+    text = _within(
+        lambda room: compose(
+            "Approve ",
+            mention(requester),
+            "'s request to unlock ",
+            bold(door, room),
+            how_long,
+            "? It unlocks at once.",
+        ),
+        _CONFIRM_TEXT_LIMIT,
+    )
+    return ConfirmObject(
+        title=PlainTextObject(text=title.plain()),
+        text=MarkdownTextObject(text=text.mrkdwn()),
+        confirm=PlainTextObject(text="Approve and unlock"),
+        deny=PlainTextObject(text="Go back"),
+        style="primary",
+    )
+
+
+def approve_button(request: UnlockRequest) -> ButtonElement:
+    """Approve, for the door's approvers: Slack asks them to confirm, naming the door and the requester."""
+    confirm = unlock_confirm(request.door, request.requester, request.unlock_for)
+    return button(APPROVE, "Approve", request.id, "primary", confirm=confirm)
+
+
+def deny_button(request: UnlockRequest) -> ButtonElement:
+    return button(DENY, "Deny", request.id, "danger")
+
+
+def cancel_button(request: UnlockRequest) -> ButtonElement:
+    """For the requester, to withdraw the request."""
+    return button(CANCEL, "Cancel request", request.id)
 
 
 def _decision_line(request: UnlockRequest) -> tuple[str, Text] | None:
@@ -113,9 +180,9 @@ def render_request(
         blocks.append(
             actions(
                 "unlock_request",
-                button(APPROVE, "Approve", request.id, "primary"),
-                button(DENY, "Deny", request.id, "danger"),
-                button(CANCEL, "Cancel request", request.id),
+                approve_button(request),
+                deny_button(request),
+                cancel_button(request),
             )
         )
     else:
