@@ -47,7 +47,9 @@ Commands, as in Slack:
   /lock <door>
   /doors log [door]          the audit log (approvers)
   /slot lock|unlock|status <slot_id> …
-A number presses that button ([1] Approve → type 1). help: this text. Ctrl-D or quit: end."""
+A number presses that button ([1] Approve → type 1).
+as <user id> [admin]         type as someone else from now on (to approve a request, say)
+help: this text. Ctrl-D or quit: end."""
 
 
 def local_time_zone() -> tuple[tzinfo, str]:
@@ -74,6 +76,8 @@ class Console:
         self._lockbot = lockbot
         self._slack = slack
         self._user_id = user_id
+        # Who has typed so far: lockbot caches what users.info said of them, so it stays true.
+        self._known = {user_id: user_id in slack.admins}
         self._out = out
         self._response_ids = itertools.count(1)
         self._started_at = datetime.now(UTC)
@@ -88,6 +92,9 @@ class Console:
         if typed.casefold() in ("help", "?", "/help"):
             self._out(_HELP)
             return True
+        if typed.casefold().startswith("as "):
+            self._become(typed.split()[1:])
+            return True
         if typed.isdigit():
             await self._press(int(typed))
             return True
@@ -101,6 +108,22 @@ class Console:
             return True
         await self._command(command, text.strip())
         return True
+
+    def _become(self, words: list[str]) -> None:
+        admin = words[1:] == ["admin"]
+        if not words or not _USER_ID.match(words[0]) or (len(words) > 1 and not admin):
+            self._out("Say who: as U0ALICE01, or as U0ALICE01 admin for a workspace admin.")
+            return
+        user_id = words[0]
+        if self._known.get(user_id, admin) != admin:
+            was = "an admin" if self._known[user_id] else "not an admin"
+            self._out(f"@{user_id} is {was} in this session; take another user id to be otherwise.")
+            return
+        self._known[user_id] = admin
+        if admin:
+            self._slack.admins = self._slack.admins | {user_id}
+        self._user_id = user_id
+        self._out(f"You are @{user_id} now ({'a workspace admin' if admin else 'not an admin'}).")
 
     async def _command(self, command: str, text: str) -> None:
         fields = {
@@ -219,7 +242,8 @@ async def run_console(user_id: str, *, admin: bool, stdin: TextIO, stdout: TextI
         print(f"--user must be a Slack user id like {CONSOLE_USER} or U024BE7LH", file=sys.stderr)
         return 2
     zone, zone_name = local_time_zone()
-    slack = await SlackStandIn(user_id=user_id, is_admin=admin, zone=zone, zone_name=zone_name, out=out).start()
+    admins = frozenset({user_id} if admin else ())
+    slack = await SlackStandIn(admins=admins, zone=zone, zone_name=zone_name, out=out).start()
     try:
         try:
             settings = load_console_settings(slack.api_url)

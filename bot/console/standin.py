@@ -58,8 +58,7 @@ class Pressable:
 class SlackStandIn:
     """The Web API methods lockbot calls, answered as Slack answers them, and response URLs."""
 
-    user_id: str
-    is_admin: bool
+    admins: frozenset[str]
     zone: tzinfo
     zone_name: str
     out: Callable[[str], None]
@@ -167,7 +166,7 @@ class SlackStandIn:
         user = str(params.get("user") or "")
         if not user:
             return {"error": "user_not_found"}
-        is_admin = self.is_admin and user == self.user_id
+        is_admin = user in self.admins
         return {
             "user": {"id": user, "name": user.lower(), "is_admin": is_admin, "is_owner": False, "tz": self.zone_name}
         }

@@ -157,3 +157,31 @@ def test_a_user_id_that_is_not_one_is_refused(tmp_path: Path) -> None:
     session = console("/doors\n", "--user", "alice", cwd=tmp_path, seam=None)
     assert session.returncode == 2
     assert "--user must be a Slack user id" in session.stderr
+
+
+def test_typing_as_an_admin_approves_a_members_request_and_the_unlock_runs(slow_seam: SeamFake, tmp_path: Path) -> None:
+    unlocks_before = slow_seam.calls().get("/locks/unlock_door", 0)
+    typed = "/unlock garden gate\nas U0BOSS0001 admin\n1\n"
+    session = console(typed, "--user", MEMBER, cwd=tmp_path, seam=slow_seam)
+    assert session.returncode == 0, session.stderr
+    lines = session.lines
+    assert "You are @U0BOSS0001 now (a workspace admin)." in lines
+    at = lines.index("(pressed [1] Approve)")
+    assert (
+        lines[at + 1] == f"[#console, only you] lockbot: You approved @{MEMBER}'s request: unlocking Garden Gate now."
+    )
+    assert f"[#console] lockbot: 🔑 @{MEMBER} asks to unlock Garden Gate (edited)" in lines[at:]
+    assert any(line.strip().startswith("✅ Approved by @U0BOSS0001") for line in lines[at + 1 :]), session.out
+    # The approved unlock runs in the request's thread, to its end, and the requester is told by DM.
+    assert "  ↳ thread: 🔓 Done: Garden Gate unlocked. (edited)" in lines, session.out
+    assert any(line.startswith(f"[DM to @{MEMBER}] lockbot: ") for line in lines), session.out
+    assert slow_seam.calls().get("/locks/unlock_door", 0) == unlocks_before + 1
+
+
+def test_a_user_keeps_what_they_are_within_a_session(tmp_path: Path) -> None:
+    session = console("as U0BOSS0001\nas U0BOSS0001 admin\nas someone\n", cwd=tmp_path, seam=None)
+    assert session.lines == [
+        "You are @U0BOSS0001 now (not an admin).",
+        "@U0BOSS0001 is not an admin in this session; take another user id to be otherwise.",
+        "Say who: as U0ALICE01, or as U0ALICE01 admin for a workspace admin.",
+    ]
