@@ -136,7 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "console":
-            return asyncio.run(run_console(args.user, admin=args.admin, stdin=sys.stdin, stdout=sys.stdout))
+            try:
+                return asyncio.run(run_console(args.user, admin=args.admin, stdin=sys.stdin, stdout=sys.stdout))
+            except KeyboardInterrupt:
+                return 130
         if args.command == "seam-webhook":
             try:
                 asyncio.run(create_seam_webhook(load_seam_settings(), args.url, sys.stdout))

@@ -15,8 +15,9 @@ import logging
 import os
 import re
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, TextIO
@@ -42,14 +43,16 @@ _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 
 _HELP = """\
 Commands, as in Slack:
-  /doors [prefix]            every door, locked or unlocked
-  /unlock <door> [10m] [reason]
-  /lock <door>
-  /doors log [door]          the audit log (approvers)
+  /doors [prefix]                 every door, locked or unlocked
+  /unlock <door> [10m] [reason]   unlock it (or ask to)
+  /lock <door>                    lock it
+  /doors log [door]               the audit log (approvers)
   /slot lock|unlock|status <slot_id> …
-A number presses that button ([1] Approve → type 1).
-as <user id> [admin]         type as someone else from now on (to approve a request, say)
-help: this text. Ctrl-D or quit: end."""
+And the console's own:
+  <number>                        press that button ([1] Approve: type 1)
+  as <user id> [admin]            type as someone else from now on (to approve a request, say)
+  help                            this text
+  quit, or Ctrl-D                 end, once the actions under way have ended"""
 
 
 def local_time_zone() -> tuple[tzinfo, str]:
@@ -215,12 +218,22 @@ def _shown(typed: str) -> str:
     return "“" + "".join(c if c.isprintable() else "?" for c in cut) + "”"
 
 
-async def _lines(stdin: TextIO, prompt: Callable[[], None] | None) -> Any:
+async def _lines(stdin: TextIO, prompt: Callable[[], None] | None) -> AsyncIterator[str]:
+    """The typed lines, until the end of input. Read on a daemon thread: a Ctrl-C must not wait for
+    a line that is never typed (an executor's thread would hold the exit until Enter)."""
     loop = asyncio.get_running_loop()
+    lines: asyncio.Queue[str] = asyncio.Queue()
+
+    def read() -> None:
+        for line in iter(stdin.readline, ""):
+            loop.call_soon_threadsafe(lines.put_nowait, line)
+        loop.call_soon_threadsafe(lines.put_nowait, "")
+
+    threading.Thread(target=read, name="console-stdin", daemon=True).start()
     while True:
         if prompt is not None:
             prompt()
-        line = await loop.run_in_executor(None, stdin.readline)
+        line = await lines.get()
         if not line:
             return
         yield line
