@@ -14,6 +14,7 @@ import pytest
 
 from tests.botprocess import ROOT
 from tests.conftest import LOCKS
+from tests.databases import DATABASE_KINDS, fresh_database
 from tests.fakes.seam_fake import SeamFake
 
 MEMBER = "U0MEMBER01"
@@ -123,13 +124,18 @@ def test_a_members_request_gets_numbered_buttons_that_work(slow_seam: SeamFake, 
     assert slow_seam.calls().get("/locks/unlock_door", 0) == unlocks_before
 
 
-def test_a_request_filed_in_one_session_is_kept_in_the_database(slow_seam: SeamFake, tmp_path: Path) -> None:
-    console("/unlock garage\n", "--user", MEMBER, cwd=tmp_path, seam=slow_seam)
-    session = console("/doors log garage\n", "--admin", cwd=tmp_path, seam=slow_seam)
+@pytest.mark.parametrize("kind", DATABASE_KINDS)
+def test_a_request_filed_in_one_session_is_kept_in_the_database(kind: str, slow_seam: SeamFake, tmp_path: Path) -> None:
+    with fresh_database(kind, tmp_path) as url:
+        filed = console("/unlock garage\n", "--user", MEMBER, cwd=tmp_path, seam=slow_seam, env={"DATABASE_URL": url})
+        session = console("/doors log garage\n", "--admin", cwd=tmp_path, seam=slow_seam, env={"DATABASE_URL": url})
+    assert filed.returncode == 0, filed.stderr
     assert session.returncode == 0, session.stderr
     assert any("request" in line and f"@{MEMBER}" in line and "Garage Door" in line for line in session.lines), (
         session.out
     )
+    # On a database several instances share, the console says it is one more of them.
+    assert ("one more lockbot instance" in session.stderr) == (kind == "postgresql")
 
 
 def test_mistakes_are_said_in_plain_words(slow_seam: SeamFake, tmp_path: Path) -> None:
