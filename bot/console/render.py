@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
-__all__ = ["Button", "ButtonNumber", "button_of", "message_lines", "readable"]
+__all__ = ["Button", "ButtonNumber", "button_of", "input_blocks", "message_lines", "readable"]
 
 Button = Mapping[str, Any]
 ButtonNumber = Callable[[Button], int | None]
@@ -118,6 +118,11 @@ def button_of(element: Any) -> Button | None:
     if isinstance(element, Mapping) and element.get("type") == "button":
         return element
     return None
+
+
+def input_blocks(view: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """A modal's input blocks, in order."""
+    return [block for block in view.get("blocks") or [] if isinstance(block, Mapping) and block.get("type") == "input"]
 
 
 def _actions(block: Mapping[str, Any], number: ButtonNumber) -> str:

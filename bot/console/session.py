@@ -28,6 +28,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.app import Lockbot, open_lockbot
 from bot.config import ConfigError, Settings, load_console_settings
+from bot.console.render import input_blocks
 from bot.console.standin import CONSOLE_CHANNEL, SlackStandIn
 from bot.logs import configure_logging
 
@@ -88,6 +89,9 @@ class Console:
     async def handle(self, line: str) -> bool:
         """Do what one typed line asks; False when it asks to end."""
         typed = line.strip()
+        if self._slack.dialog is not None:
+            await self._answer_dialog(self._slack.dialog, typed)
+            return True
         if not typed or typed.startswith("#"):
             return True
         if typed.casefold() in ("quit", "exit"):
@@ -181,22 +185,58 @@ class Console:
         self._out(f"(pressed [{number}] {button.label})")
         await self._dispatch(urlencode({"payload": json.dumps(payload)}))
 
+    async def _answer_dialog(self, view: dict[str, Any], typed: str) -> None:
+        """Submit the open modal with `typed` in its (first) input, or close it on an empty line."""
+        if not typed:
+            self._slack.dialog = None
+            self._out("(dialog closed)")
+            return
+        inputs = input_blocks(view)
+        element = inputs[0].get("element") or {}
+        values = {
+            str(inputs[0].get("block_id") or ""): {
+                str(element.get("action_id") or ""): {"type": str(element.get("type") or ""), "value": typed}
+            }
+        }
+        payload = {
+            "type": "view_submission",
+            "team": {"id": "T0CONSOLE", "domain": "console"},
+            "user": {"id": self._user_id, "username": self._user_id.lower(), "team_id": "T0CONSOLE"},
+            "api_app_id": "A0CONSOLE",
+            "token": "console",
+            "trigger_id": f"{time.time():.0f}.console",
+            "view": {**view, "id": "V0CONSOLE", "team_id": "T0CONSOLE", "state": {"values": values}, "hash": "1.hash"},
+        }
+        answer = await self._dispatch(urlencode({"payload": json.dumps(payload)}))
+        errors = answer.get("errors") if answer.get("response_action") == "errors" else None
+        if isinstance(errors, dict) and errors:
+            shown = "; ".join(str(error) for error in errors.values())
+            self._out(f"[dialog] {_shown(shown)[1:-1]} Type the answer again, or an empty line to close the dialog.")
+            return
+        self._slack.dialog = None
+        self._out("(dialog sent)")
+
     def _response_url(self) -> str:
         return self._slack.response_url(str(next(self._response_ids)))
 
-    async def _dispatch(self, body: str) -> None:
+    async def _dispatch(self, body: str) -> dict[str, Any]:
+        """Hand the request to lockbot's bolt app; a message in its answer is shown; the answer."""
         request = AsyncBoltRequest(body=body, headers={"content-type": ["application/x-www-form-urlencoded"]})
         response = await self._lockbot.bolt.async_dispatch(request)
         if response.status == 404:
             self._out("lockbot has nothing that answers this.")
-            return
-        if response.body:
-            try:
-                answer = json.loads(response.body)
-            except ValueError:
-                answer = {"text": response.body}
-            if isinstance(answer, dict) and (answer.get("text") or answer.get("blocks")):
-                self._slack.show_ephemeral(answer)
+            return {}
+        if not response.body:
+            return {}
+        try:
+            answer = json.loads(response.body)
+        except ValueError:
+            answer = {"text": response.body}
+        if not isinstance(answer, dict):
+            return {}
+        if answer.get("text") or answer.get("blocks"):
+            self._slack.show_ephemeral(answer)
+        return answer
 
     async def settle(self, deadline_seconds: float) -> int:
         """Wait for the actions this session started to end; how many were still running at the deadline."""

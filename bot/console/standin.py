@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import tzinfo
+from datetime import UTC, tzinfo
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -68,6 +68,7 @@ class SlackStandIn:
     _numbers: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
     _pressable: dict[int, Pressable] = field(default_factory=dict)
     _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    dialog: dict[str, Any] | None = None  # the open modal, which the next typed line answers
     _dm_users: dict[str, str] = field(default_factory=dict)
     _last_ts: float = 0.0
     _last_parent: str | None = None
@@ -175,10 +176,18 @@ class SlackStandIn:
         view = params.get("view")
         if isinstance(view, str):
             view = json.loads(view)
-        title = ""
-        if isinstance(view, Mapping):
-            title = readable(str((view.get("title") or {}).get("text") or ""), zone=self.zone)
-        self.out(f"[dialog] {title}: dialogs cannot be filled in from the console")
+        if not isinstance(view, dict):
+            return {"error": "invalid_arguments"}
+        title = _plain_text(view.get("title"))
+        inputs = [
+            block for block in view.get("blocks") or [] if isinstance(block, dict) and block.get("type") == "input"
+        ]
+        if not inputs:
+            self.out(f"[dialog] {title}")
+            return {"view": {"id": "V0CONSOLE"}}
+        self.dialog = view
+        question = _plain_text(inputs[0].get("label"))
+        self.out(f"[dialog] {title}: {question} Type the answer on one line (an empty line closes the dialog).")
         return {"view": {"id": "V0CONSOLE"}}
 
     # -- response URLs -----------------------------------------------------------------------------
@@ -292,6 +301,10 @@ class SlackStandIn:
         self.out(f"{where}{lines[0]}{suffix}")
         for line in lines[1:]:
             self.out(f"{indent}{line}")
+
+
+def _plain_text(obj: Any) -> str:
+    return readable(str(obj.get("text") or ""), zone=UTC) if isinstance(obj, Mapping) else ""
 
 
 async def _params(request: web.Request) -> dict[str, Any]:

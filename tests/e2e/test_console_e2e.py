@@ -191,3 +191,22 @@ def test_a_user_keeps_what_they_are_within_a_session(tmp_path: Path) -> None:
         "@U0BOSS0001 is not an admin in this session; take another user id to be otherwise.",
         "Say who: as U0ALICE01, or as U0ALICE01 admin for a workspace admin.",
     ]
+
+
+def test_a_denial_and_its_reason_given_in_the_dialog(slow_seam: SeamFake, tmp_path: Path) -> None:
+    typed = "/unlock back\nas U0BOSS0001 admin\n2\n4\n\n4\nnot on a <!here> Sunday\n"
+    session = console(typed, "--user", MEMBER, cwd=tmp_path, seam=slow_seam)
+    assert session.returncode == 0, session.stderr
+    lines = session.lines
+    assert "    [4] Add a reason" in lines, session.out
+    dialog = (
+        "[dialog] Reason for denying: Why was the unlock denied? "
+        "Type the answer on one line (an empty line closes the dialog)."
+    )
+    assert lines.count(dialog) == 2
+    assert "(dialog closed)" in lines
+    # The reason shows on the request and reaches the requester, as typed: it pings nobody.
+    assert "    ⛔ Denied by @U0BOSS0001 today at" in " ".join(lines)
+    assert any(line.endswith(": not on a <!here> Sunday") and "Denied by @U0BOSS0001" in line for line in lines)
+    assert any(line.startswith(f"[DM to @{MEMBER}]") and "not on a <!here> Sunday" in line for line in lines)
+    assert "(dialog sent)" in lines
