@@ -102,18 +102,18 @@ class Console:
         if typed.casefold().startswith("as "):
             self._become(typed.split()[1:])
             return True
-        if typed.isdigit():
+        if typed.isascii() and typed.isdigit():
             await self._press(int(typed))
             return True
         if not typed.startswith("/"):
             self._out(f"Not a command: {_shown(typed)}. Type /doors, /unlock <door>, a button's number, or help.")
             return True
-        command, _, text = typed.partition(" ")
+        command, *text = typed.split(maxsplit=1)
         command = command.casefold()
         if command not in _COMMANDS:
             self._out(f"Unknown command {_shown(command)}. lockbot knows {', '.join(_COMMANDS)}; help says more.")
             return True
-        await self._command(command, text.strip())
+        await self._command(command, text[0] if text else "")
         return True
 
     def _become(self, words: list[str]) -> None:
@@ -222,7 +222,12 @@ class Console:
     async def _dispatch(self, body: str) -> dict[str, Any]:
         """Hand the request to lockbot's bolt app; a message in its answer is shown; the answer."""
         request = AsyncBoltRequest(body=body, headers={"content-type": ["application/x-www-form-urlencoded"]})
-        response = await self._lockbot.bolt.async_dispatch(request)
+        try:
+            response = await self._lockbot.bolt.async_dispatch(request)
+        except Exception:
+            log.exception("the console's request could not be handled")
+            self._out("Something went wrong on lockbot's side (the log says what).")
+            return {}
         if response.status == 404:
             self._out("lockbot has nothing that answers this.")
             return {}
