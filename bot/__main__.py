@@ -1,6 +1,7 @@
 """`python -m bot`: start lockbot (HTTP, or Socket Mode when SLACK_APP_TOKEN is set).
 
 `python -m bot audit --since DATE` writes the audit log as CSV to standard output.
+`python -m bot console [--user U…] [--admin]` runs lockbot in a terminal, without Slack.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from bot.config import (
     load_seam_settings,
     load_settings,
 )
+from bot.console.session import CONSOLE_USER, run_console
 from bot.logs import configure_logging
 from bot.model import AuditEntry
 from bot.seam import SeamClient, SeamError
@@ -126,8 +128,18 @@ def main(argv: list[str] | None = None) -> int:
     seam_webhook = commands.add_parser("seam-webhook", help="manage the Seam webhook")
     seam_webhook.add_argument("action", choices=["create"])
     seam_webhook.add_argument("--url", required=True, help="public URL of POST /webhooks/seam")
+    console = commands.add_parser("console", help="lockbot in a terminal, without Slack")
+    console.add_argument(
+        "--user", default=CONSOLE_USER, help=f"who is typing, a Slack user id (default {CONSOLE_USER})"
+    )
+    console.add_argument("--admin", action="store_true", help="that user is a workspace admin")
     args = parser.parse_args(argv)
     try:
+        if args.command == "console":
+            try:
+                return asyncio.run(run_console(args.user, admin=args.admin, stdin=sys.stdin, stdout=sys.stdout))
+            except KeyboardInterrupt:
+                return 130
         if args.command == "seam-webhook":
             try:
                 asyncio.run(create_seam_webhook(load_seam_settings(), args.url, sys.stdout))

@@ -260,7 +260,7 @@ class _IgnoreBoltTokenFromEnvironment(logging.Filter):
         return "`token` will be unused" not in record.getMessage()
 
 
-def _bolt_app(settings: Settings, slack: AsyncWebClient) -> AsyncApp:
+def _bolt_app(settings: Settings, slack: AsyncWebClient, *, process_before_response: bool) -> AsyncApp:
     bolt_logger = logging.getLogger("slack_bolt")
     if not any(isinstance(known, _IgnoreBoltTokenFromEnvironment) for known in bolt_logger.filters):
         bolt_logger.addFilter(_IgnoreBoltTokenFromEnvironment())
@@ -270,6 +270,7 @@ def _bolt_app(settings: Settings, slack: AsyncWebClient) -> AsyncApp:
         signing_secret=signing_secret.get_secret_value() if signing_secret else "",
         # HTTP requests are verified before bolt sees them (Lockbot._slack_events); Socket Mode's are not signed.
         request_verification_enabled=False,
+        process_before_response=process_before_response,
         logger=bolt_logger,
     )
 
@@ -280,10 +281,16 @@ def _bolt_app(settings: Settings, slack: AsyncWebClient) -> AsyncApp:
     return bolt
 
 
-def build_lockbot(settings: Settings, store: Store, policy: Policy) -> Lockbot:
-    """Wire every part; nothing runs until the web application or Socket Mode starts."""
+def build_lockbot(
+    settings: Settings, store: Store, policy: Policy, *, process_before_response: bool = False
+) -> Lockbot:
+    """Wire every part; nothing runs until the web application or Socket Mode starts.
+
+    `process_before_response`: bolt answers a request only after its listener is done (the console,
+    which shows each command's messages before it reads the next).
+    """
     slack = _slack_client(settings)
-    bolt = _bolt_app(settings, slack)
+    bolt = _bolt_app(settings, slack, process_before_response=process_before_response)
     owed = OwedSlackMessages(slack, store)
     lockbot = Lockbot(settings=settings, bolt=bolt, slack=slack, store=store, owed=owed)
     if not settings.socket_mode and settings.slack_signing_secret is not None:
@@ -351,7 +358,7 @@ def build_lockbot(settings: Settings, store: Store, policy: Policy) -> Lockbot:
     return lockbot
 
 
-async def open_lockbot(settings: Settings) -> Lockbot:
+async def open_lockbot(settings: Settings, *, process_before_response: bool = False) -> Lockbot:
     """Read the policy, open the database (applying migrations) and build lockbot.
 
     Raises ConfigError for a bad policy file.
@@ -369,7 +376,7 @@ async def open_lockbot(settings: Settings) -> Lockbot:
         raise ConfigError(
             f"lockbot cannot start: cannot open the database in DATABASE_URL ({type(exc).__name__})"
         ) from None
-    lockbot = build_lockbot(settings, store, policy)
+    lockbot = build_lockbot(settings, store, policy, process_before_response=process_before_response)
     if lockbot.replay_guard is not None:
         # Before the first request is served: a replay of one taken before a restart is caught too.
         await lockbot.replay_guard.load()

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import binascii
+import secrets
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -22,6 +23,7 @@ __all__ = [
     "DatabaseSettings",
     "SeamSettings",
     "Settings",
+    "load_console_settings",
     "load_database_settings",
     "load_seam_settings",
     "load_settings",
@@ -213,6 +215,22 @@ def _describe(error: dict[str, Any]) -> str:
 def load_settings(**overrides: Any) -> Settings:
     """Read the settings, or raise ConfigError naming every bad one (never their values)."""
     return _load(Settings, overrides)
+
+
+def load_console_settings(slack_api_url: str) -> Settings:
+    """The settings of `python -m bot console`: as lockbot's, but Slack is the console's stand-in on
+    `slack_api_url`, so no Slack token or secret is read (nor Seam's webhook secret: no webhook
+    reaches a console)."""
+    return _load(
+        Settings,
+        {
+            "slack_bot_token": "xoxb-console",
+            "slack_app_token": None,
+            "slack_signing_secret": secrets.token_hex(16),
+            "slack_api_url": slack_api_url,
+            "seam_webhook_secret": None,
+        },
+    )
 
 
 def load_database_settings() -> DatabaseSettings:

@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 from svix.webhooks import Webhook
 
-from bot.config import ConfigError, load_database_settings, load_seam_settings, load_settings
+from bot.config import (
+    ConfigError,
+    load_console_settings,
+    load_database_settings,
+    load_seam_settings,
+    load_settings,
+)
 from bot.logs import SecretRedactor
 from tests.botprocess import ROOT
 
@@ -268,3 +274,25 @@ def test_settings_without_a_webhook_secret_do_not_load_svix(env: pytest.MonkeyPa
     )
 
     assert found.stdout.strip() == "False"
+
+
+def test_the_console_reads_no_slack_setting_and_checks_the_others(env: pytest.MonkeyPatch) -> None:
+    # Slack settings that would stop `python -m bot` (or put it in Socket Mode) are not the console's.
+    env.setenv("SLACK_BOT_TOKEN", "not-a-token")
+    env.setenv("SLACK_APP_TOKEN", "xapp-1-socket")
+    env.setenv("SEAM_WEBHOOK_SECRET", "whsec_" + base64.b64encode(b"k" * 24).decode())
+    env.setenv("SEAM_API_KEY", "seam_test_key")
+    env.setenv("DATABASE_URL", "sqlite:///console.db")
+
+    settings = load_console_settings("http://127.0.0.1:4321/api/")
+
+    assert settings.slack_api_url == "http://127.0.0.1:4321/api/"
+    assert settings.socket_mode is False
+    assert settings.slack_signing_secret is not None
+    assert settings.seam_webhook_secret is None  # no webhook reaches a console: it polls
+    assert settings.doors_enabled is True
+    assert settings.database_url == "sqlite:///console.db"
+
+    env.setenv("LOCKBOT_ACTION_TIMEOUT", "soon")
+    with pytest.raises(ConfigError, match="LOCKBOT_ACTION_TIMEOUT must be a number"):
+        load_console_settings("http://127.0.0.1:4321/api/")
