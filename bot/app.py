@@ -22,6 +22,8 @@ from bot.config import ConfigError, Settings
 from bot.db import MigrationFailed
 from bot.door_service import DoorDirectory, DoorService
 from bot.durations import parse_duration
+from bot.homes import Homes
+from bot.model import ActionView, UnlockRequest
 from bot.overbooked import SlotClient
 from bot.policy import Policy
 from bot.policy_file import load_policy, policy_path
@@ -30,6 +32,7 @@ from bot.seam import SeamClient
 from bot.seam_events import SeamEvents, UnreadableEvent
 from bot.slack.buttons import RequestButtons
 from bot.slack.commands import DoorCommands
+from bot.slack.home import HomeTab, SlackHomePublisher
 from bot.slack.owed import OwedSlackMessages
 from bot.slack.people import SlackPeople
 from bot.slack.replays import ReplayGuard
@@ -91,6 +94,7 @@ class Lockbot:
     slots: SlotService | None = None
     events: SeamEvents | None = None
     relocks: Relocks | None = None
+    homes: Homes | None = None
     webhook_signed: SignatureCheck | None = None
     slack_verifier: SlackRequestVerifier | None = None
     replay_guard: ReplayGuard | None = None
@@ -153,6 +157,8 @@ class Lockbot:
         if self.relocks is not None:
             # Its first tick is at once: a relock due while lockbot was stopped runs now.
             self._background.append(asyncio.create_task(self.relocks.run(), name="relocks"))
+        if self.homes is not None:
+            self._background.append(asyncio.create_task(self.homes.run(), name="home-refreshes"))
         if self.events is not None:
             if self.store.shared:
                 self._background.append(
@@ -236,6 +242,26 @@ class Lockbot:
         await self.store.close()
 
 
+class _ShownOnHome:
+    """The request messenger, and Homes told when a request is posted or its decision shown."""
+
+    def __init__(self, messenger: SlackRequestMessenger, homes: Homes) -> None:
+        self._messenger = messenger
+        self._homes = homes
+
+    async def post(self, request: UnlockRequest, approvers: frozenset[str] | None) -> str:
+        posted = await self._messenger.post(request, approvers)
+        await self._homes.changed()
+        return posted
+
+    async def show(self, request: UnlockRequest) -> None:
+        await self._messenger.show(request)
+        await self._homes.changed()
+
+    async def tell_requester(self, request: UnlockRequest, outcome: ActionView | None) -> None:
+        await self._messenger.tell_requester(request, outcome)
+
+
 def _slack_client(settings: Settings) -> AsyncWebClient:
     # One session for every call: without it slack_sdk opens a new session and connection per call.
     session = aiohttp.ClientSession(
@@ -309,8 +335,14 @@ def build_lockbot(settings: Settings, store: Store, policy: Policy) -> Lockbot:
             lease=timedelta(seconds=settings.lockbot_action_lease),
         )
         directory = DoorDirectory(seam)
+        lockbot.homes = homes = Homes(store, directory, people, policy, SlackHomePublisher(slack))
         lockbot.requests = requests = UnlockRequests(
-            store, policy, people, actions, SlackRequestMessenger(slack, owed), directory.lock_named
+            store,
+            policy,
+            people,
+            actions,
+            _ShownOnHome(SlackRequestMessenger(slack, owed), homes),
+            directory.lock_named,
         )
         door_service = DoorService(directory, people, policy, actions, requests, store)
         lockbot.events = events = SeamEvents(store, policy, tracker, directory.lock_named, SlackNoticeBoard(slack))
@@ -320,9 +352,14 @@ def build_lockbot(settings: Settings, store: Store, policy: Policy) -> Lockbot:
         lockbot.relocks = relocks = Relocks(store, actions, SlackRelockMessenger(slack, owed), policy)
         actions.on_final(relocks.action_finished)
         events.on_locked(relocks.door_locked)
-        RequestButtons(requests).register(bolt)
+        # A door's state, a relock set or run, an approved unlock done: Homes show them.
+        actions.on_final(lambda _record, _view: homes.changed())
+        events.on_door_event(lambda _device_id: homes.changed())
+        RequestButtons(requests, decided=homes.changed).register(bolt)
     else:
         log.warning("SEAM_API_KEY is not set: door commands will say doors are not configured")
+        lockbot.homes = Homes(store, None, people, policy, SlackHomePublisher(slack))
+    HomeTab(lockbot.homes, door_service).register(bolt)
     DoorCommands(door_service).register(bolt)
     slot_service: SlotService | None = None
     if settings.overbooked_api_key is not None:

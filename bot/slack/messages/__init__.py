@@ -9,6 +9,7 @@
 - `notices`: door events and action outcomes in a door's notify channel
 - `relocks`: a timed unlock's end: the door locked first by someone, or loudly not locked again
 - `replies`: short answers to a command that did nothing
+- `home`: App Home (doors, requests to decide, timed unlocks, slot locks), its unlock modal and answers
 
 Each message has a plain `text` that says the same as its blocks (notifications, screen readers).
 Both are rendered from one `Text` (bot/slack/text.py), which escapes every value from people or

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_sdk.models.blocks import InputBlock, PlainTextInputElement, PlainTextObject
+from slack_sdk.models.blocks import ButtonElement, InputBlock, PlainTextInputElement, PlainTextObject
 from slack_sdk.models.views import View
 
 from bot.durations import spoken_duration
@@ -32,6 +32,7 @@ __all__ = [
     "DENY",
     "DENY_REASON",
     "DENY_REASON_INPUT",
+    "decision_buttons",
     "refusal_plain",
     "render_decision_reply",
     "render_deny_reason_modal",
@@ -74,6 +75,11 @@ def _decision_line(request: UnlockRequest) -> tuple[str, Text] | None:
     return None
 
 
+def decision_buttons(request: UnlockRequest) -> list[ButtonElement]:
+    """Approve and Deny, carrying only the request id: on the request message and on approvers' Homes alike."""
+    return [button(APPROVE, "Approve", request.id, "primary"), button(DENY, "Deny", request.id, "danger")]
+
+
 def render_request(
     request: UnlockRequest, approvers: frozenset[str] | None, outcome: ActionView | None = None
 ) -> SlackMessage:
@@ -111,12 +117,7 @@ def render_request(
         )
         blocks.append(context(details))
         blocks.append(
-            actions(
-                "unlock_request",
-                button(APPROVE, "Approve", request.id, "primary"),
-                button(DENY, "Deny", request.id, "danger"),
-                button(CANCEL, "Cancel request", request.id),
-            )
+            actions("unlock_request", *decision_buttons(request), button(CANCEL, "Cancel request", request.id))
         )
     else:
         icon, words = decided
