@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 RECENT_HOME = timedelta(hours=1)
 # Doors with an action in this long count as busy (shown before the quiet ones).
 _ACTIVITY_WINDOW = timedelta(days=7)
+# While publishing a long paced batch, what the Homes show is read again at least this often.
+_SNAPSHOT_LIFE = timedelta(seconds=10)
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,9 @@ class _Shared:
     pending: list[UnlockRequest]
     relocks: list[Relock]
     activity: dict[str, datetime]
-    slot_locks: list[SlotLock] = field(default_factory=list)
+    slot_locks: list[SlotLock]
+    read_at: datetime
+    changes: int  # the instance's count of changes when it was read
 
 
 class Homes:
@@ -158,6 +162,7 @@ class Homes:
         self._settle = settle
         self._batch = batch
         self._next_forget: datetime | None = None
+        self._changes = 0  # changes this instance saw: a snapshot read before one is stale
 
     async def opened(self, user_id: str) -> bool:
         """The person opened their Home: remember when, and publish it now. Whether Slack took it."""
@@ -174,6 +179,7 @@ class Homes:
     async def changed(self) -> None:
         """Something Homes show changed: the recent ones are published again shortly. Never raises."""
         now = self._clock()
+        self._changes += 1
         try:
             await self._store.homes_changed(now, opened_since=now - RECENT_HOME)
         except Exception:
@@ -195,6 +201,10 @@ class Homes:
         for user_id, changed_at in due:
             if not await self._store.take_home_refresh(user_id, changed_at):
                 continue  # another instance took it
+            if shared.changes != self._changes or self._clock() - shared.read_at > _SNAPSHOT_LIFE:
+                # A Home still owed its first change's publish is not marked for a later one: it is shown
+                # what is true now. Changes on other instances are caught within the snapshot's life.
+                shared = await self._shared()
             page = await self._page(user_id, shared)
             await self._pace.wait_turn()
             if await self._publisher.publish(page):
@@ -208,6 +218,7 @@ class Homes:
             await self._store.forget_home_openings(now - RECENT_HOME)
 
     async def _shared(self) -> _Shared:
+        read_at, changes = self._clock(), self._changes
         locks: list[Lock] | None = None
         problem: Problem | None = None
         if self._directory is None:
@@ -223,7 +234,7 @@ class Homes:
         slot_locks = [
             lock for state in SlotLockState if state.may_be_held for lock in await self._store.slot_locks_in(state)
         ]
-        return _Shared(locks, problem, pending, relocks, activity, slot_locks)
+        return _Shared(locks, problem, pending, relocks, activity, slot_locks, read_at, changes)
 
     async def _page(self, user_id: str, shared: _Shared) -> HomePage:
         try:

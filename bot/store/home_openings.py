@@ -44,12 +44,13 @@ class HomeOpeningRecords:
         return int(marked.rowcount)
 
     async def due_home_refreshes(self, changed_before: datetime, *, limit: int) -> list[tuple[str, datetime]]:
-        """(user id, changed at) of the Homes owed a publish whose change is older than `changed_before`."""
+        """(user id, changed at) of the Homes owed a publish whose change is older than `changed_before`:
+        the oldest change first, and of one change the most recently opened Home first (likeliest looked at)."""
         async with self._db.reading() as connection:
             rows = await connection.execute(
                 select(home_openings.c.user_id, home_openings.c.changed_at)
                 .where(home_openings.c.changed_at <= changed_before)
-                .order_by(home_openings.c.changed_at)
+                .order_by(home_openings.c.changed_at, home_openings.c.opened_at.desc())
                 .limit(limit)
             )
             return [(str(user_id), changed_at) for user_id, changed_at in rows]
