@@ -23,7 +23,7 @@ from bot.db import MigrationFailed
 from bot.door_service import DoorDirectory, DoorService
 from bot.durations import parse_duration
 from bot.homes import Homes
-from bot.model import ActionView, UnlockRequest
+from bot.model import ActionThread, ActionView, UnlockRequest
 from bot.overbooked import SlotClient
 from bot.policy import Policy
 from bot.policy_file import load_policy, policy_path
@@ -46,7 +46,7 @@ from bot.slack.reporter import (
 from bot.slack.retries import SlackRetry
 from bot.slack.slot_commands import SlotCommands
 from bot.slack.verification import Refused, SlackRequestVerifier, Unreadable, bolt_request, is_ssl_check
-from bot.slots import SlotService
+from bot.slots import SlotReporter, SlotService, SlotView
 from bot.store import Store
 from bot.tracking import AttemptTracker
 from bot.unlock_requests import UnlockRequests
@@ -262,6 +262,23 @@ class _ShownOnHome:
         await self._messenger.tell_requester(request, outcome)
 
 
+class _SlotsShownOnHome:
+    """The slot reporter, and Homes told when a slot lock's state is shown (Home lists each person's slot locks)."""
+
+    def __init__(self, reporter: SlotReporter, homes: Homes | None) -> None:
+        self._reporter = reporter
+        self._homes = homes
+
+    async def open(self, channel: str, view: SlotView) -> ActionThread:
+        return await self._reporter.open(channel, view)
+
+    async def show(self, thread: ActionThread, view: SlotView) -> ActionThread:
+        shown = await self._reporter.show(thread, view)
+        if self._homes is not None:
+            await self._homes.changed()
+        return shown
+
+
 def _slack_client(settings: Settings) -> AsyncWebClient:
     # One session for every call: without it slack_sdk opens a new session and connection per call.
     session = aiohttp.ClientSession(
@@ -373,7 +390,7 @@ def build_lockbot(settings: Settings, store: Store, policy: Policy) -> Lockbot:
             store,
             people,
             policy,
-            slot_reporter(slack, owed),
+            _SlotsShownOnHome(slot_reporter(slack, owed), lockbot.homes),
             longest=parse_duration(settings.lockbot_slot_max_lock),
             # A live instance's lock call (retries within 3 timeouts, bot.api_calls), then its read of the
             # slot when the lock's outcome is unknown (as long again), each connect allowed 5 s more.

@@ -22,6 +22,7 @@ from tests.fakes.slack_api import FakeSlack, Message
 APPROVER = "U0HAPPROV1"
 RECENT = "U0HRECENT1"
 LONG_AGO = "U0HOLDER01"
+RATED = "U0HRATED01"
 APPROVALS = "C0HOMEAPPR"
 MANY = [f"Room {number:03d}" for number in range(90)]
 
@@ -50,7 +51,7 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def bot(slack: FakeSlack, seam: SeamFake, database: Path) -> Iterator[BotProcess]:
-    for user in (APPROVER, RECENT, LONG_AGO):
+    for user in (APPROVER, RECENT, LONG_AGO, RATED):
         slack.add_user(user)
     (database / "lockbot.toml").write_text(POLICY)
     process = BotProcess(bot_env(slack, seam, database), cwd=database).start()
@@ -312,9 +313,10 @@ def test_a_burst_of_changes_republishes_once(workspace: Workspace, channel: str)
 
 
 def test_a_rate_limited_publish_waits_out_retry_after(workspace: Workspace) -> None:
-    workspace.slack.fail("views.publish", status=429, retry_after=1)
+    workspace.slack.fail("views.publish", status=429, retry_after=1, where=lambda params: params["user_id"] == RATED)
     started = time.monotonic()
-    opened_home(workspace, MEMBER)
+    opened_home(workspace, RATED)
     assert time.monotonic() - started >= 1.0
-    refused = [call for call in workspace.slack.calls_of("views.publish") if call.error == "ratelimited"]
-    assert refused
+    calls = [call for call in workspace.slack.calls_of("views.publish") if call.params["user_id"] == RATED]
+    assert [call.error for call in calls] == ["ratelimited", None]
+    assert calls[1].at - calls[0].at >= 1.0
