@@ -496,17 +496,6 @@ class FakeSlack(ThreadedServer):
         self.homes.setdefault(user_id, []).append(view)
         return {"ok": True, "view": {"id": f"VH{len(self.homes[user_id]):07d}", **view}}
 
-    def _m_views_update(self, params: dict[str, Any]) -> dict[str, Any]:
-        view = params.get("view")
-        if isinstance(view, str):
-            view = json.loads(view)
-        if not params.get("view_id") and not params.get("external_id"):
-            return {"ok": False, "error": "not_found"}
-        if not isinstance(view, dict) or over_view_limit(view):
-            return {"ok": False, "error": "invalid_arguments"}
-        self.views.append(view)
-        return {"ok": True, "view": {"id": str(params.get("view_id") or ""), **view}}
-
     def home_of(self, user_id: str) -> dict[str, Any] | None:
         """The Home view last published for this person."""
         with self._changed:
