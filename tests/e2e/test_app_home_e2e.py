@@ -320,3 +320,27 @@ def test_a_rate_limited_publish_waits_out_retry_after(workspace: Workspace) -> N
     calls = [call for call in workspace.slack.calls_of("views.publish") if call.params["user_id"] == RATED]
     assert [call.error for call in calls] == ["ratelimited", None]
     assert calls[1].at - calls[0].at >= 1.0
+
+
+def test_deny_from_home_and_a_refused_press_are_answered_by_dm(workspace: Workspace, channel: str) -> None:
+    workspace.ephemeral(workspace.command("/unlock", "garage door for 10m tools", user=MEMBER, channel=channel))
+    message = workspace.request_message(APPROVALS)
+    request_id = buttons(message)["unlock_approve"]
+
+    workspace.press_on_home("unlock_approve", request_id, user=MEMBER)
+    refused = workspace.slack.wait_for(
+        lambda: [m for m in workspace.direct_messages(MEMBER) if m.text == "You can't approve your own request."],
+        what="the requester told by DM that they cannot approve their own request",
+    )
+    assert refused
+
+    workspace.press_on_home("unlock_deny", request_id, user=APPROVER)
+    denied = workspace.slack.wait_for(
+        lambda: [m for m in workspace.direct_messages(APPROVER) if m.text.startswith("You denied")],
+        what="the denier told by DM",
+    )
+    assert buttons(denied[-1]) == {"unlock_deny_reason": request_id}  # a reason can still be added from there
+    workspace.slack.wait_for(
+        lambda: "Denied by <@U0HAPPROV1>" in workspace.slack.messages[(message.channel, message.ts)].text,
+        what="the request message to say who denied",
+    )
