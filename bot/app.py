@@ -23,6 +23,8 @@ from bot.config import ConfigError, Settings
 from bot.db import MigrationFailed
 from bot.door_service import DoorDirectory, DoorService
 from bot.durations import parse_duration
+from bot.homes import Homes
+from bot.model import ActionThread, ActionView, UnlockRequest
 from bot.overbooked import SlotClient
 from bot.policy import Policy
 from bot.policy_file import load_policy, policy_path
@@ -31,6 +33,7 @@ from bot.seam import SeamClient
 from bot.seam_events import SeamEvents, UnreadableEvent
 from bot.slack.buttons import RequestButtons
 from bot.slack.commands import DoorCommands
+from bot.slack.home import HomeTab, SlackHomePublisher
 from bot.slack.owed import OwedSlackMessages
 from bot.slack.people import SlackPeople
 from bot.slack.replays import ReplayGuard
@@ -45,7 +48,7 @@ from bot.slack.reporter import (
 from bot.slack.retries import SlackRetry
 from bot.slack.slot_commands import SlotCommands
 from bot.slack.verification import Refused, SlackRequestVerifier, Unreadable, bolt_request, is_ssl_check
-from bot.slots import SlotService
+from bot.slots import SlotReporter, SlotService, SlotView
 from bot.store import Store
 from bot.tracking import AttemptTracker
 from bot.unlock_requests import UnlockRequests
@@ -93,6 +96,7 @@ class Lockbot:
     slots: SlotService | None = None
     events: SeamEvents | None = None
     relocks: Relocks | None = None
+    homes: Homes | None = None
     webhook_signed: SignatureCheck | None = None
     slack_verifier: SlackRequestVerifier | None = None
     replay_guard: ReplayGuard | None = None
@@ -155,6 +159,8 @@ class Lockbot:
         if self.relocks is not None:
             # Its first tick is at once: a relock due while lockbot was stopped runs now.
             self._background.append(asyncio.create_task(self.relocks.run(), name="relocks"))
+        if self.homes is not None:
+            self._background.append(asyncio.create_task(self.homes.run(), name="home-refreshes"))
         if self.events is not None:
             if self.store.shared:
                 self._background.append(
@@ -238,6 +244,43 @@ class Lockbot:
         await self.store.close()
 
 
+class _ShownOnHome:
+    """The request messenger, and Homes told when a request is posted or its decision shown."""
+
+    def __init__(self, messenger: SlackRequestMessenger, homes: Homes) -> None:
+        self._messenger = messenger
+        self._homes = homes
+
+    async def post(self, request: UnlockRequest, approvers: frozenset[str] | None) -> str:
+        posted = await self._messenger.post(request, approvers)
+        await self._homes.changed()
+        return posted
+
+    async def show(self, request: UnlockRequest) -> None:
+        await self._messenger.show(request)
+        await self._homes.changed()
+
+    async def tell_requester(self, request: UnlockRequest, outcome: ActionView | None) -> None:
+        await self._messenger.tell_requester(request, outcome)
+
+
+class _SlotsShownOnHome:
+    """The slot reporter, and Homes told when a slot lock's state is shown (Home lists each person's slot locks)."""
+
+    def __init__(self, reporter: SlotReporter, homes: Homes | None) -> None:
+        self._reporter = reporter
+        self._homes = homes
+
+    async def open(self, channel: str, view: SlotView) -> ActionThread:
+        return await self._reporter.open(channel, view)
+
+    async def show(self, thread: ActionThread, view: SlotView) -> ActionThread:
+        shown = await self._reporter.show(thread, view)
+        if self._homes is not None:
+            await self._homes.changed()
+        return shown
+
+
 def _slack_client(settings: Settings) -> AsyncWebClient:
     # One session for every call: without it slack_sdk opens a new session and connection per call.
     session = aiohttp.ClientSession(
@@ -318,8 +361,14 @@ def build_lockbot(
             lease=timedelta(seconds=settings.lockbot_action_lease),
         )
         directory = DoorDirectory(seam)
+        lockbot.homes = homes = Homes(store, directory, people, policy, SlackHomePublisher(slack))
         lockbot.requests = requests = UnlockRequests(
-            store, policy, people, actions, SlackRequestMessenger(slack, owed), directory.lock_named
+            store,
+            policy,
+            people,
+            actions,
+            _ShownOnHome(SlackRequestMessenger(slack, owed), homes),
+            directory.lock_named,
         )
         break_glass = BreakGlass(policy, people, people, actions, store, SlackEmergencyAlarm(slack))
         door_service = DoorService(directory, people, policy, actions, requests, store, break_glass)
@@ -330,9 +379,14 @@ def build_lockbot(
         lockbot.relocks = relocks = Relocks(store, actions, SlackRelockMessenger(slack, owed), policy)
         actions.on_final(relocks.action_finished)
         events.on_locked(relocks.door_locked)
-        RequestButtons(requests).register(bolt)
+        # A door's state, a relock set or run, an approved unlock done: Homes show them.
+        actions.on_final(lambda _record, _view: homes.changed())
+        events.on_door_event(lambda _device_id: homes.changed())
+        RequestButtons(requests, decided=homes.changed).register(bolt)
     else:
         log.warning("SEAM_API_KEY is not set: door commands will say doors are not configured")
+        lockbot.homes = Homes(store, None, people, policy, SlackHomePublisher(slack))
+    HomeTab(lockbot.homes, door_service).register(bolt)
     DoorCommands(door_service).register(bolt)
     slot_service: SlotService | None = None
     if settings.overbooked_api_key is not None:
@@ -346,7 +400,7 @@ def build_lockbot(
             store,
             people,
             policy,
-            slot_reporter(slack, owed),
+            _SlotsShownOnHome(slot_reporter(slack, owed), lockbot.homes),
             longest=parse_duration(settings.lockbot_slot_max_lock),
             # A live instance's lock call (retries within 3 timeouts, bot.api_calls), then its read of the
             # slot when the lock's outcome is unknown (as long again), each connect allowed 5 s more.

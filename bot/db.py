@@ -45,6 +45,7 @@ __all__ = [
     "audit_log",
     "create_engine",
     "head_revision",
+    "home_openings",
     "metadata",
     "migrate",
     "owed_slack_messages",
@@ -243,6 +244,17 @@ owed_slack_messages = Table(
     Column("claimed_until", UTCDateTime, nullable=True),
     Column("owed_at", UTCDateTime, nullable=False),
     Index("ix_owed_slack_messages_due_at", "due_at"),
+)
+
+home_openings = Table(
+    "home_openings",
+    metadata,
+    Column("user_id", String(32), primary_key=True),
+    Column("opened_at", UTCDateTime, nullable=False),
+    # Something on this person's Home changed at this time and it is not published again yet; NULL: current.
+    Column("changed_at", UTCDateTime, nullable=True),
+    Index("ix_home_openings_opened_at", "opened_at"),
+    Index("ix_home_openings_changed_at", "changed_at"),
 )
 
 

@@ -30,6 +30,7 @@ from bot.unlock_requests import RequestFiled, UnlockRequests
 
 __all__ = [
     "ActionStarted",
+    "AskHowLong",
     "AuditReader",
     "AuditView",
     "CommandResult",
@@ -37,6 +38,7 @@ __all__ = [
     "DoorOverview",
     "DoorService",
     "DoorStatus",
+    "HomeUnlock",
 ]
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,18 @@ class AuditView:
 
 
 CommandResult = ActionStarted | RequestFiled | Problem | DoorAmbiguous | DoorUnknown
+
+
+@dataclass(frozen=True)
+class AskHowLong:
+    """An unlock asked on App Home needs the person to say how long (and why, for a request) first."""
+
+    lock: Lock
+    direct: bool  # the person may unlock it directly; otherwise it becomes a request
+    relock_after: timedelta | None  # the door's own time, used when none is given
+
+
+HomeUnlock = ActionStarted | RequestFiled | Problem | AskHowLong
 
 
 class DoorDirectory:
@@ -193,6 +207,48 @@ class DoorService:
         if duration < SHORTEST_UNLOCK:
             return Problem(ProblemReason.UNLOCK_TOO_SHORT, door=lock.name, duration=SHORTEST_UNLOCK)
         return duration, reason
+
+    async def home_unlock(
+        self, user_id: str, device_id: str, *, duration: str | None = None, reason: str = "", asking: bool = False
+    ) -> HomeUnlock | None:
+        """An unlock asked on App Home, by device id, the policy checked now. None: Seam lists no such lock.
+
+        `duration` as `/unlock` reads it ("" or None: the door's relock_after); None with `asking` or
+        with no relock_after to fall back on: ask the person first (AskHowLong). Home is no channel: the
+        action's thread goes to the door's notify_channel, else to the person's DM; a request to its
+        approval_channel, else its notify_channel, else it is refused (NO_REQUEST_CHANNEL)."""
+        try:
+            lock = await self._directory.lock_named(device_id)
+        except SeamError as exc:
+            return Problem(ProblemReason.DOORS_UNAVAILABLE, detail=exc.user_message)
+        if lock is None:
+            return None
+        try:
+            person = await self._people.person(user_id)
+        except PeopleUnavailable:
+            return _PROFILE_UNAVAILABLE
+        rules = self._policy.rules_for(lock)
+        direct = may_unlock_directly(rules, person)
+        if duration is None and (asking or not direct or rules.relock_after is None):
+            return AskHowLong(lock, direct, rules.relock_after)
+        typed = (duration or "").strip()
+        asked = await self._unlock_for(lock, user_id, typed)
+        if isinstance(asked, Problem):
+            return asked
+        unlock_for, left_over = asked
+        if left_over:
+            return Problem(
+                ProblemReason.UNLOCK_TIME_UNUSABLE,
+                detail=f"“{typed}” is not a duration like 30s, 10m, 1h30m or until 17:30",
+                door=lock.name,
+            )
+        if not direct and rules.approval_channel is None and rules.notify_channel is None:
+            return Problem(ProblemReason.NO_REQUEST_CHANNEL, door=lock.name)
+        channel = rules.notify_channel or user_id
+        reason = " ".join(reason.split())[:_REASON_LIMIT]
+        result = await self._start(ActionKind.UNLOCK, lock, user_id, channel, reason=reason, unlock_for=unlock_for)
+        assert not isinstance(result, DoorAmbiguous | DoorUnknown)
+        return result
 
     async def overview(self, user_id: str, prefix: str = "") -> DoorOverview | Problem:
         """Every door, or those with a name (or device id) starting with `prefix`, and what this person may do."""

@@ -62,6 +62,7 @@ class Lock:
     online: bool | None = None
     can_remotely_lock: bool | None = None
     can_remotely_unlock: bool | None = None
+    battery_level: float | None = None  # 0 to 1, when Seam reports it
 
     @property
     def name(self) -> str:
@@ -151,6 +152,8 @@ class ProblemReason(StrEnum):
     # the action could not be posted, so nothing was done (`detail`: the edge's words, from `CannotReport`)
     NOT_ANNOUNCED = "not_announced"
     REQUEST_NOT_POSTED = "request_not_posted"  # the unlock request could not be posted (`detail`)
+    # asked from App Home, where there is no channel: `door` names no approval_channel or notify_channel
+    NO_REQUEST_CHANNEL = "no_request_channel"
     SLOT_NOT_HELD = "slot_not_held"  # lockbot holds no lock on `slot_id` (`user` unlocked it, if known)
     SLOT_STILL_LOCKING = "slot_still_locking"  # lockbot is still locking `slot_id`
     SLOT_NOT_YOURS = "slot_not_yours"  # only `user` (who locked `slot_id`) or an approver may unlock it

@@ -163,6 +163,7 @@ class _LockProperties(_SeamModel):
     name: str | None = None
     locked: bool | None = None
     online: bool | None = None
+    battery_level: float | None = None  # 0 to 1; Seam leaves it out for a lock that does not report it
 
 
 class _SeamLock(_SeamModel):
@@ -183,6 +184,7 @@ class _SeamLock(_SeamModel):
             online=self.properties.online,
             can_remotely_lock=self.can_remotely_lock,
             can_remotely_unlock=self.can_remotely_unlock,
+            battery_level=self.properties.battery_level,
         )
 
 

@@ -126,10 +126,15 @@ class SeamEvents:
         self._not_locks: OrderedDict[str, datetime] = OrderedDict()  # device id -> when Seam's list lacked it
         self._looking_up: dict[str, asyncio.Task[Lock | None]] = {}
         self._locked_listeners: list[Callable[[str, datetime], Awaitable[None]]] = []
+        self._door_listeners: list[Callable[[str], Awaitable[None]]] = []
 
     def on_locked(self, listener: Callable[[str, datetime], Awaitable[None]]) -> None:
         """Call `listener(device_id, occurred_at)` for each `lock.locked` event (a relock it settles)."""
         self._locked_listeners.append(listener)
+
+    def on_door_event(self, listener: Callable[[str], Awaitable[None]]) -> None:
+        """Call `listener(device_id)` for each event about a lock or device (its state may have changed)."""
+        self._door_listeners.append(listener)
 
     @staticmethod
     def read(body: bytes) -> dict[str, Any]:
@@ -210,6 +215,9 @@ class SeamEvents:
             at = _parse_time(event.get("occurred_at") or event.get("created_at"), self._clock())
             for listener in self._locked_listeners:
                 await listener(str(event["device_id"]), at)
+        if event_type.startswith(("lock.", "device.")) and event.get("device_id"):
+            for door_listener in self._door_listeners:
+                await door_listener(str(event["device_id"]))
         if event_type not in _ANNOUNCED:
             return
         if attempt_id and await self._store.action_by_attempt(str(attempt_id)) is not None:

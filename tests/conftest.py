@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from tests.botprocess import BOT_TOKEN, BotProcess, new_response_id
+from tests.botprocess import BOT_TOKEN, BotProcess, new_response_id, signed_headers
 from tests.fakes.seam_fake import SeamFake
 from tests.fakes.slack_api import FakeSlack, Message, Response
 
@@ -28,6 +28,7 @@ T = TypeVar("T")
 FINAL_STATUS_PREFIXES = ("Done:", "Failed:", "Not confirmed:")
 
 _channels = itertools.count(1)
+_events = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
@@ -118,6 +119,50 @@ class Workspace:
         body = urlencode({"payload": json.dumps(payload)})
         sent_at = time.time()
         return CommandSent(self.bot.post_signed(body), response_id, channel, sent_at)
+
+    def open_home(self, user: str, *, tab: str = "home") -> httpx.Response:
+        """The person opens lockbot's Home (or Messages) tab: Slack's signed `app_home_opened` event."""
+        body = json.dumps(
+            {
+                "token": "legacy-verification-token",
+                "team_id": "T0000TEST",
+                "api_app_id": "A0000TEST",
+                "type": "event_callback",
+                "event_id": f"Ev{next(_events):08d}",
+                "event_time": int(time.time()),
+                "event": {
+                    "type": "app_home_opened",
+                    "user": user,
+                    "channel": "D" + user[1:],
+                    "tab": tab,
+                    "event_ts": f"{time.time():.6f}",
+                },
+            }
+        )
+        return self.bot.post_signed(body, headers={**signed_headers(body), "Content-Type": "application/json"})
+
+    def press_on_home(self, action_id: str, value: str, *, user: str) -> httpx.Response:
+        """Press a button on the person's Home, as Slack sends it: no channel, no message, no response_url."""
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user, "username": user.lower(), "team_id": "T0000TEST"},
+            "api_app_id": "A0000TEST",
+            "token": "legacy-verification-token",
+            "container": {"type": "view", "view_id": "VHOME0001"},
+            "trigger_id": f"{time.time():.0f}.{next(_events)}.trigger",
+            "team": {"id": "T0000TEST", "domain": "lockbot-test"},
+            "view": {"id": "VHOME0001", "type": "home", "team_id": "T0000TEST", "blocks": [], "hash": "1.home"},
+            "actions": [
+                {
+                    "action_id": action_id,
+                    "block_id": "home",
+                    "value": value,
+                    "type": "button",
+                    "action_ts": f"{time.time():.6f}",
+                }
+            ],
+        }
+        return self.bot.post_signed(urlencode({"payload": json.dumps(payload)}))
 
     def submit_view(self, view: dict[str, Any], *, user: str, values: dict[str, dict[str, Any]]) -> httpx.Response:
         """Submit a modal, as Slack sends it: a signed view_submission payload."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,7 @@ SCOPES_OF_METHOD = {
     "users_info": {"users:read"},
     "usergroups_users_list": {"usergroups:read"},
     "views_open": set(),  # needs a trigger_id, no scope
+    "views_publish": set(),  # App Home: no scope (the Home tab must be on)
 }
 
 
@@ -114,11 +116,50 @@ def test_direct_messages_can_reach_requesters() -> None:
     assert app_home["messages_tab_read_only_enabled"] is True
 
 
+def test_home_is_on_and_its_event_comes_to_the_events_route() -> None:
+    data = manifest()
+    assert data["features"]["app_home"]["home_tab_enabled"] is True
+    events = data["settings"]["event_subscriptions"]
+    assert urlsplit(events["request_url"]).path == "/slack/events"
+    assert events["bot_events"] == ["app_home_opened"]  # the only event lockbot listens to
+
+
+@pytest.mark.anyio
+async def test_the_app_listens_to_every_bot_event_in_the_manifest(slack: FakeSlack, tmp_path: Path) -> None:
+    settings = Settings(
+        slack_bot_token=BOT_TOKEN,
+        slack_api_url=slack.api_url,
+        slack_signing_secret=SIGNING_SECRET,
+        database_url=f"sqlite:///{tmp_path / 'lockbot.db'}",
+        _env_file=None,
+    )
+    lockbot = await open_lockbot(settings)
+    try:
+        for event_type in manifest()["settings"]["event_subscriptions"]["bot_events"]:
+            body = json.dumps(
+                {
+                    "type": "event_callback",
+                    "team_id": "T1",
+                    "api_app_id": "A1",
+                    "event": {"type": event_type, "user": "U1", "tab": "messages", "event_ts": "1.2"},
+                    "event_id": "Ev1",
+                    "event_time": 1,
+                }
+            )
+            response = await lockbot.bolt.async_dispatch(
+                AsyncBoltRequest(body=body, headers={**signed_headers(body), "Content-Type": "application/json"})
+            )
+            assert response.status == 200, event_type  # bolt answers 404 to an event no listener takes
+    finally:
+        await lockbot.aclose()
+
+
 def test_the_socket_mode_comment_counts_the_url_lines() -> None:
     text = (ROOT / "manifest.yml").read_text()
     url_lines = [line for line in text.splitlines() if re.match(r"\s*(url|request_url):", line)]
     commands = manifest()["features"]["slash_commands"]
-    assert len(url_lines) == len(commands) + 1  # one per command, and interactivity's
+    assert len(url_lines) == len(commands) + 2  # one per command, interactivity's and the events'
+
     comment = "\n".join(line for line in text.splitlines() if line.startswith("#"))
     assert "remove every url and request_url line" in " ".join(comment.replace("#", " ").split())
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -20,7 +21,7 @@ from bot.slack.messages.requests import (
     render_decision_reply,
     render_deny_reason_modal,
 )
-from bot.unlock_requests import Decision, UnlockRequests
+from bot.unlock_requests import Decided, Decision, UnlockRequests
 
 __all__ = ["RequestButtons"]
 
@@ -30,8 +31,9 @@ log = logging.getLogger(__name__)
 class RequestButtons:
     """`unlock_approve`, `unlock_deny` and `unlock_cancel`. Only the button's value (a request id) is trusted."""
 
-    def __init__(self, requests: UnlockRequests) -> None:
+    def __init__(self, requests: UnlockRequests, *, decided: Callable[[], Awaitable[None]] | None = None) -> None:
         self._requests = requests
+        self._decided = decided  # told after each decision a click made (App Home shows pending requests)
 
     def register(self, app: AsyncApp) -> None:
         app.action(APPROVE)(answering_errors(self.approve))
@@ -73,14 +75,20 @@ class RequestButtons:
         except Exception:
             log.exception("adding the reason to request %s failed", request_id)
 
-    async def approve(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
-        await self._decide(ack, body, action, respond, Decision.APPROVE)
+    async def approve(
+        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        await self._decide(ack, body, action, respond, client, Decision.APPROVE)
 
-    async def deny(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
-        await self._decide(ack, body, action, respond, Decision.DENY)
+    async def deny(
+        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        await self._decide(ack, body, action, respond, client, Decision.DENY)
 
-    async def cancel(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond) -> None:
-        await self._decide(ack, body, action, respond, Decision.CANCEL)
+    async def cancel(
+        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        await self._decide(ack, body, action, respond, client, Decision.CANCEL)
 
     async def _decide(
         self,
@@ -88,6 +96,7 @@ class RequestButtons:
         body: dict[str, Any],
         action: dict[str, Any],
         respond: AsyncRespond,
+        client: AsyncWebClient,
         decision: Decision,
     ) -> None:
         await ack()
@@ -96,8 +105,18 @@ class RequestButtons:
         channel, message_ts = container.get("channel_id"), container.get("message_ts")
         clicked_in = (str(channel), str(message_ts)) if channel and message_ts else None
         result = await self._requests.decide(str(action.get("value") or ""), clicker, decision, clicked_in=clicked_in)
+        if isinstance(result, Decided) and self._decided is not None:
+            await self._decided()
         reply = render_decision_reply(result, clicker)
-        await answer(respond, reply, replace_original=False)
+        if body.get("response_url") or body.get("response_urls"):
+            await answer(respond, reply, replace_original=False)
+            return
+        # Pressed on App Home: no response_url, no channel for an ephemeral answer. The reply goes by DM,
+        # where a denier's "Add a reason" button works and the decision stays on record.
+        try:
+            await client.chat_postMessage(channel=clicker, **reply.as_kwargs())
+        except SlackClientError as exc:
+            log.warning("could not tell %s about their decision by DM: %s", clicker, exc)
 
 
 def _submitted_text(view: dict[str, Any], input_id: str) -> str:

@@ -27,6 +27,7 @@ REPEATABLE_METHODS = frozenset(
         "users.info",
         "chat.update",  # the same content again
         "chat.delete",  # gone either way
+        "views.publish",  # the same Home again
     }
 )
 _SERVER_ERRORS = frozenset({500, 502, 503, 504})

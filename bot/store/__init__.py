@@ -4,6 +4,7 @@
 - `actions`: door actions, their intent-named moves and their leases
 - `audit`: the audit log; `write_audit` adds an entry inside another write's transaction
 - `relocks`: the relocks of timed unlocks (`write_relock` adds one with the unlock's outcome)
+- `home_openings`: who opened App Home when, and which Homes are owed a publish
 - `slot_locks`, `seam_events`, `seen_requests`, `owed_messages`: the other aggregates
 - `instances`: what instances sharing PostgreSQL tell each other (NOTIFY / LISTEN)
 - `database`: the engine and the one transaction helper every write goes through
@@ -22,6 +23,7 @@ from bot.db import create_engine, migrate
 from bot.store.actions import ActionRecords
 from bot.store.audit import AuditLog
 from bot.store.database import Database
+from bot.store.home_openings import HomeOpeningRecords
 from bot.store.instances import InstanceChannel
 from bot.store.owed_messages import OwedSlackMessageRecords
 from bot.store.relocks import RelockRecords
@@ -34,6 +36,7 @@ __all__ = [
     "ActionRecords",
     "AuditLog",
     "Database",
+    "HomeOpeningRecords",
     "InstanceChannel",
     "OwedSlackMessageRecords",
     "RelockRecords",
@@ -54,6 +57,7 @@ class Store(
     SeamEventRecords,
     SeenSlackRequests,
     OwedSlackMessageRecords,
+    HomeOpeningRecords,
     InstanceChannel,
 ):
     """Every aggregate's records over one database (SQLite or PostgreSQL)."""

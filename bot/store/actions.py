@@ -7,7 +7,7 @@ from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, insert, or_, select, update
+from sqlalchemy import Row, and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.db import actions, relocks
@@ -259,3 +259,13 @@ class ActionRecords:
         async with self._db.reading() as connection:
             row = (await connection.execute(select(actions).where(actions.c.attempt_id == attempt_id))).first()
         return _action(row) if row is not None else None
+
+    async def latest_door_activity(self, since: datetime) -> dict[str, datetime]:
+        """device id -> when an action on it last moved, for the doors with one since `since`."""
+        async with self._db.reading() as connection:
+            rows = await connection.execute(
+                select(actions.c.device_id, func.max(actions.c.updated_at))
+                .where(actions.c.updated_at >= since)
+                .group_by(actions.c.device_id)
+            )
+            return {str(device_id): at for device_id, at in rows}

@@ -174,3 +174,13 @@ class RequestRecords:
                     .limit(1)
                 )
             ).scalar()
+
+    async def pending_requests(self) -> list[UnlockRequest]:
+        """Every request still waiting for a decision, oldest first (App Home shows them to approvers)."""
+        async with self._db.reading() as connection:
+            rows = await connection.execute(
+                select(unlock_requests)
+                .where(unlock_requests.c.state == str(RequestState.PENDING))
+                .order_by(unlock_requests.c.created_at)
+            )
+            return [_request(row) for row in rows]

@@ -72,3 +72,27 @@ def test_usage_comes_back_in_the_socket_ack(socket_bot: BotProcess, slack: FakeS
 def test_in_socket_mode_there_is_no_http_events_route(socket_bot: BotProcess) -> None:
     assert socket_bot.http.get(f"{socket_bot.url}/healthz").status_code == 200
     assert socket_bot.http.post(f"{socket_bot.url}/slack/events", content=b"x").status_code in (404, 405)
+
+
+def test_home_opened_over_the_socket_publishes_the_home(socket_bot: BotProcess, slack: FakeSlack) -> None:
+    slack.homes.pop(MEMBER, None)
+    envelope = {
+        "envelope_id": str(uuid.uuid4()),
+        "type": "events_api",
+        "accepts_response_payload": False,
+        "payload": {
+            "token": "legacy",
+            "team_id": "T0000TEST",
+            "api_app_id": "A0000TEST",
+            "type": "event_callback",
+            "event_id": "Ev0SOCKET1",
+            "event_time": 1,
+            "event": {"type": "app_home_opened", "user": MEMBER, "tab": "home", "event_ts": "1.000001"},
+        },
+    }
+
+    slack.push_envelope(envelope)
+
+    view = slack.wait_for(lambda: slack.home_of(MEMBER), what="the member's Home")
+    assert any("*Front Door* —" in str(block.get("text")) for block in view["blocks"])
+    assert any(ack["envelope_id"] == envelope["envelope_id"] for ack in slack.socket_acks)

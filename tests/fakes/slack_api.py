@@ -102,6 +102,17 @@ def over_limit(message: dict[str, Any]) -> str | None:
     return None
 
 
+VIEW_BLOCK_LIMIT = 100
+
+
+def over_view_limit(view: dict[str, Any]) -> str | None:
+    """Slack's error for a view (Home or modal) over its limits (100 blocks, 3000 a text), or None."""
+    blocks = view.get("blocks") or []
+    if len(blocks) > VIEW_BLOCK_LIMIT:
+        return "invalid_arguments"
+    return over_limit({"blocks": blocks[:BLOCK_LIMIT]}) or over_limit({"blocks": blocks[BLOCK_LIMIT:]})
+
+
 @dataclass
 class Response:
     """What a response_url received."""
@@ -134,6 +145,7 @@ class FakeSlack(ThreadedServer):
         self.responses: list[Response] = []
         self.rejected: list[Response] = []  # response_url posts Slack refused (over its limits)
         self.views: list[dict[str, Any]] = []
+        self.homes: dict[str, list[dict[str, Any]]] = {}  # user id -> each Home view published, oldest first
         self._faults: list[Fault] = []
         self._last_ts = 0.0
         self._changed = threading.Condition()
@@ -215,6 +227,7 @@ class FakeSlack(ThreadedServer):
             self.rejected.clear()
             self._faults.clear()
             self.channels_without_bot.clear()
+            self.homes.clear()
 
     # -- reading state -----------------------------------------------------------------------
 
@@ -464,8 +477,30 @@ class FakeSlack(ThreadedServer):
             view = json.loads(view)
         if not isinstance(view, dict) or view.get("type") != "modal":
             return {"ok": False, "error": "invalid_arguments"}
+        if over := over_view_limit(view):
+            return {"ok": False, "error": over}
         self.views.append(view)
         return {"ok": True, "view": {"id": f"V{len(self.views):08d}", **view}}
+
+    def _m_views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
+        user_id = str(params.get("user_id") or "")
+        view = params.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        if not isinstance(view, dict) or view.get("type") != "home":
+            return {"ok": False, "error": "invalid_arguments"}
+        if user_id not in self.users:
+            return {"ok": False, "error": "user_not_found"}
+        if over := over_view_limit(view):
+            return {"ok": False, "error": over}
+        self.homes.setdefault(user_id, []).append(view)
+        return {"ok": True, "view": {"id": f"VH{len(self.homes[user_id]):07d}", **view}}
+
+    def home_of(self, user_id: str) -> dict[str, Any] | None:
+        """The Home view last published for this person."""
+        with self._changed:
+            published = self.homes.get(user_id) or []
+            return published[-1] if published else None
 
     def _m_conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
         users = str(params.get("users") or "")

@@ -14,8 +14,9 @@ import pytest
 
 import bot.slack.messages
 from bot.break_glass import EMERGENCY_EVENT, EmergencyUnlock
-from bot.door_service import AuditView, DoorOverview, DoorStatus
+from bot.door_service import AskHowLong, AuditView, DoorOverview, DoorStatus
 from bot.doors import DoorAmbiguous, DoorUnknown
+from bot.homes import HomeDoor, HomePage
 from bot.model import (
     ActionKind,
     ActionProblem,
@@ -42,6 +43,7 @@ from bot.slack.messages.doors import (
     render_usage,
 )
 from bot.slack.messages.emergencies import render_emergency_direct_message, render_emergency_notice
+from bot.slack.messages.home import render_home, render_home_answer, render_home_unlock_modal
 from bot.slack.messages.notices import render_door_notice, render_outcome_notice
 from bot.slack.messages.outcomes import not_confirmed_reason
 from bot.slack.messages.primitives import SlackMessage
@@ -68,7 +70,7 @@ from bot.slack.messages.slots import (
 from bot.slack.text import bold, compose, value
 from bot.slots import BadSlotCommand, SlotCommandFault, SlotStatus, SlotUnlocked, SlotView
 from bot.unlock_requests import AlreadyDecided, Decided, Decision, DecisionRefused, Refusal, RequestFiled, RequestGone
-from tests.fakes.slack_api import over_limit
+from tests.fakes.slack_api import over_limit, over_view_limit
 
 EVIL = "Garage <!channel> <https://evil.example|Approve here> <@U0EVIL001> <#C0EVIL001> <!subteam^S0EVIL001> <!here> &"
 FORBIDDEN = ("<!channel", "<!here", "<http", "<@U0EVIL", "<#C0EVIL", "<!subteam^S0EVIL")
@@ -213,6 +215,50 @@ def every_message(door: str, text: str) -> Iterator[tuple[str, SlackMessage]]:
             yield "render_door_notice", render_door_notice(notice)
 
 
+def every_view(door: str, text: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(render function's name, view) for every renderer of a view (App Home, modals), fed hostile values."""
+    relock = Relock(text, "lock_1", door, "U0ADMIN001", "C1", "1.000001", AT, AT + timedelta(minutes=5))
+    request = next(requests(door, text))
+    slot = SlotLock("l1", text, "key", "U0ADMIN001", "C1", AT, SlotLockState.LOCKED, AT, AT)
+    for count in (0, 3, 150):
+        doors = tuple(
+            HomeDoor(
+                replace(lock, device_id=f"{text}{n}", locked=(None, True, False)[n % 3], battery_level=n / 150),
+                may_unlock=n % 2 == 0,
+                unlocked_until=AT if n % 3 == 2 else None,
+                relock_after=timedelta(minutes=5) if n % 4 else None,
+            )
+            for n, lock in enumerate(locks(door, count))
+        )
+        page = HomePage(
+            "U0ADMIN001",
+            doors,
+            to_decide=(replace(request, unlock_for=timedelta(minutes=10)),) * (count // 10),
+            timed_unlocks=(relock,) * (count // 20),
+            slot_locks=(slot,) * count,
+        )
+        yield "render_home", render_home(page)
+    for reason in ProblemReason:
+        problem = Problem(reason, detail=text, door=door, action="unlock", slot_id=text, user="U0LOCKER1")
+        yield "render_home", render_home(HomePage("U0ADMIN001", timed_unlocks=(relock,), problem=problem))
+    for direct in (True, False):
+        for after in (None, timedelta(minutes=5)):
+            # A modal is only opened for a device id a button carried: Slack's buttons carry 2000 characters.
+            ask = AskHowLong(Lock(device_id=text[:2000], display_name=door), direct, after)
+            yield "render_home_unlock_modal", render_home_unlock_modal(ask)
+    for _, message in every_message(door, text):
+        yield "render_home_answer", render_home_answer(message)
+        break
+    yield "render_home_answer", render_home_answer(render_request_filed(RequestFiled(request, None)))
+
+
+def assert_safe_view(view: dict[str, Any]) -> None:
+    assert over_view_limit(view) is None
+    for shown in texts(view["blocks"]):
+        for raw in FORBIDDEN:
+            assert raw not in shown, f"{raw!r} raw in {shown[:200]!r}"
+
+
 MESSAGE_MODULES = [
     importlib.import_module(f"bot.slack.messages.{module.name}")
     for module in pkgutil.iter_modules(bot.slack.messages.__path__)
@@ -231,7 +277,21 @@ def test_no_message_carries_a_raw_hostile_value_or_breaks_a_limit(door: str, tex
     for name, message in every_message(door, text):
         seen.add(name)
         assert_safe(message)
-    assert seen == RENDERERS  # every message lockbot has is covered
+    for name, view in every_view(door, text):
+        seen.add(name)
+        assert_safe_view(view)
+    assert seen == RENDERERS  # every message and view lockbot has is covered
+
+
+def test_home_keeps_within_100_blocks_and_counts_the_doors_it_leaves_out() -> None:
+    doors = tuple(HomeDoor(lock, may_unlock=True) for lock in locks(EVIL, 150))
+    view = render_home(HomePage("U0ADMIN001", doors))
+    shown = [block for block in view["blocks"] if block["type"] == "actions"]
+    assert len(view["blocks"]) <= 100
+    assert view["blocks"][-1]["elements"][0]["text"].startswith(f"…and {150 - len(shown)} more.")
+    unlock = next(element for element in shown[0]["elements"] if element["action_id"] == "door_unlock")
+    assert unlock["value"] == "lock_0"  # only the device id travels
+    assert "&lt;!channel&gt;" in unlock["confirm"]["text"]["text"]
 
 
 def test_a_hostile_value_is_shown_escaped_in_text_and_blocks_alike() -> None:

@@ -10,6 +10,7 @@
 - `relocks`: a timed unlock's end: the door locked first by someone, or loudly not locked again
 - `emergencies`: break-glass: the loud notice to a door's approvers, and their direct messages
 - `replies`: short answers to a command that did nothing
+- `home`: App Home (doors, requests to decide, timed unlocks, slot locks), its unlock modal and answers
 
 Each message has a plain `text` that says the same as its blocks (notifications, screen readers).
 Both are rendered from one `Text` (bot/slack/text.py), which escapes every value from people or

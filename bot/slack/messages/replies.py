@@ -53,6 +53,13 @@ def _problem_text(problem: Problem) -> Text:
         return compose(_detail(problem, "I couldn't post in this channel, so I did nothing"), ".")
     if reason is ProblemReason.REQUEST_NOT_POSTED:
         return compose("Your unlock request could not be posted: ", _detail(problem, "Slack refused it"), ".")
+    if reason is ProblemReason.NO_REQUEST_CHANNEL:
+        return compose(
+            "Requests for ",
+            bold(problem.door or "this door"),
+            " go to the channel they are asked in, and Home is not a channel: ask with `/unlock` in a "
+            "channel where its approvers will see it.",
+        )
     if reason is ProblemReason.SLOT_NOT_HELD and problem.user:
         return compose("lockbot holds no lock on slot ", slot, ": ", mention(problem.user), " unlocked it.")
     if reason is ProblemReason.SLOT_NOT_HELD:

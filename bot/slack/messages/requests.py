@@ -43,6 +43,7 @@ __all__ = [
     "DENY_REASON_INPUT",
     "approve_button",
     "cancel_button",
+    "decision_buttons",
     "deny_button",
     "refusal_plain",
     "render_decision_reply",
@@ -119,6 +120,11 @@ def deny_button(request: UnlockRequest) -> ButtonElement:
     return button(DENY, "Deny", request.id, "danger")
 
 
+def decision_buttons(request: UnlockRequest) -> list[ButtonElement]:
+    """Approve and Deny, carrying only the request id: on the request message and on approvers' Homes alike."""
+    return [approve_button(request), deny_button(request)]
+
+
 def cancel_button(request: UnlockRequest) -> ButtonElement:
     """For the requester, to withdraw the request."""
     return button(CANCEL, "Cancel request", request.id)
@@ -177,14 +183,7 @@ def render_request(
             ).plain()
         )
         blocks.append(context(details))
-        blocks.append(
-            actions(
-                "unlock_request",
-                approve_button(request),
-                deny_button(request),
-                cancel_button(request),
-            )
-        )
+        blocks.append(actions("unlock_request", *decision_buttons(request), cancel_button(request)))
     else:
         icon, words = decided
         blocks.append(context(compose(f"{icon} ", words)))

@@ -6,7 +6,7 @@
 //      long, then succeed, or fail with device_offline where the device is offline).
 //
 // Control routes (no auth), all JSON:
-//   POST /_fixture/set_device    {device_id, online?, locked?}
+//   POST /_fixture/set_device    {device_id, online?, locked?, battery_level?}
 //   POST /_fixture/remove_device {device_id}
 //   POST /_fixture/config        {action_delay_ms?, confirmed_by_device?}
 //   POST /_fixture/fail          {path, status?, count?, retry_after?, delay_ms?, error_type?, message?}
@@ -122,6 +122,7 @@ function handleFixture(req, res, p) {
     const props = {}
     if (p.online != null) props.online = p.online
     if (p.locked != null) props.locked = p.locked
+    if (p.battery_level != null) props.battery_level = p.battery_level
     return sendJson(res, 200, { ok: true, device: orig.updateDevice({ device_id: p.device_id, properties: props }) })
   }
   if (path === "/_fixture/remove_device" && db.getState().devices.some((d) => d.device_id === p.device_id)) {

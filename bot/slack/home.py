@@ -1,0 +1,164 @@
+"""App Home's listeners: the Home published when opened, and its Unlock and Ask-to-unlock buttons.
+
+Home has no channel, so no ephemeral answer: a press that does nothing is answered in a small modal
+where the person is looking (a DM would land out of sight, in the Messages tab).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.door_service import ActionStarted, AskHowLong, DoorService, HomeUnlock
+from bot.homes import HomePage, Homes
+from bot.replies import Problem, ProblemReason
+from bot.slack.messages.home import (
+    DOOR_REQUEST,
+    DOOR_UNLOCK,
+    HOME_UNLOCK,
+    HOME_UNLOCK_DURATION,
+    HOME_UNLOCK_REASON,
+    render_home,
+    render_home_answer,
+    render_home_unlock_modal,
+)
+from bot.slack.messages.primitives import SlackMessage
+from bot.slack.messages.replies import render_notice, render_problem
+from bot.slack.messages.requests import render_request_filed
+from bot.unlock_requests import RequestFiled
+
+__all__ = ["HomeTab", "SlackHomePublisher", "submitted_text"]
+
+log = logging.getLogger(__name__)
+
+_NO_SUCH_DOOR = render_notice(
+    "Seam lists no such door (any more), so nothing was done. Your Home shows the doors there are now."
+)
+_DOORS_NOT_CONFIGURED = render_notice(
+    "Doors are not configured: lockbot has no Seam API key (SEAM_API_KEY). Ask the person who runs lockbot."
+)
+# Problems with how long: said under the duration field, so the person can correct it there.
+_DURATION_PROBLEMS = frozenset(
+    {ProblemReason.UNLOCK_TOO_LONG, ProblemReason.UNLOCK_TOO_SHORT, ProblemReason.UNLOCK_TIME_UNUSABLE}
+)
+
+
+class SlackHomePublisher:
+    """Implements `bot.homes.HomePublisher` with `views.publish`."""
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self._client = client
+
+    async def publish(self, page: HomePage) -> bool:
+        try:
+            await self._client.views_publish(user_id=page.user_id, view=render_home(page))
+        except SlackClientError as exc:
+            log.warning("could not publish the Home of %s: %s", page.user_id, exc)
+            return False
+        return True
+
+
+def submitted_text(view: dict[str, Any], input_id: str) -> str:
+    """What was typed into a modal's input (its block and action share `input_id`); "" if the
+    submission does not have the shape Slack gives it."""
+    found: Any = view
+    for key in ("state", "values", input_id, input_id, "value"):
+        found = found.get(key) if isinstance(found, dict) else None
+    return str(found or "").strip()
+
+
+def _answer(result: HomeUnlock | None) -> SlackMessage | None:
+    """What to tell the person about a press's result; None: the action's own messages say it."""
+    if result is None:
+        return _NO_SUCH_DOOR
+    if isinstance(result, ActionStarted | AskHowLong):
+        return None
+    if isinstance(result, RequestFiled):
+        return render_request_filed(result)
+    return render_problem(result)
+
+
+class HomeTab:
+    """`app_home_opened`, and the `door_unlock` and `door_request` buttons with their modal.
+
+    Only a button's value (a device id) or a modal's private_metadata (the same) is trusted; the
+    policy is checked again at every press and every submission."""
+
+    def __init__(self, homes: Homes, doors: DoorService | None) -> None:
+        self._homes = homes
+        self._doors = doors
+
+    def register(self, app: AsyncApp) -> None:
+        app.event("app_home_opened")(self.opened)
+        app.action(DOOR_UNLOCK)(self.unlock_pressed)
+        app.action(DOOR_REQUEST)(self.request_pressed)
+        app.view(HOME_UNLOCK)(self.unlock_submitted)
+
+    async def opened(self, event: dict[str, Any]) -> None:
+        if event.get("tab") != "home" or not event.get("user"):
+            return  # the Messages tab, or not an event Slack sends
+        try:
+            await self._homes.opened(str(event["user"]))
+        except Exception:
+            log.exception("could not show the Home of %s", event.get("user"))
+
+    async def unlock_pressed(
+        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await self._pressed(ack, body, action, client, asking=False)
+
+    async def request_pressed(
+        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        await self._pressed(ack, body, action, client, asking=True)
+
+    async def _pressed(
+        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, *, asking: bool
+    ) -> None:
+        await ack()
+        user, trigger_id = str(body["user"]["id"]), str(body.get("trigger_id") or "")
+        if self._doors is None:
+            await self._show(client, trigger_id, render_home_answer(_DOORS_NOT_CONFIGURED))
+            return
+        try:
+            result = await self._doors.home_unlock(user, str(action.get("value") or ""), asking=asking)
+        except Exception:
+            log.exception("an unlock pressed on Home failed")
+            result = Problem(ProblemReason.DOORS_UNAVAILABLE, detail="something went wrong on lockbot's side")
+        if isinstance(result, AskHowLong):
+            await self._show(client, trigger_id, render_home_unlock_modal(result))
+            return
+        answer = _answer(result)
+        if answer is not None:
+            await self._show(client, trigger_id, render_home_answer(answer))
+
+    async def unlock_submitted(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        user, device_id = str(body["user"]["id"]), str(view.get("private_metadata") or "")
+        duration, reason = submitted_text(view, HOME_UNLOCK_DURATION), submitted_text(view, HOME_UNLOCK_REASON)
+        if self._doors is None:
+            await ack(response_action="update", view=render_home_answer(_DOORS_NOT_CONFIGURED))
+            return
+        try:
+            result = await self._doors.home_unlock(user, device_id, duration=duration, reason=reason)
+        except Exception:
+            log.exception("an unlock submitted on Home failed")
+            result = Problem(ProblemReason.DOORS_UNAVAILABLE, detail="something went wrong on lockbot's side")
+        if isinstance(result, Problem) and result.reason in _DURATION_PROBLEMS:
+            await ack(response_action="errors", errors={HOME_UNLOCK_DURATION: render_problem(result).text})
+            return
+        answer = _answer(result)
+        if answer is None:
+            await ack()
+            return
+        await ack(response_action="update", view=render_home_answer(answer))
+
+    @staticmethod
+    async def _show(client: AsyncWebClient, trigger_id: str, view: dict[str, Any]) -> None:
+        try:
+            await client.views_open(trigger_id=trigger_id, view=view)
+        except SlackClientError as exc:
+            log.warning("could not open a modal on Home: %s", exc)
