@@ -83,6 +83,7 @@ class AskHowLong:
     lock: Lock
     direct: bool  # the person may unlock it directly; otherwise it becomes a request
     relock_after: timedelta | None  # the door's own time, used when none is given
+    reason_required: bool = False  # the door's policy: no unlock of it without a reason
 
 
 HomeUnlock = ActionStarted | RequestFiled | Problem | AskHowLong
@@ -229,8 +230,8 @@ class DoorService:
             return _PROFILE_UNAVAILABLE
         rules = self._policy.rules_for(lock)
         direct = may_unlock_directly(rules, person)
-        if duration is None and (asking or not direct or rules.relock_after is None):
-            return AskHowLong(lock, direct, rules.relock_after)
+        if duration is None and (asking or not direct or rules.relock_after is None or rules.reason_required):
+            return AskHowLong(lock, direct, rules.relock_after, reason_required=rules.reason_required)
         typed = (duration or "").strip()
         asked = await self._unlock_for(lock, user_id, typed)
         if isinstance(asked, Problem):
@@ -242,6 +243,8 @@ class DoorService:
                 detail=f"“{typed}” is not a duration like 30s, 10m, 1h30m or until 17:30",
                 door=lock.name,
             )
+        if rules.reason_required and not reason.strip():
+            return Problem(ProblemReason.REASON_REQUIRED, door=lock.name)
         if not direct and rules.approval_channel is None and rules.notify_channel is None:
             return Problem(ProblemReason.NO_REQUEST_CHANNEL, door=lock.name)
         channel = rules.notify_channel or user_id

@@ -150,6 +150,9 @@ class HomeTab:
         if isinstance(result, Problem) and result.reason in _DURATION_PROBLEMS:
             await ack(response_action="errors", errors={HOME_UNLOCK_DURATION: render_problem(result).text})
             return
+        if isinstance(result, Problem) and result.reason is ProblemReason.REASON_REQUIRED:
+            await ack(response_action="errors", errors={HOME_UNLOCK_REASON: "This door needs a reason to unlock it."})
+            return
         answer = _answer(result)
         if answer is None:
             await ack()

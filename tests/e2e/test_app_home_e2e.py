@@ -34,6 +34,10 @@ approval_channel = "C0HOMEAPPR"
 
 [doors."Front Door"]
 relock_after = "5m"
+
+[doors."Garden Gate"]
+relock_after = "5m"
+reason_required = true
 """
 
 
@@ -222,6 +226,24 @@ def test_the_request_modal_files_a_request_like_unlock_does(workspace: Workspace
     message = workspace.slack.wait_for(request, what="the request in the approval channel")
     assert "asks to unlock Back Door for 10 min" in message.text
     assert "courier &lt;!channel&gt;" in message.text
+
+
+def test_a_door_that_needs_a_reason_asks_for_one_on_home_and_unlocks_nothing_without(workspace: Workspace) -> None:
+    assert workspace.seam is not None
+    gate = workspace.seam.device_id("Garden Gate")
+    unlocks_before = workspace.seam.calls().get("/locks/unlock_door", 0)
+    before = len(workspace.slack.views)
+    assert workspace.press_on_home("door_unlock", gate, user=ADMIN).status_code == 200
+    modal = new_modal(workspace, before)
+    reason_block = next(block for block in modal["blocks"] if block.get("block_id") == "reason")
+    assert reason_block.get("optional", False) is False
+
+    refused = workspace.submit_view(
+        modal, user=ADMIN, values={"duration": {"duration": {"value": "10m"}}, "reason": {"reason": {"value": "  "}}}
+    )
+    assert refused.json()["response_action"] == "errors"
+    assert "needs a reason" in refused.json()["errors"]["reason"]
+    assert workspace.seam.calls().get("/locks/unlock_door", 0) == unlocks_before
 
 
 def test_unlock_from_home_unlocks_with_the_doors_relock(workspace: Workspace) -> None:

@@ -201,7 +201,7 @@ def render_home_unlock_modal(ask: AskHowLong) -> dict[str, Any]:
     default = spoken_duration(ask.relock_after) if ask.relock_after is not None else None
     if ask.direct:
         intro = compose("Unlock ", door, ": it is locked again when the time you give runs out.")
-        hint = "30s, 10m, 1h30m or until 17:30"
+        hint = "30s, 10m, 1h30m or until 17:30" + (f". Blank: {default}." if default else "")
     else:
         intro = compose(
             "You may not unlock ", door, " directly: its approvers are asked, and you get a message when they decide."
@@ -212,13 +212,13 @@ def render_home_unlock_modal(ask: AskHowLong) -> dict[str, Any]:
         label=PlainTextObject(text="For how long"),
         element=PlainTextInputElement(action_id=HOME_UNLOCK_DURATION, max_length=40),
         hint=PlainTextObject(text=hint),
-        optional=not ask.direct,
+        optional=not ask.direct or default is not None,
     )
     reason = InputBlock(
         block_id=HOME_UNLOCK_REASON,
         label=PlainTextObject(text="Reason"),
         element=PlainTextInputElement(action_id=HOME_UNLOCK_REASON, max_length=500),
-        optional=True,
+        optional=not ask.reason_required,
     )
     title = "Unlock a door" if ask.direct else "Ask to unlock"
     return View(
