@@ -26,6 +26,7 @@ from bot.overbooked import SlotClient
 from bot.policy import Policy
 from bot.policy_file import load_policy, policy_path
 from bot.relocks import Relocks
+from bot.reminders import Reminders
 from bot.seam import SeamClient
 from bot.seam_events import SeamEvents, UnreadableEvent
 from bot.slack.buttons import RequestButtons
@@ -36,6 +37,7 @@ from bot.slack.replays import ReplayGuard
 from bot.slack.reporter import (
     SlackNoticeBoard,
     SlackRelockMessenger,
+    SlackReminderMessenger,
     SlackRequestMessenger,
     action_reporter,
     slot_reporter,
@@ -91,6 +93,7 @@ class Lockbot:
     slots: SlotService | None = None
     events: SeamEvents | None = None
     relocks: Relocks | None = None
+    reminders: Reminders | None = None
     webhook_signed: SignatureCheck | None = None
     slack_verifier: SlackRequestVerifier | None = None
     replay_guard: ReplayGuard | None = None
@@ -153,6 +156,9 @@ class Lockbot:
         if self.relocks is not None:
             # Its first tick is at once: a relock due while lockbot was stopped runs now.
             self._background.append(asyncio.create_task(self.relocks.run(), name="relocks"))
+        if self.reminders is not None:
+            # Its first tick is at once too: a reminder due while lockbot was stopped is sent now, once.
+            self._background.append(asyncio.create_task(self.reminders.run(), name="request-reminders"))
         if self.events is not None:
             if self.store.shared:
                 self._background.append(
@@ -319,6 +325,7 @@ def build_lockbot(settings: Settings, store: Store, policy: Policy) -> Lockbot:
         actions.on_final(events.announce_outcome)
         lockbot.relocks = relocks = Relocks(store, actions, SlackRelockMessenger(slack, owed), policy)
         actions.on_final(relocks.action_finished)
+        lockbot.reminders = Reminders(store, SlackReminderMessenger(slack, owed), policy)
         events.on_locked(relocks.door_locked)
         RequestButtons(requests).register(bolt)
     else:

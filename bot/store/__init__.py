@@ -4,6 +4,7 @@
 - `actions`: door actions, their intent-named moves and their leases
 - `audit`: the audit log; `write_audit` adds an entry inside another write's transaction
 - `relocks`: the relocks of timed unlocks (`write_relock` adds one with the unlock's outcome)
+- `reminders`: the next reminder of each undecided request, taken by one conditional write
 - `slot_locks`, `seam_events`, `seen_requests`, `owed_messages`: the other aggregates
 - `instances`: what instances sharing PostgreSQL tell each other (NOTIFY / LISTEN)
 - `database`: the engine and the one transaction helper every write goes through
@@ -25,6 +26,7 @@ from bot.store.database import Database
 from bot.store.instances import InstanceChannel
 from bot.store.owed_messages import OwedSlackMessageRecords
 from bot.store.relocks import RelockRecords
+from bot.store.reminders import ReminderRecords
 from bot.store.requests import RequestRecords
 from bot.store.seam_events import SeamEventRecords
 from bot.store.seen_requests import SeenSlackRequests
@@ -37,6 +39,7 @@ __all__ = [
     "InstanceChannel",
     "OwedSlackMessageRecords",
     "RelockRecords",
+    "ReminderRecords",
     "RequestRecords",
     "SeamEventRecords",
     "SeenSlackRequests",
@@ -49,6 +52,7 @@ class Store(
     RequestRecords,
     ActionRecords,
     RelockRecords,
+    ReminderRecords,
     AuditLog,
     SlotLockRecords,
     SeamEventRecords,

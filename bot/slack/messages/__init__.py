@@ -8,6 +8,7 @@
 - `slots`: `/slot` and a slot lock's thread
 - `notices`: door events and action outcomes in a door's notify channel
 - `relocks`: a timed unlock's end: the door locked first by someone, or loudly not locked again
+- `reminders`: an undecided request bumped in its thread, and who was reminded when on its message
 - `replies`: short answers to a command that did nothing
 
 Each message has a plain `text` that says the same as its blocks (notifications, screen readers).
