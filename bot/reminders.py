@@ -63,10 +63,12 @@ def next_reminder_due(
     `escalate_after` from filing.
     """
     candidates = []
-    if rules.remind_after is not None and rules.remind_after > timedelta(0):
+    escalation = _escalation_at(rules, created_at)
+    # A policy naming no approvers has nobody to remind, until there is someone escalated to.
+    someone = rules.approvers != frozenset() or (escalated and escalation is not None)
+    if rules.remind_after is not None and rules.remind_after > timedelta(0) and someone:
         intervals = (now - created_at) // rules.remind_after
         candidates.append(created_at + (max(0, intervals) + 1) * rules.remind_after)
-    escalation = _escalation_at(rules, created_at)
     if escalation is not None and not escalated and escalation > now:
         candidates.append(escalation)
     if not candidates:

@@ -76,6 +76,16 @@ def test_no_reminder_without_remind_after_and_escalation_only_with_someone_to_es
     assert next_reminder_due(only_escalation, FILED, EXPIRES, now=FILED + 5 * MIN, escalated=True) is None
 
 
+def test_a_door_without_approvers_is_not_reminded_until_escalated() -> None:
+    nobody = DoorRules(approvers=frozenset(), remind_after=10 * MIN)
+    assert first_reminder_due(nobody, FILED, EXPIRES) is None
+    escalating = DoorRules(
+        approvers=frozenset(), remind_after=10 * MIN, escalate_after=15 * MIN, escalate_to=frozenset({"S0SECURITY"})
+    )
+    assert first_reminder_due(escalating, FILED, EXPIRES) == FILED + 15 * MIN
+    assert next_reminder_due(escalating, FILED, EXPIRES, now=FILED + 15 * MIN, escalated=True) == FILED + 20 * MIN
+
+
 def test_no_reminder_at_or_after_expiry() -> None:
     assert first_reminder_due(RULES, FILED, FILED + 10 * MIN) is None
     assert next_reminder_due(RULES, FILED, FILED + 15 * MIN, now=FILED + 10 * MIN, escalated=False) is None
