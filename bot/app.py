@@ -29,6 +29,7 @@ from bot.overbooked import SlotClient
 from bot.policy import Policy
 from bot.policy_file import load_policy, policy_path
 from bot.relocks import Relocks
+from bot.reminders import Reminders
 from bot.seam import SeamClient
 from bot.seam_events import SeamEvents, UnreadableEvent
 from bot.slack.buttons import RequestButtons
@@ -41,6 +42,7 @@ from bot.slack.reporter import (
     SlackEmergencyAlarm,
     SlackNoticeBoard,
     SlackRelockMessenger,
+    SlackReminderMessenger,
     SlackRequestMessenger,
     action_reporter,
     slot_reporter,
@@ -97,6 +99,7 @@ class Lockbot:
     events: SeamEvents | None = None
     relocks: Relocks | None = None
     homes: Homes | None = None
+    reminders: Reminders | None = None
     webhook_signed: SignatureCheck | None = None
     slack_verifier: SlackRequestVerifier | None = None
     replay_guard: ReplayGuard | None = None
@@ -161,6 +164,9 @@ class Lockbot:
             self._background.append(asyncio.create_task(self.relocks.run(), name="relocks"))
         if self.homes is not None:
             self._background.append(asyncio.create_task(self.homes.run(), name="home-refreshes"))
+        if self.reminders is not None:
+            # Its first tick is at once too: a reminder due while lockbot was stopped is sent now, once.
+            self._background.append(asyncio.create_task(self.reminders.run(), name="request-reminders"))
         if self.events is not None:
             if self.store.shared:
                 self._background.append(
@@ -378,6 +384,7 @@ def build_lockbot(
         actions.on_final(events.announce_outcome)
         lockbot.relocks = relocks = Relocks(store, actions, SlackRelockMessenger(slack, owed), policy)
         actions.on_final(relocks.action_finished)
+        lockbot.reminders = Reminders(store, SlackReminderMessenger(slack, owed), policy)
         events.on_locked(relocks.door_locked)
         # A door's state, a relock set or run, an approved unlock done: Homes show them.
         actions.on_final(lambda _record, _view: homes.changed())

@@ -50,6 +50,7 @@ __all__ = [
     "migrate",
     "owed_slack_messages",
     "relocks",
+    "request_reminders",
     "schema_revision",
     "seam_events",
     "seen_slack_requests",
@@ -168,6 +169,19 @@ relocks = Table(
     Index("ix_relocks_state_due_at", "state", "due_at"),
     Index("ix_relocks_device_id", "device_id"),
     Index("ix_relocks_lock_action_id", "lock_action_id"),
+)
+
+request_reminders = Table(
+    "request_reminders",
+    metadata,
+    Column("request_id", String(32), primary_key=True),
+    Column("due_at", UTCDateTime, nullable=True),
+    Column("taken", Integer, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("reminded_at", UTCDateTime, nullable=True),
+    Column("escalated_at", UTCDateTime, nullable=True),
+    # The scheduler's one query per tick: the due ones, soonest first (None: no more to send).
+    Index("ix_request_reminders_due_at", "due_at"),
 )
 
 audit_log = Table(

@@ -29,6 +29,7 @@ __all__ = [
     "ProblemReason",
     "Relock",
     "RelockState",
+    "RequestReminder",
     "RequestState",
     "SlotLock",
     "SlotLockState",
@@ -345,6 +346,18 @@ class UnlockRequest:
     decided_at: datetime | None = None
     note: str | None = None
     unlock_for: timedelta | None = None  # approved, it locks again this long after it succeeded
+
+
+@dataclass(frozen=True)
+class RequestReminder:
+    """The reminders of one undecided request: when the next is due, and what was sent so far."""
+
+    request_id: str
+    due_at: datetime | None  # None: no more reminders
+    taken: int = 0  # how many times an instance took it: each take is one conditional write on this
+    failures: int = 0  # posts Slack did not take in a row; tried again with backoff
+    reminded_at: datetime | None = None  # the last reminder posted
+    escalated_at: datetime | None = None  # when escalate_to was first mentioned
 
 
 # -- the audit log -----------------------------------------------------------------------------

@@ -31,6 +31,7 @@ from bot.model import (
     utcnow,
 )
 from bot.policy import DoorRules, PeopleDirectory, PeopleUnavailable, Policy, may_approve
+from bot.reminders import first_reminder_due
 from bot.replies import Problem, ProblemReason
 from bot.seam import SeamError
 
@@ -166,6 +167,8 @@ class RequestStore(Protocol):
 
     async def audit(self, entry: AuditEntry) -> None: ...
 
+    async def add_reminder(self, request_id: str, due_at: datetime) -> None: ...
+
 
 class UnlockRequests:
     def __init__(
@@ -225,6 +228,9 @@ class UnlockRequests:
         await self._store.set_request_message(request.id, request.channel, message_ts)
         request = replace(request, message_ts=message_ts)
         await self._audit(request, "request", "pending", actor=requester, detail=reason or None)
+        reminder_due = first_reminder_due(rules, request.created_at, request.expires_at)
+        if reminder_due is not None:
+            await self._store.add_reminder(request.id, reminder_due)
         self._expiry_changed.set()
         return RequestFiled(request, rules.approvers)
 

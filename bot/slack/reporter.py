@@ -13,12 +13,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.break_glass import EmergencyUnlock
 from bot.model import ActionThread, ActionView, CannotReport, Relock, UnlockRequest, utcnow
+from bot.reminders import Reminder, ReminderHistory, ReminderPost
 from bot.seam_events import DoorNotice
 from bot.slack.messages.actions import render_action_parent, render_action_status
 from bot.slack.messages.emergencies import render_emergency_direct_message, render_emergency_notice
 from bot.slack.messages.notices import render_door_notice, render_outcome_notice
 from bot.slack.messages.primitives import SlackMessage
 from bot.slack.messages.relocks import render_relock_failed, render_relock_settled
+from bot.slack.messages.reminders import render_reminded_request, render_reminder
 from bot.slack.messages.requests import render_request, render_requester_message
 from bot.slack.messages.slots import render_slot_parent, render_slot_status
 from bot.slack.owed import OwedSlackMessages, is_lasting
@@ -28,6 +30,7 @@ __all__ = [
     "SlackEmergencyAlarm",
     "SlackNoticeBoard",
     "SlackRelockMessenger",
+    "SlackReminderMessenger",
     "SlackRequestMessenger",
     "ThreadReporter",
     "action_reporter",
@@ -235,6 +238,26 @@ class SlackRequestMessenger(_SlackMessages):
     async def tell_requester(self, request: UnlockRequest, outcome: ActionView | None) -> None:
         thread = (request.channel, request.message_ts) if request.message_ts is not None else None
         await self._direct_message(request.requester, render_requester_message(request, outcome), or_in=thread)
+
+
+class SlackReminderMessenger(SlackRequestMessenger):
+    """Implements `bot.reminders.ReminderMessenger`."""
+
+    async def remind(self, reminder: Reminder) -> ReminderPost:
+        request = reminder.request
+        try:
+            await self._client.chat_postMessage(
+                channel=request.channel, thread_ts=request.message_ts, **render_reminder(reminder).as_kwargs()
+            )
+        except _SLACK_FAILURES as exc:
+            log.warning("could not post a reminder in %s/%s: %s", request.channel, request.message_ts, _error_code(exc))
+            return ReminderPost.FAILED_FOR_GOOD if is_lasting(exc) else ReminderPost.FAILED_FOR_NOW
+        return ReminderPost.POSTED
+
+    async def show_reminded(self, request: UnlockRequest, history: ReminderHistory) -> None:
+        if request.message_ts is not None:
+            message = render_reminded_request(request, history.approvers, history)
+            await self._update(request.channel, request.message_ts, message)
 
 
 class SlackNoticeBoard(_SlackMessages):

@@ -5,6 +5,7 @@
 - `audit`: the audit log; `write_audit` adds an entry inside another write's transaction
 - `relocks`: the relocks of timed unlocks (`write_relock` adds one with the unlock's outcome)
 - `home_openings`: who opened App Home when, and which Homes are owed a publish
+- `reminders`: the next reminder of each undecided request, taken by one conditional write
 - `slot_locks`, `seam_events`, `seen_requests`, `owed_messages`: the other aggregates
 - `instances`: what instances sharing PostgreSQL tell each other (NOTIFY / LISTEN)
 - `database`: the engine and the one transaction helper every write goes through
@@ -27,6 +28,7 @@ from bot.store.home_openings import HomeOpeningRecords
 from bot.store.instances import InstanceChannel
 from bot.store.owed_messages import OwedSlackMessageRecords
 from bot.store.relocks import RelockRecords
+from bot.store.reminders import ReminderRecords
 from bot.store.requests import RequestRecords
 from bot.store.seam_events import SeamEventRecords
 from bot.store.seen_requests import SeenSlackRequests
@@ -40,6 +42,7 @@ __all__ = [
     "InstanceChannel",
     "OwedSlackMessageRecords",
     "RelockRecords",
+    "ReminderRecords",
     "RequestRecords",
     "SeamEventRecords",
     "SeenSlackRequests",
@@ -52,6 +55,7 @@ class Store(
     RequestRecords,
     ActionRecords,
     RelockRecords,
+    ReminderRecords,
     AuditLog,
     SlotLockRecords,
     SeamEventRecords,

@@ -15,15 +15,21 @@ from bot.store.actions import write_action
 from bot.store.audit import write_audit
 from bot.store.database import Database
 
-__all__ = ["RequestRecords"]
+__all__ = ["RequestRecords", "request_from_row"]
 
 
 def _request(row: Row[Any]) -> UnlockRequest:
-    values = dict(row._mapping)
+    # Only this table's columns: a row of a join carries others too.
+    values = {column.name: row._mapping[column.name] for column in unlock_requests.c}
     values["state"] = RequestState(values["state"])
     values.pop("announced", None)
     seconds = values.pop("unlock_for_seconds", None)
     return UnlockRequest(**values, unlock_for=timedelta(seconds=seconds) if seconds is not None else None)
+
+
+def request_from_row(row: Row[Any]) -> UnlockRequest:
+    """The unlock request in a row of `unlock_requests` (or of a join with it)."""
+    return _request(row)
 
 
 class RequestRecords:

@@ -31,6 +31,7 @@ from bot.model import (
     UnlockRequest,
 )
 from bot.overbooked import OverbookedServerError, Slot
+from bot.reminders import Reminder, ReminderHistory
 from bot.replies import Problem, ProblemReason
 from bot.seam import Lock, SeamServerError
 from bot.seam_events import DoorNotice
@@ -48,6 +49,7 @@ from bot.slack.messages.notices import render_door_notice, render_outcome_notice
 from bot.slack.messages.outcomes import not_confirmed_reason
 from bot.slack.messages.primitives import SlackMessage
 from bot.slack.messages.relocks import render_relock_failed, render_relock_settled
+from bot.slack.messages.reminders import render_reminded_request, render_reminder
 from bot.slack.messages.replies import render_notice, render_problem
 from bot.slack.messages.requests import (
     render_decision_reply,
@@ -128,6 +130,28 @@ def requests(door: str, text: str) -> Iterator[UnlockRequest]:
         yield replace(pending, state=state, decided_by="U0APPROV01", decided_at=AT, note=text)
 
 
+MANY_APPROVERS = frozenset({f"U0APPR{n:04d}" for n in range(200)} | {"S0GROUP01", "*", EVIL})
+APPROVER_LISTS: list[frozenset[str] | None] = [
+    None,
+    frozenset(),
+    frozenset({"*"}),
+    frozenset({"U0APPROV01"}),
+    MANY_APPROVERS,
+]
+
+
+def reminder_messages(door: str, text: str) -> Iterator[tuple[str, SlackMessage]]:
+    pending = next(requests(door, text))
+    for approvers in APPROVER_LISTS:
+        for escalate_to in (frozenset(), frozenset({"S0SECURITY"}), MANY_APPROVERS):
+            for escalating in (True, False):
+                reminder = Reminder(pending, timedelta(minutes=10, seconds=4), approvers, escalate_to, escalating)
+                yield "render_reminder", render_reminder(reminder)
+            for escalated_at in (None, AT):
+                history = ReminderHistory(approvers, AT, escalate_to, escalated_at)
+                yield "render_reminded_request", render_reminded_request(pending, approvers, history)
+
+
 def locks(name: str, count: int) -> tuple[Lock, ...]:
     return tuple(Lock(device_id=f"lock_{n}", display_name=f"{name} {n}") for n in range(count))
 
@@ -149,6 +173,7 @@ def every_message(door: str, text: str) -> Iterator[tuple[str, SlackMessage]]:
         yield "render_decision_reply", render_decision_reply(AlreadyDecided(request), "U0APPROV01")
         for decision in Decision:
             yield "render_decision_reply", render_decision_reply(Decided(request, decision), "U0APPROV01")
+    yield from reminder_messages(door, text)
     yield "render_decision_reply", render_decision_reply(RequestGone(), "U1")
     for refusal in Refusal:
         refused = DecisionRefused(refusal, user="U0REQUEST1", door=door)
@@ -461,3 +486,56 @@ def test_a_refused_unlock_names_the_door_and_how_to_ask_properly() -> None:
     assert no_reason.text == (
         "An emergency unlock needs a reason: `/unlock Front Door --emergency &lt;reason&gt;`. Nothing was unlocked."
     )
+
+
+# -- reminders (issue 14) --------------------------------------------------------------------------
+
+
+def test_a_reminder_says_whom_it_concerns_and_what_to_do_in_one_message() -> None:
+    pending = next(requests("Front Door", "parcel"))
+    reminder = Reminder(
+        pending, timedelta(minutes=10, seconds=4), frozenset({"U0APPROV01", "S0GUARDS01"}), frozenset(), False
+    )
+
+    message = render_reminder(reminder)
+
+    assert message.text == (
+        ":bell: <!subteam^S0GUARDS01>, <@U0APPROV01>: Front Door: <@U0REQUEST1> has been waiting 10 min for "
+        "approval. Approve or deny above."
+    )
+    assert len(message.blocks) == 1
+
+
+def test_an_escalation_mentions_escalate_to_and_the_approvers_once() -> None:
+    pending = next(requests("Front Door", "parcel"))
+    reminder = Reminder(pending, timedelta(seconds=20), frozenset({"U0APPROV01"}), frozenset({"S0SECURITY"}), True)
+
+    text = render_reminder(reminder).text
+
+    assert text.startswith(":rotating_light: <@U0APPROV01>, <!subteam^S0SECURITY>: Front Door: <@U0REQUEST1> has been")
+    assert "waiting 20 s for approval. Approve or deny above. Escalated to <!subteam^S0SECURITY>" in text
+
+
+def test_approvers_left_to_admins_or_everyone_are_named_never_pinged() -> None:
+    pending = next(requests("Front Door", "parcel"))
+    for approvers, words in ((None, "Workspace admins and owners: "), (frozenset({"*"}), "Anyone here: ")):
+        text = render_reminder(Reminder(pending, timedelta(minutes=5), approvers, frozenset(), False)).text
+        assert text.startswith(f":bell: {words}Front Door")
+        assert "<!" not in text
+
+
+def test_the_reminded_request_keeps_its_buttons_and_says_who_was_reminded_and_when() -> None:
+    pending = next(requests("Front Door", "parcel"))
+    approvers = frozenset({"U0APPROV01"})
+    history = ReminderHistory(approvers, AT, frozenset({"S0SECURITY"}), AT - timedelta(minutes=5))
+
+    message = render_reminded_request(pending, approvers, history)
+
+    plain = render_request(pending, approvers)
+    assert message.blocks[:-2] == plain.blocks[:-1]
+    assert message.blocks[-1] == plain.blocks[-1]  # the buttons, last
+    assert message.text.endswith(
+        "Reminded <@U0APPROV01> at 2026-11-22 17:30 UTC; escalated to <!subteam^S0SECURITY> at 2026-11-22 17:25 UTC."
+    )
+    line = texts(message.blocks[-2])[0]
+    assert line.startswith(":bell: Reminded <@U0APPROV01> <!date^")

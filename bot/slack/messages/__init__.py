@@ -9,6 +9,7 @@
 - `notices`: door events and action outcomes in a door's notify channel
 - `relocks`: a timed unlock's end: the door locked first by someone, or loudly not locked again
 - `emergencies`: break-glass: the loud notice to a door's approvers, and their direct messages
+- `reminders`: an undecided request bumped in its thread, and who was reminded when on its message
 - `replies`: short answers to a command that did nothing
 - `home`: App Home (doors, requests to decide, timed unlocks, slot locks), its unlock modal and answers
 
