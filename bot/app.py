@@ -18,6 +18,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions import DoorActions
+from bot.checks import describe_doors_without_lock
 from bot.config import ConfigError, Settings
 from bot.db import MigrationFailed
 from bot.door_service import DoorDirectory, DoorService
@@ -26,7 +27,7 @@ from bot.overbooked import SlotClient
 from bot.policy import Policy
 from bot.policy_file import load_policy, policy_path
 from bot.relocks import Relocks
-from bot.seam import SeamClient
+from bot.seam import SeamClient, SeamError
 from bot.seam_events import SeamEvents, UnreadableEvent
 from bot.slack.buttons import RequestButtons
 from bot.slack.commands import DoorCommands
@@ -53,6 +54,9 @@ __all__ = ["Lockbot", "SignatureCheck", "build_lockbot", "open_lockbot"]
 log = logging.getLogger(__name__)
 
 SignatureCheck = Callable[[bytes, Mapping[str, str]], bool]
+
+# The longest the start waits for Seam's lock list to check the policy's doors against.
+_POLICY_DOORS_CHECK_SECONDS = 5.0
 
 
 def _svix_signature_check(secret: str) -> SignatureCheck:
@@ -83,6 +87,7 @@ class Lockbot:
     slack: AsyncWebClient
     store: Store
     owed: OwedSlackMessages
+    policy: Policy = field(default_factory=Policy)
     seam: SeamClient | None = None
     tracker: AttemptTracker | None = None
     actions: DoorActions | None = None
@@ -140,6 +145,24 @@ class Lockbot:
         task = asyncio.create_task(guarded(), name=f"seam-event-{event['event_id']}")
         self._event_tasks.add(task)
         task.add_done_callback(self._event_tasks.discard)
+
+    async def warn_of_policy_doors_without_lock(self) -> None:
+        """One warning line naming every door of the policy that is no Seam lock (it gets the defaults).
+
+        Only when the policy names doors; Seam gets a few seconds to answer, and a start never waits longer."""
+        if self.seam is None or not self.policy.doors:
+            return
+        try:
+            locks = await asyncio.wait_for(self.seam.list_locks(), _POLICY_DOORS_CHECK_SECONDS)
+        except (SeamError, TimeoutError) as exc:
+            log.warning("could not check the policy's doors against Seam's locks (%s)", type(exc).__name__)
+            return
+        missing = self.policy.doors_without_lock(locks)
+        if missing:
+            log.warning(
+                "policy: %s; they get the default rules (python -m bot check lists them too)",
+                describe_doors_without_lock(missing, locks),
+            )
 
     async def start_background_work(self) -> None:
         """Finish what was in flight before a restart, and expire requests as they come due."""
@@ -283,7 +306,7 @@ def build_lockbot(settings: Settings, store: Store, policy: Policy) -> Lockbot:
     slack = _slack_client(settings)
     bolt = _bolt_app(settings, slack)
     owed = OwedSlackMessages(slack, store)
-    lockbot = Lockbot(settings=settings, bolt=bolt, slack=slack, store=store, owed=owed)
+    lockbot = Lockbot(settings=settings, bolt=bolt, slack=slack, store=store, owed=owed, policy=policy)
     if not settings.socket_mode and settings.slack_signing_secret is not None:
         lockbot.slack_verifier = SlackRequestVerifier(settings.slack_signing_secret.get_secret_value())
         lockbot.replay_guard = ReplayGuard(store, shared=store.shared)

@@ -252,6 +252,29 @@ class SlotClient:
     async def get(self, slot_id: str) -> Slot:
         return await self._call("GET", f"/slots/{_path(slot_id)}", None, idempotent=True)
 
+    async def list_slots(self, *, limit: int, page: int = 1) -> list[Slot]:
+        """One page of the environment's slots (a read: `python -m bot check` asks it to test the key)."""
+        response = await request(
+            self._http,
+            "GET",
+            f"/slots?limit={limit}&page={page}",
+            None,
+            idempotent=True,
+            failures=_FAILURES,
+            error_of=_logged_error,
+            answer_within=self._timeout,
+        )
+        try:
+            answer = response.json()
+        except ValueError:
+            raise OverbookedBadAnswer("not JSON", status=response.status_code) from None
+        if isinstance(answer, Mapping) and answer.get("success") is False:
+            raise _logged_error(response)
+        try:
+            return [Slot.model_validate(slot) for slot in answer["data"]]
+        except (KeyError, TypeError, ValidationError):
+            raise OverbookedBadAnswer("no slot list in the answer", status=response.status_code) from None
+
     async def lock(self, slot_id: str, until: datetime, lock_key: str) -> Slot:
         body = {"lock_until": _utc_iso(until), "lock_key": lock_key}
         return await self._call("POST", f"/slots/{_path(slot_id)}/lock", body, idempotent=False)
