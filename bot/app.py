@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
+import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -23,6 +25,7 @@ from bot.config import ConfigError, Settings
 from bot.db import MigrationFailed
 from bot.door_service import DoorDirectory, DoorService
 from bot.durations import parse_duration
+from bot.metrics import CONTENT_TYPE, Metrics
 from bot.overbooked import SlotClient
 from bot.policy import Policy
 from bot.policy_file import load_policy, policy_path
@@ -31,6 +34,7 @@ from bot.seam import SeamClient, SeamError
 from bot.seam_events import SeamEvents, UnreadableEvent
 from bot.slack.buttons import RequestButtons
 from bot.slack.commands import DoorCommands
+from bot.slack.dispatch import RECEIVED_AT, MeasuredBolt
 from bot.slack.owed import OwedSlackMessages
 from bot.slack.people import SlackPeople
 from bot.slack.replays import ReplayGuard
@@ -88,6 +92,7 @@ class Lockbot:
     store: Store
     owed: OwedSlackMessages
     policy: Policy = field(default_factory=Policy)
+    metrics: Metrics = field(default_factory=Metrics)
     seam: SeamClient | None = None
     tracker: AttemptTracker | None = None
     actions: DoorActions | None = None
@@ -108,6 +113,7 @@ class Lockbot:
         if not self.settings.socket_mode:
             application.router.add_post("/slack/events", self._slack_events)
         application.router.add_get("/healthz", self._healthz)
+        application.router.add_get("/metrics", self._metrics)
         application.router.add_post("/webhooks/seam", self._seam_webhook)
         return application
 
@@ -200,6 +206,7 @@ class Lockbot:
     async def _slack_events(self, request: web.Request) -> web.Response:
         """Slack's requests: verified before the body is read, parsed after, each taken once."""
         assert self.slack_verifier is not None
+        arrived = time.monotonic()
         body = await request.read()
         try:
             verified = self.slack_verifier.verify(body, request.headers)
@@ -226,6 +233,7 @@ class Lockbot:
             # A replay, or Slack's own retry of a request already taken: it did its work the first time.
             log.info("ignored a Slack request already taken")
             return web.Response(status=200)
+        incoming.context[RECEIVED_AT] = arrived
         try:
             bolt_response = await self.bolt.async_dispatch(incoming)
         except Exception as exc:
@@ -233,6 +241,24 @@ class Lockbot:
             log.info("a signed Slack request could not be handled: %s (%d bytes)", type(exc).__name__, len(body))
             return web.json_response({"error": "unreadable request"}, status=400)
         return await to_aiohttp_response(bolt_response)
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        """Prometheus' text format; with LOCKBOT_METRICS_TOKEN set, only for `Authorization: Bearer <token>`."""
+        token = self.settings.lockbot_metrics_token
+        if token is not None:
+            expected = f"Bearer {token.get_secret_value()}".encode()
+            given = request.headers.get("Authorization", "").encode("utf-8", "replace")
+            if not hmac.compare_digest(given, expected):
+                return web.Response(
+                    status=401, text="a bearer token is needed\n", headers={"WWW-Authenticate": "Bearer"}
+                )
+        try:
+            backlog = await self.store.backlog()
+        except Exception as exc:
+            # The rest is still served; the backlog gauges are left out rather than shown stale.
+            log.warning("could not count the backlog for /metrics (%s)", type(exc).__name__)
+            backlog = None
+        return web.Response(body=self.metrics.exposition(backlog), headers={"Content-Type": CONTENT_TYPE})
 
     async def _healthz(self, request: web.Request) -> web.Response:
         return web.json_response(
@@ -259,11 +285,12 @@ class Lockbot:
         await self.store.close()
 
 
-def _slack_client(settings: Settings) -> AsyncWebClient:
+def _slack_client(settings: Settings, metrics: Metrics) -> AsyncWebClient:
     # One session for every call: without it slack_sdk opens a new session and connection per call.
     session = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=100, keepalive_timeout=30),
         timeout=aiohttp.ClientTimeout(total=30),
+        trace_configs=[metrics.slack_trace()],
     )
     return AsyncWebClient(
         token=settings.slack_bot_token.get_secret_value(),
@@ -281,12 +308,14 @@ class _IgnoreBoltTokenFromEnvironment(logging.Filter):
         return "`token` will be unused" not in record.getMessage()
 
 
-def _bolt_app(settings: Settings, slack: AsyncWebClient) -> AsyncApp:
+def _bolt_app(settings: Settings, slack: AsyncWebClient, metrics: Metrics) -> AsyncApp:
     bolt_logger = logging.getLogger("slack_bolt")
     if not any(isinstance(known, _IgnoreBoltTokenFromEnvironment) for known in bolt_logger.filters):
         bolt_logger.addFilter(_IgnoreBoltTokenFromEnvironment())
     signing_secret = settings.slack_signing_secret
-    bolt = AsyncApp(
+    bolt = MeasuredBolt(
+        metrics=metrics,
+        commands=(*DoorCommands.COMMANDS, *SlotCommands.COMMANDS),
         client=slack,
         signing_secret=signing_secret.get_secret_value() if signing_secret else "",
         # HTTP requests are verified before bolt sees them (Lockbot._slack_events); Socket Mode's are not signed.
@@ -303,10 +332,11 @@ def _bolt_app(settings: Settings, slack: AsyncWebClient) -> AsyncApp:
 
 def build_lockbot(settings: Settings, store: Store, policy: Policy) -> Lockbot:
     """Wire every part; nothing runs until the web application or Socket Mode starts."""
-    slack = _slack_client(settings)
-    bolt = _bolt_app(settings, slack)
+    metrics = Metrics()
+    slack = _slack_client(settings, metrics)
+    bolt = _bolt_app(settings, slack, metrics)
     owed = OwedSlackMessages(slack, store)
-    lockbot = Lockbot(settings=settings, bolt=bolt, slack=slack, store=store, owed=owed, policy=policy)
+    lockbot = Lockbot(settings=settings, bolt=bolt, slack=slack, store=store, owed=owed, policy=policy, metrics=metrics)
     if not settings.socket_mode and settings.slack_signing_secret is not None:
         lockbot.slack_verifier = SlackRequestVerifier(settings.slack_signing_secret.get_secret_value())
         lockbot.replay_guard = ReplayGuard(store, shared=store.shared)
@@ -317,6 +347,7 @@ def build_lockbot(settings: Settings, store: Store, policy: Policy) -> Lockbot:
             api_key=settings.seam_api_key.get_secret_value(),
             endpoint=settings.seam_endpoint,
             timeout=settings.lockbot_seam_timeout,
+            record=metrics.api_calls_to("seam"),
         )
         # With webhooks, Seam says when an attempt ends; polling is only the fallback.
         patience = 2.5 if settings.seam_webhook_secret is not None else 1.0
@@ -335,10 +366,12 @@ def build_lockbot(settings: Settings, store: Store, policy: Policy) -> Lockbot:
         lockbot.requests = requests = UnlockRequests(
             store, policy, people, actions, SlackRequestMessenger(slack, owed), directory.lock_named
         )
+        requests.on_state_change(metrics.request_changed)
         door_service = DoorService(directory, people, policy, actions, requests, store)
         lockbot.events = events = SeamEvents(store, policy, tracker, directory.lock_named, SlackNoticeBoard(slack))
         if settings.seam_webhook_secret is not None:
             lockbot.webhook_signed = _svix_signature_check(settings.seam_webhook_secret.get_secret_value())
+        actions.on_final(metrics.action_finished)
         actions.on_final(events.announce_outcome)
         lockbot.relocks = relocks = Relocks(store, actions, SlackRelockMessenger(slack, owed), policy)
         actions.on_final(relocks.action_finished)
@@ -353,6 +386,7 @@ def build_lockbot(settings: Settings, store: Store, policy: Policy) -> Lockbot:
             api_key=settings.overbooked_api_key.get_secret_value(),
             endpoint=settings.overbooked_endpoint,
             timeout=settings.lockbot_overbooked_timeout,
+            record=metrics.api_calls_to("overbooked"),
         )
         lockbot.slots = slot_service = SlotService(
             overbooked,

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.api_calls import (
     ApiError,
+    CallRecorder,
     Failures,
     NotSent,
     OutcomeUnknown,
@@ -240,11 +241,14 @@ class SlotClient:
         endpoint: str,
         timeout: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        record: CallRecorder | None = None,
     ) -> None:
+        """`record` is told how each HTTP call went (`/metrics`)."""
         self._http = pooled_client(
             endpoint=endpoint, api_key=api_key, timeout=timeout, limits=_POOL_LIMITS, transport=transport
         )
         self._timeout = timeout
+        self._record = record
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -263,6 +267,7 @@ class SlotClient:
             failures=_FAILURES,
             error_of=_logged_error,
             answer_within=self._timeout,
+            record=self._record,
         )
         try:
             answer = response.json()
@@ -293,6 +298,7 @@ class SlotClient:
             failures=_FAILURES,
             error_of=_logged_error,
             answer_within=self._timeout,
+            record=self._record,
         )
         if not response.is_success:  # a redirect or an informational answer: nothing was done
             raise _logged_error(response)

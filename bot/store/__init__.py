@@ -5,6 +5,7 @@
 - `audit`: the audit log; `write_audit` adds an entry inside another write's transaction
 - `relocks`: the relocks of timed unlocks (`write_relock` adds one with the unlock's outcome)
 - `slot_locks`, `seam_events`, `seen_requests`, `owed_messages`: the other aggregates
+- `backlog`: what is waiting (pending requests and relocks, actions in flight), for `/metrics`
 - `instances`: what instances sharing PostgreSQL tell each other (NOTIFY / LISTEN)
 - `database`: the engine and the one transaction helper every write goes through
 
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.db import create_engine, migrate
 from bot.store.actions import ActionRecords
 from bot.store.audit import AuditLog
+from bot.store.backlog import BacklogCounts
 from bot.store.database import Database
 from bot.store.instances import InstanceChannel
 from bot.store.owed_messages import OwedSlackMessageRecords
@@ -33,6 +35,7 @@ from bot.store.slot_locks import SlotLockRecords
 __all__ = [
     "ActionRecords",
     "AuditLog",
+    "BacklogCounts",
     "Database",
     "InstanceChannel",
     "OwedSlackMessageRecords",
@@ -55,6 +58,7 @@ class Store(
     SeenSlackRequests,
     OwedSlackMessageRecords,
     InstanceChannel,
+    BacklogCounts,
 ):
     """Every aggregate's records over one database (SQLite or PostgreSQL)."""
 
