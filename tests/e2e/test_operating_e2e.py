@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -125,6 +126,10 @@ def test_every_log_line_is_json_through_a_command_and_a_stop(
     workspace = Workspace(json_bot, slack, seam)
     workspace.finished_action(workspace.command("/lock", "garage door", channel=channel))
     json_bot.http.post(f"{json_bot.url}/slack/events", content=b"unsigned junk")  # one short line, also JSON
+    host, port = json_bot.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as raw:  # aiohttp's own line for junk HTTP
+        raw.sendall(b"POST /slack/events HTTP/1.1\r\nHost: x\r\nX-Junk: " + b"a" * 20_000 + b"\r\n\r\n")
+        raw.recv(1024)
     assert json_bot.stop() == 0
 
     lines = [json.loads(line) for line in json_bot.logs]  # every line, from the first to the last
@@ -138,6 +143,7 @@ def test_every_log_line_is_json_through_a_command_and_a_stop(
     about_the_lock = [line for line in lines if "action_id" in line]
     assert any("attempt" in line["message"] for line in about_the_lock), "no line names the action it is about"
     assert any(line["message"].startswith("refused a Slack request") for line in lines)
+    assert any(line["logger"] == "aiohttp.server" and "could not be parsed" in line["message"] for line in lines)
     assert METRICS_TOKEN not in "\n".join(json_bot.logs)
 
 
