@@ -12,7 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.botprocess import BotProcess
-from tests.conftest import Workspace, bot_env
+from tests.conftest import Workspace, bot_env, wait_until
 from tests.fakes.seam_fake import SeamFake
 from tests.fakes.slack_api import FakeSlack
 
@@ -69,7 +69,14 @@ def test_metrics_count_a_lock_from_command_to_outcome(
     before = samples(before_response.text)
 
     workspace.finished_action(workspace.command("/lock", "back door", channel=channel))
-    after = samples(plain_bot.http.get(f"{plain_bot.url}/metrics").text)
+
+    def counted() -> dict[tuple[str, frozenset[tuple[str, str]]], float] | None:
+        # The outcome is shown, then stored, then counted: wait for the count.
+        scraped = samples(plain_bot.http.get(f"{plain_bot.url}/metrics").text)
+        done = ("lockbot_actions_total", frozenset({("kind", "lock"), ("outcome", "succeeded")}))
+        return scraped if scraped.get(done, 0.0) > before.get(done, 0.0) else None
+
+    after = wait_until(counted, 10, "the lock counted in /metrics")
 
     def grew(name: str, **labels: str) -> float:
         return value(after, name, **labels) - value(before, name, **labels)
