@@ -1,5 +1,6 @@
 """`python -m bot`: start lockbot (HTTP, or Socket Mode when SLACK_APP_TOKEN is set).
 
+`python -m bot check` asks every service whether this deployment is ready, changing nothing.
 `python -m bot audit --since DATE` writes the audit log as CSV to standard output.
 `python -m bot console [--user U…] [--admin]` runs lockbot in a terminal, without Slack.
 """
@@ -21,17 +22,21 @@ from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 from bot.app import open_lockbot
+from bot.checks import exit_status, run_checks
 from bot.config import (
     ConfigError,
     SeamSettings,
     Settings,
     load_database_settings,
+    load_log_settings,
     load_seam_settings,
     load_settings,
 )
 from bot.console.session import CONSOLE_USER, run_console
 from bot.logs import configure_logging
 from bot.model import AuditEntry
+from bot.policy import Policy
+from bot.policy_file import load_policy, policy_path
 from bot.seam import SeamClient, SeamError
 from bot.seam_events import EVENT_TYPES
 from bot.store import Store
@@ -43,6 +48,7 @@ AUDIT_COLUMNS = ("at", "actor", "event", "door", "device_id", "outcome", "attemp
 
 async def serve(settings: Settings) -> None:
     lockbot = await open_lockbot(settings)
+    await lockbot.warn_of_policy_doors_without_lock()
     # Everything made so far (modules, the app) lives as long as the process: kept out of the
     # collector's view, a full collection no longer walks it and stalls every request for ~90 ms.
     gc.collect()
@@ -74,6 +80,16 @@ async def serve(settings: Settings) -> None:
             await socket_handler.close_async()  # type: ignore[no-untyped-call]
     await runner.cleanup()
     await lockbot.aclose()
+
+
+async def check(settings: Settings, out: TextIO) -> int:
+    """One line per check; non-zero when any failed. A bad policy file raises ConfigError, as at start."""
+    path = policy_path(settings)
+    policy = load_policy(path) if path is not None else Policy()
+    checks = await run_checks(settings, policy, path)
+    for found in checks:
+        print(found.line(), file=out, flush=True)
+    return exit_status(checks)
 
 
 def _day(text: str) -> datetime:
@@ -122,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="lockbot: doors and slots from Slack")
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("serve", help="start lockbot (the default)")
+    commands.add_parser("check", help="ask Slack, Seam, Overbooked and the database whether all is ready")
     audit = commands.add_parser("audit", help="write the audit log as CSV to standard output")
     audit.add_argument("--since", type=_day, required=True, help="first day (or time) to include, UTC")
     audit.add_argument("--until", type=_day, default=None, help="first day (or time) not to include, UTC")
@@ -134,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     console.add_argument("--admin", action="store_true", help="that user is a workspace admin")
     args = parser.parse_args(argv)
+    logs_as_json = False
     try:
         if args.command == "console":
             try:
@@ -152,11 +170,20 @@ def main(argv: list[str] | None = None) -> int:
             database = load_database_settings()
             asyncio.run(export_audit(database.database_url, args.since, args.until, sys.stdout))
             return 0
+        # The log settings first and alone: even the line saying lockbot cannot start is in their form.
+        log_settings = load_log_settings()
+        configure_logging(log_settings)
+        logs_as_json = log_settings.log_format == "json"
         settings = load_settings()
         configure_logging(settings)
+        if args.command == "check":
+            return asyncio.run(check(settings, sys.stdout))
         asyncio.run(serve(settings))
     except ConfigError as exc:
-        print(exc, file=sys.stderr)
+        if logs_as_json:
+            log.error("%s", exc)
+        else:
+            print(exc, file=sys.stderr)
         return 2
     return 0
 

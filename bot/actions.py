@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bot.leases import ACTION_LEASE, ActionLeases, LeaseStore
+from bot.logs import about_action
 from bot.model import (
     ActionKind,
     ActionProblem,
@@ -382,7 +383,9 @@ class DoorActions:
         """Follow the attempt; it began at monotonic `started`, or at wall-clock `started_at` (after a restart)."""
 
         async def on_finished(outcome: AttemptOutcome) -> None:
-            await self._finish_with(running, outcome)
+            # Called from the tracker's task: the action is named here again for what is logged.
+            with about_action(running.record.id):
+                await self._finish_with(running, outcome)
 
         if started_at is not None:
             started = time.monotonic() - max(0.0, (self._clock() - started_at).total_seconds())

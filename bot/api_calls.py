@@ -24,6 +24,7 @@ import stamina
 
 __all__ = [
     "ApiError",
+    "CallRecorder",
     "Failures",
     "NotSent",
     "OutcomeUnknown",
@@ -33,6 +34,10 @@ __all__ = [
     "pooled_client",
     "request",
 ]
+
+CallRecorder = Callable[[str], None]
+"""Told how each HTTP call to a service went (`/metrics`): its status ("200", "429", …), or the failure
+on the way ("unreachable", "timeout", "connection_lost")."""
 
 # Longest Retry-After waited out inside one call; beyond it the caller hears "busy".
 _MAX_RETRY_AFTER_SECONDS = 5.0
@@ -163,8 +168,10 @@ async def request(
     error_of: Callable[[httpx.Response], ApiError],
     answer_within: float,
     attempts: int = 3,
+    record: CallRecorder | None = None,
 ) -> httpx.Response:
-    """The successful response, or the client's exception for the last failure."""
+    """The successful response, or the client's exception for the last failure. Each HTTP call made
+    (every try) is told to `record`."""
     async for attempt in stamina.retry_context(
         on=lambda exc: _should_retry(exc, idempotent=idempotent),
         attempts=attempts if idempotent else 2,
@@ -175,9 +182,20 @@ async def request(
     ):
         with attempt:
             return await _send(
-                http, method, path, body, failures=failures, error_of=error_of, answer_within=answer_within
+                http,
+                method,
+                path,
+                body,
+                failures=failures,
+                error_of=error_of,
+                answer_within=answer_within,
+                record=record or _not_recorded,
             )
     raise AssertionError("unreachable: stamina re-raises the last failure")  # pragma: no cover
+
+
+def _not_recorded(status: str) -> None:
+    pass
 
 
 async def _send(
@@ -189,16 +207,21 @@ async def _send(
     failures: Failures,
     error_of: Callable[[httpx.Response], ApiError],
     answer_within: float,
+    record: CallRecorder,
 ) -> httpx.Response:
     try:
         response = await http.request(method, path, json=dict(body) if body is not None else None)
     except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        record("unreachable")
         raise failures.unreachable(f"{path}: {type(exc).__name__}") from None
     except httpx.TimeoutException:
+        record("timeout")
         raise failures.timeout(f"{path}: no answer within {answer_within:g} s") from None
     except httpx.TransportError as exc:
         # A read or write error, or a dropped keep-alive connection: the service may have acted.
+        record("connection_lost")
         raise failures.connection_lost(f"{path}: {type(exc).__name__}") from None
+    record(str(response.status_code))
     if response.is_error:
         raise error_of(response)
     return response

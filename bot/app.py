@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
+import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -19,21 +21,24 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions import DoorActions
 from bot.break_glass import BreakGlass
+from bot.checks import describe_doors_without_lock
 from bot.config import ConfigError, Settings
 from bot.db import MigrationFailed
 from bot.door_service import DoorDirectory, DoorService
 from bot.durations import parse_duration
 from bot.homes import Homes
+from bot.metrics import CONTENT_TYPE, Metrics
 from bot.model import ActionThread, ActionView, UnlockRequest
 from bot.overbooked import SlotClient
 from bot.policy import Policy
 from bot.policy_file import load_policy, policy_path
 from bot.relocks import Relocks
 from bot.reminders import Reminders
-from bot.seam import SeamClient
+from bot.seam import SeamClient, SeamError
 from bot.seam_events import SeamEvents, UnreadableEvent
 from bot.slack.buttons import RequestButtons
 from bot.slack.commands import DoorCommands
+from bot.slack.dispatch import RECEIVED_AT, MeasuredBolt
 from bot.slack.home import HomeTab, SlackHomePublisher
 from bot.slack.owed import OwedSlackMessages
 from bot.slack.people import SlackPeople
@@ -60,6 +65,9 @@ __all__ = ["Lockbot", "SignatureCheck", "build_lockbot", "open_lockbot"]
 log = logging.getLogger(__name__)
 
 SignatureCheck = Callable[[bytes, Mapping[str, str]], bool]
+
+# The longest the start waits for Seam's lock list to check the policy's doors against.
+_POLICY_DOORS_CHECK_SECONDS = 5.0
 
 
 def _svix_signature_check(secret: str) -> SignatureCheck:
@@ -90,6 +98,8 @@ class Lockbot:
     slack: AsyncWebClient
     store: Store
     owed: OwedSlackMessages
+    policy: Policy = field(default_factory=Policy)
+    metrics: Metrics = field(default_factory=Metrics)
     seam: SeamClient | None = None
     tracker: AttemptTracker | None = None
     actions: DoorActions | None = None
@@ -112,6 +122,7 @@ class Lockbot:
         if not self.settings.socket_mode:
             application.router.add_post("/slack/events", self._slack_events)
         application.router.add_get("/healthz", self._healthz)
+        application.router.add_get("/metrics", self._metrics)
         application.router.add_post("/webhooks/seam", self._seam_webhook)
         return application
 
@@ -149,6 +160,24 @@ class Lockbot:
         task = asyncio.create_task(guarded(), name=f"seam-event-{event['event_id']}")
         self._event_tasks.add(task)
         task.add_done_callback(self._event_tasks.discard)
+
+    async def warn_of_policy_doors_without_lock(self) -> None:
+        """One warning line naming every door of the policy that is no Seam lock (it gets the defaults).
+
+        Only when the policy names doors; Seam gets a few seconds to answer, and a start never waits longer."""
+        if self.seam is None or not self.policy.doors:
+            return
+        try:
+            locks = await asyncio.wait_for(self.seam.list_locks(), _POLICY_DOORS_CHECK_SECONDS)
+        except (SeamError, TimeoutError) as exc:
+            log.warning("could not check the policy's doors against Seam's locks (%s)", type(exc).__name__)
+            return
+        missing = self.policy.doors_without_lock(locks)
+        if missing:
+            log.warning(
+                "policy: %s; they get the default rules (python -m bot check lists them too)",
+                describe_doors_without_lock(missing, locks),
+            )
 
     async def start_background_work(self) -> None:
         """Finish what was in flight before a restart, and expire requests as they come due."""
@@ -191,6 +220,7 @@ class Lockbot:
     async def _slack_events(self, request: web.Request) -> web.Response:
         """Slack's requests: verified before the body is read, parsed after, each taken once."""
         assert self.slack_verifier is not None
+        arrived = time.monotonic()
         body = await request.read()
         try:
             verified = self.slack_verifier.verify(body, request.headers)
@@ -217,6 +247,7 @@ class Lockbot:
             # A replay, or Slack's own retry of a request already taken: it did its work the first time.
             log.info("ignored a Slack request already taken")
             return web.Response(status=200)
+        incoming.context[RECEIVED_AT] = arrived
         try:
             bolt_response = await self.bolt.async_dispatch(incoming)
         except Exception as exc:
@@ -224,6 +255,24 @@ class Lockbot:
             log.info("a signed Slack request could not be handled: %s (%d bytes)", type(exc).__name__, len(body))
             return web.json_response({"error": "unreadable request"}, status=400)
         return await to_aiohttp_response(bolt_response)
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        """Prometheus' text format; with LOCKBOT_METRICS_TOKEN set, only for `Authorization: Bearer <token>`."""
+        token = self.settings.lockbot_metrics_token
+        if token is not None:
+            expected = f"Bearer {token.get_secret_value()}".encode()
+            given = request.headers.get("Authorization", "").encode("utf-8", "replace")
+            if not hmac.compare_digest(given, expected):
+                return web.Response(
+                    status=401, text="a bearer token is needed\n", headers={"WWW-Authenticate": "Bearer"}
+                )
+        try:
+            backlog = await self.store.backlog()
+        except Exception as exc:
+            # The rest is still served; the backlog gauges are left out rather than shown stale.
+            log.warning("could not count the backlog for /metrics (%s)", type(exc).__name__)
+            backlog = None
+        return web.Response(body=self.metrics.exposition(backlog), headers={"Content-Type": CONTENT_TYPE})
 
     async def _healthz(self, request: web.Request) -> web.Response:
         return web.json_response(
@@ -287,11 +336,12 @@ class _SlotsShownOnHome:
         return shown
 
 
-def _slack_client(settings: Settings) -> AsyncWebClient:
+def _slack_client(settings: Settings, metrics: Metrics) -> AsyncWebClient:
     # One session for every call: without it slack_sdk opens a new session and connection per call.
     session = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=100, keepalive_timeout=30),
         timeout=aiohttp.ClientTimeout(total=30),
+        trace_configs=[metrics.slack_trace()],
     )
     return AsyncWebClient(
         token=settings.slack_bot_token.get_secret_value(),
@@ -309,12 +359,16 @@ class _IgnoreBoltTokenFromEnvironment(logging.Filter):
         return "`token` will be unused" not in record.getMessage()
 
 
-def _bolt_app(settings: Settings, slack: AsyncWebClient, *, process_before_response: bool) -> AsyncApp:
+def _bolt_app(
+    settings: Settings, slack: AsyncWebClient, metrics: Metrics, *, process_before_response: bool
+) -> AsyncApp:
     bolt_logger = logging.getLogger("slack_bolt")
     if not any(isinstance(known, _IgnoreBoltTokenFromEnvironment) for known in bolt_logger.filters):
         bolt_logger.addFilter(_IgnoreBoltTokenFromEnvironment())
     signing_secret = settings.slack_signing_secret
-    bolt = AsyncApp(
+    bolt = MeasuredBolt(
+        metrics=metrics,
+        commands=(*DoorCommands.COMMANDS, *SlotCommands.COMMANDS),
         client=slack,
         signing_secret=signing_secret.get_secret_value() if signing_secret else "",
         # HTTP requests are verified before bolt sees them (Lockbot._slack_events); Socket Mode's are not signed.
@@ -338,10 +392,11 @@ def build_lockbot(
     `process_before_response`: bolt answers a request only after its listener is done (the console,
     which shows each command's messages before it reads the next).
     """
-    slack = _slack_client(settings)
-    bolt = _bolt_app(settings, slack, process_before_response=process_before_response)
+    metrics = Metrics()
+    slack = _slack_client(settings, metrics)
+    bolt = _bolt_app(settings, slack, metrics, process_before_response=process_before_response)
     owed = OwedSlackMessages(slack, store)
-    lockbot = Lockbot(settings=settings, bolt=bolt, slack=slack, store=store, owed=owed)
+    lockbot = Lockbot(settings=settings, bolt=bolt, slack=slack, store=store, owed=owed, policy=policy, metrics=metrics)
     if not settings.socket_mode and settings.slack_signing_secret is not None:
         lockbot.slack_verifier = SlackRequestVerifier(settings.slack_signing_secret.get_secret_value())
         lockbot.replay_guard = ReplayGuard(store, shared=store.shared)
@@ -352,6 +407,7 @@ def build_lockbot(
             api_key=settings.seam_api_key.get_secret_value(),
             endpoint=settings.seam_endpoint,
             timeout=settings.lockbot_seam_timeout,
+            record=metrics.api_calls_to("seam"),
         )
         # With webhooks, Seam says when an attempt ends; polling is only the fallback.
         patience = 2.5 if settings.seam_webhook_secret is not None else 1.0
@@ -376,11 +432,13 @@ def build_lockbot(
             _ShownOnHome(SlackRequestMessenger(slack, owed), homes),
             directory.lock_named,
         )
+        requests.on_state_change(metrics.request_changed)
         break_glass = BreakGlass(policy, people, people, actions, store, SlackEmergencyAlarm(slack))
         door_service = DoorService(directory, people, policy, actions, requests, store, break_glass)
         lockbot.events = events = SeamEvents(store, policy, tracker, directory.lock_named, SlackNoticeBoard(slack))
         if settings.seam_webhook_secret is not None:
             lockbot.webhook_signed = _svix_signature_check(settings.seam_webhook_secret.get_secret_value())
+        actions.on_final(metrics.action_finished)
         actions.on_final(events.announce_outcome)
         lockbot.relocks = relocks = Relocks(store, actions, SlackRelockMessenger(slack, owed), policy)
         actions.on_final(relocks.action_finished)
@@ -401,6 +459,7 @@ def build_lockbot(
             api_key=settings.overbooked_api_key.get_secret_value(),
             endpoint=settings.overbooked_endpoint,
             timeout=settings.lockbot_overbooked_timeout,
+            record=metrics.api_calls_to("overbooked"),
         )
         lockbot.slots = slot_service = SlotService(
             overbooked,

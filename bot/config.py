@@ -21,10 +21,12 @@ from bot.durations import parse_duration
 __all__ = [
     "ConfigError",
     "DatabaseSettings",
+    "LogSettings",
     "SeamSettings",
     "Settings",
     "load_console_settings",
     "load_database_settings",
+    "load_log_settings",
     "load_seam_settings",
     "load_settings",
 ]
@@ -102,13 +104,36 @@ class DatabaseSettings(_FromEnvironment):
         return value
 
 
+class LogSettings(_FromEnvironment):
+    """How lockbot logs: read first and alone, so that even the line saying it cannot start is in that form."""
+
+    log_level: str = "INFO"
+    log_format: str = "plain"  # "json": one JSON object per line, for a log collector
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return level
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_log_format(cls, value: str) -> str:
+        shape = value.lower()
+        if shape not in ("plain", "json"):
+            raise ValueError("must be plain or json")
+        return shape
+
+
 class SeamSettings(_SeamEndpoint):
     """Seam alone: all that `python -m bot seam-webhook create` needs, the API key required."""
 
     seam_api_key: SecretStr
 
 
-class Settings(DatabaseSettings, _SeamEndpoint):
+class Settings(DatabaseSettings, _SeamEndpoint, LogSettings):
     """Everything lockbot reads from its environment. Nothing else reads the environment."""
 
     slack_bot_token: SecretStr
@@ -133,7 +158,7 @@ class Settings(DatabaseSettings, _SeamEndpoint):
     lockbot_action_lease: float = Field(default=10.0, ge=1, le=600)
     lockbot_overbooked_timeout: float = Field(default=10.0, gt=0, le=120)
     lockbot_slot_max_lock: str = "24h"
-    log_level: str = "INFO"
+    lockbot_metrics_token: SecretStr | None = None  # GET /metrics then needs "Authorization: Bearer <token>"
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -181,14 +206,6 @@ class Settings(DatabaseSettings, _SeamEndpoint):
         parse_duration(value)
         return value
 
-    @field_validator("log_level")
-    @classmethod
-    def _known_log_level(cls, value: str) -> str:
-        level = value.upper()
-        if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
-        return level
-
     @property
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
@@ -235,6 +252,10 @@ def load_console_settings(slack_api_url: str) -> Settings:
 
 def load_database_settings() -> DatabaseSettings:
     return _load(DatabaseSettings, {})
+
+
+def load_log_settings() -> LogSettings:
+    return _load(LogSettings, {})
 
 
 def load_seam_settings() -> SeamSettings:

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import re
+import secrets
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,10 +29,12 @@ from sqlalchemy import (
     Table,
     Text,
     event,
+    insert,
     inspect,
     text,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
@@ -43,9 +46,11 @@ __all__ = [
     "actions",
     "async_database_url",
     "audit_log",
+    "check_writable",
     "create_engine",
     "head_revision",
     "home_openings",
+    "inspection_engine",
     "metadata",
     "migrate",
     "owed_slack_messages",
@@ -302,6 +307,26 @@ def create_engine(database_url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, hide_parameters=True)
+
+
+def inspection_engine(database_url: str) -> AsyncEngine:
+    """An engine for looking at the database (`python -m bot check`): it sets nothing on connecting."""
+    return create_async_engine(async_database_url(database_url), poolclass=NullPool, hide_parameters=True)
+
+
+async def check_writable(engine: AsyncEngine) -> None:
+    """Raise unless the database takes a write, without changing it: one row is written in a
+    transaction that is then rolled back (a table without a sequence, so not even one moves)."""
+    async with engine.connect() as connection:
+        transaction = await connection.begin()
+        try:
+            await connection.execute(
+                insert(seen_slack_requests).values(
+                    digest=f"lockbot-check-{secrets.token_hex(8)}", expires_at=datetime.now(UTC)
+                )
+            )
+        finally:
+            await transaction.rollback()
 
 
 class MigrationFailed(Exception):

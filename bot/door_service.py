@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -104,7 +105,8 @@ class DoorDirectory:
         if not fresh and self._locks is not None and self._clock() - self._fetched_at < self._ttl:
             return self._locks
         if self._refresh is None or self._refresh.done():
-            self._refresh = asyncio.create_task(self._fetch())
+            # Shared by every caller meanwhile: not logged as the first caller's (a context of its own).
+            self._refresh = asyncio.create_task(self._fetch(), context=contextvars.Context())
         # Concurrent callers share one call to Seam.
         return await asyncio.shield(self._refresh)
 

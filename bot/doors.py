@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
 import unicodedata
 from collections.abc import Sequence
@@ -14,6 +15,7 @@ __all__ = [
     "DoorFound",
     "DoorMatch",
     "DoorUnknown",
+    "closest_lock_name",
     "match_door",
     "match_door_and_reason",
     "normalised",
@@ -121,3 +123,10 @@ def match_door_and_reason(text: str, locks: Sequence[Lock]) -> DoorMatch:
         if isinstance(found, DoorAmbiguous):
             return found
     return DoorUnknown(text, tuple(locks))
+
+
+def closest_lock_name(name: str, locks: Sequence[Lock]) -> str | None:
+    """The lock name most like a mistyped one ("Server Rom" -> "Server Room"), if one is close."""
+    by_form = {_normalise(known): known for lock in locks for known in lock.names}
+    close = difflib.get_close_matches(_normalise(name), list(by_form), n=1, cutoff=0.6)
+    return by_form[close[0]] if close else None

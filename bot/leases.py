@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Collection, Iterator
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from bot.logs import about_action
 from bot.model import ActionRecord
 
 __all__ = ["ACTION_LEASE", "ActionLeases", "LeaseStore"]
@@ -61,10 +62,12 @@ class ActionLeases:
 
     @contextlib.contextmanager
     def held(self, action_id: str) -> Iterator[None]:
-        """Hold the action's lease while this block works on it; let go if the work dies."""
+        """Hold the action's lease while this block works on it; let go if the work dies. What is
+        logged within (and in tasks started within) names the action."""
         self._held.add(action_id)
         try:
-            yield
+            with about_action(action_id):
+                yield
         except BaseException:
             self._held.discard(action_id)
             raise

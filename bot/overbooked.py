@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.api_calls import (
     ApiError,
+    CallRecorder,
     Failures,
     NotSent,
     OutcomeUnknown,
@@ -240,17 +241,44 @@ class SlotClient:
         endpoint: str,
         timeout: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        record: CallRecorder | None = None,
     ) -> None:
+        """`record` is told how each HTTP call went (`/metrics`)."""
         self._http = pooled_client(
             endpoint=endpoint, api_key=api_key, timeout=timeout, limits=_POOL_LIMITS, transport=transport
         )
         self._timeout = timeout
+        self._record = record
 
     async def aclose(self) -> None:
         await self._http.aclose()
 
     async def get(self, slot_id: str) -> Slot:
         return await self._call("GET", f"/slots/{_path(slot_id)}", None, idempotent=True)
+
+    async def list_slots(self, *, limit: int, page: int = 1) -> list[Slot]:
+        """One page of the environment's slots (a read: `python -m bot check` asks it to test the key)."""
+        response = await request(
+            self._http,
+            "GET",
+            f"/slots?limit={limit}&page={page}",
+            None,
+            idempotent=True,
+            failures=_FAILURES,
+            error_of=_logged_error,
+            answer_within=self._timeout,
+            record=self._record,
+        )
+        try:
+            answer = response.json()
+        except ValueError:
+            raise OverbookedBadAnswer("not JSON", status=response.status_code) from None
+        if isinstance(answer, Mapping) and answer.get("success") is False:
+            raise _logged_error(response)
+        try:
+            return [Slot.model_validate(slot) for slot in answer["data"]]
+        except (KeyError, TypeError, ValidationError):
+            raise OverbookedBadAnswer("no slot list in the answer", status=response.status_code) from None
 
     async def lock(self, slot_id: str, until: datetime, lock_key: str) -> Slot:
         body = {"lock_until": _utc_iso(until), "lock_key": lock_key}
@@ -270,6 +298,7 @@ class SlotClient:
             failures=_FAILURES,
             error_of=_logged_error,
             answer_within=self._timeout,
+            record=self._record,
         )
         if not response.is_success:  # a redirect or an informational answer: nothing was done
             raise _logged_error(response)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
@@ -85,6 +85,12 @@ class Policy:
             if rules is not None:
                 return rules
         return self.defaults
+
+    def doors_without_lock(self, locks: Iterable[Lock]) -> list[str]:
+        """The doors this policy names (casefolded, as keyed) that are no lock's device id or name:
+        matched as `rules_for` matches them, so a door listed here gets the defaults."""
+        known = {key.casefold() for lock in locks for key in (lock.device_id, *lock.names)}
+        return [door for door in self.doors if door not in known]
 
     def groups(self) -> frozenset[str]:
         """Every user group the policy names: their members must be looked up."""

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.api_calls import (
     ApiError,
+    CallRecorder,
     Failures,
     NotSent,
     OutcomeUnknown,
@@ -254,12 +255,15 @@ class SeamClient:
         timeout: float = 10.0,
         read_attempts: int = 3,
         transport: httpx.AsyncBaseTransport | None = None,
+        record: CallRecorder | None = None,
     ) -> None:
+        """`record` is told how each HTTP call went (`/metrics`)."""
         self._http = pooled_client(
             endpoint=endpoint, api_key=api_key, timeout=timeout, limits=_POOL_LIMITS, transport=transport
         )
         self._timeout = timeout
         self._read_attempts = read_attempts
+        self._record = record
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -319,6 +323,7 @@ class SeamClient:
             error_of=_logged_error,
             answer_within=self._timeout,
             attempts=self._read_attempts,
+            record=self._record,
         )
         try:
             page = response.json()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -122,7 +123,8 @@ class AttemptTracker:
             on_finished=on_finished,
         )
         if self._loop_task is None or self._loop_task.done():
-            self._loop_task = asyncio.create_task(self._run(), name="attempt-tracker")
+            # A context of its own: the loop serves every action, not the one whose follow started it (logs).
+            self._loop_task = asyncio.create_task(self._run(), name="attempt-tracker", context=contextvars.Context())
         self._changed.set()
 
     def check_now(self, attempt_id: str) -> bool:
@@ -138,7 +140,9 @@ class AttemptTracker:
             item.event_at = self._clock() - item.started
         self._asked_now[attempt_id] = item
         if self._asking is None or self._asking.done():
-            self._asking = asyncio.create_task(self._ask_now(), name="attempt-tracker-events")
+            self._asking = asyncio.create_task(
+                self._ask_now(), name="attempt-tracker-events", context=contextvars.Context()
+            )
         return True
 
     async def aclose(self) -> None:

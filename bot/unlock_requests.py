@@ -44,6 +44,7 @@ __all__ = [
     "Refusal",
     "RequestFiled",
     "RequestGone",
+    "RequestListener",
     "RequestMessenger",
     "RequestStore",
     "UnlockRequests",
@@ -129,6 +130,8 @@ class RequestGone:
 
 DecisionResult = Decided | AlreadyDecided | DecisionRefused | RequestGone
 
+RequestListener = Callable[[UnlockRequest], None]
+
 
 class RequestStore(Protocol):
     """What unlock requests need of the database (`bot.store.Store` is one)."""
@@ -190,7 +193,16 @@ class UnlockRequests:
         self._lock_named = lock_named
         self._clock = clock
         self._expiry_changed = asyncio.Event()
+        self._state_listeners: list[RequestListener] = []
         actions.on_final(self._tell_requester_the_outcome)
+
+    def on_state_change(self, listener: RequestListener) -> None:
+        """Call `listener` with each request filed (pending) and each decided or expired, once each."""
+        self._state_listeners.append(listener)
+
+    def _changed(self, request: UnlockRequest) -> None:
+        for listener in self._state_listeners:
+            listener(request)
 
     async def _rules(self, request: UnlockRequest) -> DoorRules:
         """The door's rules, matched on every name Seam gives the lock now, as when it was filed."""
@@ -231,6 +243,7 @@ class UnlockRequests:
         reminder_due = first_reminder_due(rules, request.created_at, request.expires_at)
         if reminder_due is not None:
             await self._store.add_reminder(request.id, reminder_due)
+        self._changed(request)
         self._expiry_changed.set()
         return RequestFiled(request, rules.approvers)
 
@@ -284,6 +297,7 @@ class UnlockRequests:
         )
         if decided is None:
             return AlreadyDecided(await self._store.request(request_id) or request)
+        self._changed(decided)
         if then_run is not None:
             self._actions.start_approved(then_run, decided)  # its action shows and tells
         else:
@@ -344,6 +358,7 @@ class UnlockRequests:
         )
         for request in expired:
             log.info("request %s for %s expired", request.id, request.door)
+            self._changed(request)
             await self._announce(request)
             await self._store.announced(request.id)
         return expired

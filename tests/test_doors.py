@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pytest
 
 from bot import doors
-from bot.doors import DoorAmbiguous, DoorFound, DoorUnknown, match_door, match_door_and_reason
+from bot.doors import DoorAmbiguous, DoorFound, DoorUnknown, closest_lock_name, match_door, match_door_and_reason
 from bot.model import Lock
 
 LOCKS = [
@@ -129,3 +129,9 @@ def test_a_long_reason_costs_no_more_door_lookups_than_the_longest_name_allows(m
     assert isinstance(found, doors.DoorFound)
     assert found.lock.device_id == "d7"
     assert len(tried) <= 3 + 4
+
+
+def test_the_closest_lock_name_to_a_typo_is_suggested_and_nothing_far_off_is() -> None:
+    assert closest_lock_name("front dor", LOCKS) == "Front Door"
+    assert closest_lock_name("GARAGE  DOOR", LOCKS) == "Garage Door"
+    assert closest_lock_name("vault", LOCKS) is None

@@ -142,7 +142,7 @@ def test_unknown_slot_is_E025_on_every_route(api: httpx.Client) -> None:
     ("method", "path"),
     [
         ("GET", "/resources"),
-        ("GET", "/slots"),
+        ("POST", "/slots"),
         ("GET", "/slots/x/lock"),
         ("POST", "/slots/x"),
         ("DELETE", "/slots/x"),
@@ -153,6 +153,21 @@ def test_unknown_slot_is_E025_on_every_route(api: httpx.Client) -> None:
 def test_other_routes_are_E002(fake: FakeOverbooked, api: httpx.Client, method: str, path: str) -> None:
     fake.add_slot(f"x{uuid.uuid4().hex}")  # the fake has slots; the route is still unknown
     assert_error(api.request(method, path), "E002", 404, "Route not found")
+
+
+def test_the_slot_list_is_one_page_of_public_slots(fake: FakeOverbooked, api: httpx.Client) -> None:
+    for _ in range(3):
+        fake.add_slot(f"list-{uuid.uuid4().hex}")
+    answer = api.get("/slots", params={"limit": 2, "page": 1})
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["success"] is True
+    assert len(body["data"]) == 2
+    assert all(set(slot) == SLOT_FIELDS for slot in body["data"])
+    assert body["meta"] == {"limit": 2, "page": 1, "total": len(fake.slots)}
+    assert_error(api.get("/slots"), "E013", 400)  # limit and page are required
+    with httpx.Client(base_url=fake.url, timeout=5, headers={"Authorization": "Bearer sk_wrong"}) as wrong:
+        assert_error(wrong.get("/slots", params={"limit": 1, "page": 1}), "E055", 401)
 
 
 # -- authentication -----------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from bot.app import open_lockbot
 from bot.config import Settings
 from bot.slack.commands import DoorCommands
+from bot.slack.scopes import BOT_SCOPES
 from bot.slack.slot_commands import SlotCommands
 from tests.botprocess import BOT_TOKEN, SIGNING_SECRET, signed_headers
 from tests.fakes.slack_api import FakeSlack
@@ -89,6 +90,8 @@ SCOPES_OF_METHOD = {
     "usergroups_users_list": {"usergroups:read"},
     "views_open": set(),  # needs a trigger_id, no scope
     "views_publish": set(),  # App Home: no scope (the Home tab must be on)
+    "auth_test": set(),  # any token (python -m bot check)
+    "apps_connections_open": set(),  # the app-level token's connections:write, not a bot scope (check)
 }
 
 
@@ -106,6 +109,11 @@ def test_scopes_are_exactly_those_of_the_web_api_methods_lockbot_calls() -> None
     assert called <= set(SCOPES_OF_METHOD), f"a method whose scope is not known here: {called - set(SCOPES_OF_METHOD)}"
     needed = {"commands"}.union(*(SCOPES_OF_METHOD[method] for method in called))
     assert set(manifest()["oauth_config"]["scopes"]["bot"]) == needed
+
+
+def test_the_scopes_check_compares_with_are_the_manifests() -> None:
+    # `python -m bot check` holds the token's scopes against BOT_SCOPES: one list, the manifest's.
+    assert set(manifest()["oauth_config"]["scopes"]["bot"]) == BOT_SCOPES
 
 
 def test_direct_messages_can_reach_requesters() -> None:

@@ -44,6 +44,14 @@ def test_door_rules_by_name_or_device_id_override_the_defaults() -> None:
     assert policy.rules_for(Lock(device_id="y", display_name="Front Door")) is policy.defaults
 
 
+def test_doors_without_lock_are_those_rules_for_would_never_find() -> None:
+    policy = Policy(doors={"server room": DoorRules(), "lock_9": DoorRules(), "server rom": DoorRules()})
+    locks = [Lock(device_id="LOCK_9", display_name="Lab"), Lock(device_id="x", device_name="SERVER ROOM")]
+
+    assert policy.doors_without_lock(locks) == ["server rom"]
+    assert all(policy.rules_for(lock) is not policy.defaults for lock in locks)
+
+
 def test_nobody_breaks_glass_unless_named_in_emergency_not_even_an_admin() -> None:
     admin = Person("UADMIN", is_admin=True)
     oncall = Person("UONCALL", groups=frozenset({"S0ONCALL"}))

@@ -7,6 +7,7 @@
 - `home_openings`: who opened App Home when, and which Homes are owed a publish
 - `reminders`: the next reminder of each undecided request, taken by one conditional write
 - `slot_locks`, `seam_events`, `seen_requests`, `owed_messages`: the other aggregates
+- `backlog`: what is waiting (pending requests and relocks, actions in flight), for `/metrics`
 - `instances`: what instances sharing PostgreSQL tell each other (NOTIFY / LISTEN)
 - `database`: the engine and the one transaction helper every write goes through
 
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.db import create_engine, migrate
 from bot.store.actions import ActionRecords
 from bot.store.audit import AuditLog
+from bot.store.backlog import BacklogCounts
 from bot.store.database import Database
 from bot.store.home_openings import HomeOpeningRecords
 from bot.store.instances import InstanceChannel
@@ -37,6 +39,7 @@ from bot.store.slot_locks import SlotLockRecords
 __all__ = [
     "ActionRecords",
     "AuditLog",
+    "BacklogCounts",
     "Database",
     "HomeOpeningRecords",
     "InstanceChannel",
@@ -63,6 +66,7 @@ class Store(
     OwedSlackMessageRecords,
     HomeOpeningRecords,
     InstanceChannel,
+    BacklogCounts,
 ):
     """Every aggregate's records over one database (SQLite or PostgreSQL)."""
 

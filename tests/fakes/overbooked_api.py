@@ -1,6 +1,7 @@
 """A fake Overbooked API on 127.0.0.1 that behaves like Overbooked where lockbot depends on it.
 
-It serves `GET /slots/{id}`, `POST /slots/{id}/lock` and `POST /slots/{id}/unlock` with the documented
+It serves `GET /slots` (one page: `limit`, `page`), `GET /slots/{id}`, `POST /slots/{id}/lock` and
+`POST /slots/{id}/unlock` with the documented
 envelopes (`{"data", "meta", "success": true}` / `{"error": {code, message, status}, "success": false}`),
 checks the `Authorization: Bearer <key>` header, and keeps each slot's lock: its `locked_until` and the
 `lock_key` it was locked with (never sent back). A lock whose `locked_until` has passed counts as no lock.
@@ -57,7 +58,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "E062": (429, "API rate-limit reached"),
 }
 
-ROUTES = ("get", "lock", "unlock")
+ROUTES = ("list", "get", "lock", "unlock")
 
 _SLOT_PATH = re.compile(r"^/slots/(?P<slot_id>[^/]+)(?:/(?P<action>lock|unlock))?$")
 
@@ -312,6 +313,8 @@ class FakeOverbooked(ThreadedServer):
         match = _SLOT_PATH.match(request.path)
         route: str | None = None
         slot_id: str | None = None
+        if request.path == "/slots" and request.method == "GET":
+            route = "list"
         if match is not None:
             slot_id, action = match["slot_id"], match["action"]
             if action is None and request.method == "GET":
@@ -332,7 +335,7 @@ class FakeOverbooked(ThreadedServer):
             )
             self.calls.append(call)
             try:
-                if route is None or slot_id is None:
+                if route is None or (slot_id is None and route != "list"):
                     status, answer = self._error("E002")
                 elif (refused := self._authorised(request.headers.get("Authorization"))) is not None:
                     status, answer = self._error(refused)
@@ -343,7 +346,10 @@ class FakeOverbooked(ThreadedServer):
                         delay_ms = fault.delay_ms
                     if fault is not None and fault.status is not None:
                         status, answer = self._error(fault.code, fault.status)
+                    elif route == "list":
+                        status, answer = self._list(request.query.get("limit"), request.query.get("page"))
                     else:
+                        assert slot_id is not None
                         status, answer = self._route(route, slot_id, body)
                 call.status = status
                 call.code = None if answer["success"] else answer["error"]["code"]
@@ -356,6 +362,14 @@ class FakeOverbooked(ThreadedServer):
             call.answered_at = time.time()
             self._changed.notify_all()
         return web.json_response(answer, status=status)
+
+    def _list(self, limit: str | None, page: str | None) -> tuple[int, dict[str, Any]]:
+        if not (limit or "").isdigit() or not (page or "").isdigit() or int(limit or 0) < 1 or int(page or 0) < 1:
+            return self._error("E013")
+        size, number = int(limit or 0), int(page or 0)
+        slots = list(self.slots.values())[(number - 1) * size : number * size]
+        meta = {"limit": size, "page": number, "total": len(self.slots)}
+        return 200, {"data": [self._public(slot) for slot in slots], "meta": meta, "success": True}
 
     def _route(self, route: str, slot_id: str, body: Any) -> tuple[int, dict[str, Any]]:
         slot = self.slots.get(slot_id)

@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import WSMsgType, web
 
+from bot.slack.scopes import BOT_SCOPES
 from tests.fakes.server import ThreadedServer
 
 T = TypeVar("T")
@@ -135,6 +136,8 @@ class FakeSlack(ThreadedServer):
         super().__init__()
         self.bot_token = bot_token
         self.app_token = app_token
+        # The scopes the bot token was granted: Slack names them in every answer's x-oauth-scopes header.
+        self.scopes: set[str] = set(BOT_SCOPES)
         self.socket_clients: list[web.WebSocketResponse] = []
         self.socket_acks: list[dict[str, Any]] = []
         self.users: dict[str, dict[str, Any]] = {}
@@ -228,6 +231,7 @@ class FakeSlack(ThreadedServer):
             self._faults.clear()
             self.channels_without_bot.clear()
             self.homes.clear()
+            self.scopes = set(BOT_SCOPES)
 
     # -- reading state -----------------------------------------------------------------------
 
@@ -348,6 +352,8 @@ class FakeSlack(ThreadedServer):
                     status, body, headers = 200, {"ok": False, "error": fault.error or "fatal_error"}, {}
                 else:
                     status, body, headers = 200, self._carry_out(method, params), {}
+                if token == self.bot_token:
+                    headers = {**headers, "x-oauth-scopes": ",".join(sorted(self.scopes))}
                 call.ok, call.error = bool(body.get("ok")), body.get("error")
             finally:
                 self._changed.notify_all()
