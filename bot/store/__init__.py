@@ -4,6 +4,7 @@
 - `actions`: door actions, their intent-named moves and their leases
 - `audit`: the audit log; `write_audit` adds an entry inside another write's transaction
 - `relocks`: the relocks of timed unlocks (`write_relock` adds one with the unlock's outcome)
+- `alerts`: doors left unlocked, each alerted once in its notify channel
 - `slot_locks`, `seam_events`, `seen_requests`, `owed_messages`: the other aggregates
 - `instances`: what instances sharing PostgreSQL tell each other (NOTIFY / LISTEN)
 - `database`: the engine and the one transaction helper every write goes through
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import create_engine, migrate
 from bot.store.actions import ActionRecords
+from bot.store.alerts import UnlockedAlertRecords
 from bot.store.audit import AuditLog
 from bot.store.database import Database
 from bot.store.instances import InstanceChannel
@@ -42,6 +44,7 @@ __all__ = [
     "SeenSlackRequests",
     "SlotLockRecords",
     "Store",
+    "UnlockedAlertRecords",
 ]
 
 
@@ -49,6 +52,7 @@ class Store(
     RequestRecords,
     ActionRecords,
     RelockRecords,
+    UnlockedAlertRecords,
     AuditLog,
     SlotLockRecords,
     SeamEventRecords,

@@ -7,7 +7,7 @@ from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, insert, or_, select, update
+from sqlalchemy import Row, and_, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.db import actions, relocks
@@ -76,6 +76,34 @@ class ActionRecords:
         """Store a new action, held by `owner` until `lease_until` (renewed while it runs)."""
         async with self._db.transaction() as connection:
             await write_action(connection, record, owner=owner, lease_until=lease_until)
+
+    async def add_lock_unless_in_flight(
+        self, record: ActionRecord, *, owner: str, lease_until: datetime
+    ) -> ActionRecord | None:
+        """Store a new lock action unless a lock of the same door is still unfinished: then store
+        nothing and return that one. One check and one write in one transaction, which on PostgreSQL
+        holds a lock on the door's id, so presses on two instances at once store one lock."""
+        async with self._db.transaction() as connection:
+            if connection.dialect.name == "postgresql":
+                await connection.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"lock:{record.device_id}"}
+                )
+            row = (
+                await connection.execute(
+                    select(actions)
+                    .where(
+                        actions.c.device_id == record.device_id,
+                        actions.c.kind == str(ActionKind.LOCK),
+                        actions.c.state.in_(_UNFINISHED),
+                    )
+                    .order_by(actions.c.created_at)
+                    .limit(1)
+                )
+            ).first()
+            if row is not None:
+                return _action(row)
+            await write_action(connection, record, owner=owner, lease_until=lease_until)
+        return None
 
     # -- leases ----------------------------------------------------------------------------------
 
