@@ -18,6 +18,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions import DoorActions
+from bot.alerts import UnlockedAlerts
 from bot.config import ConfigError, Settings
 from bot.db import MigrationFailed
 from bot.door_service import DoorDirectory, DoorService
@@ -30,10 +31,12 @@ from bot.seam import SeamClient
 from bot.seam_events import SeamEvents, UnreadableEvent
 from bot.slack.buttons import RequestButtons
 from bot.slack.commands import DoorCommands
+from bot.slack.door_buttons import DoorButtons
 from bot.slack.owed import OwedSlackMessages
 from bot.slack.people import SlackPeople
 from bot.slack.replays import ReplayGuard
 from bot.slack.reporter import (
+    SlackAlertBoard,
     SlackNoticeBoard,
     SlackRelockMessenger,
     SlackRequestMessenger,
@@ -91,6 +94,7 @@ class Lockbot:
     slots: SlotService | None = None
     events: SeamEvents | None = None
     relocks: Relocks | None = None
+    alerts: UnlockedAlerts | None = None
     webhook_signed: SignatureCheck | None = None
     slack_verifier: SlackRequestVerifier | None = None
     replay_guard: ReplayGuard | None = None
@@ -153,6 +157,9 @@ class Lockbot:
         if self.relocks is not None:
             # Its first tick is at once: a relock due while lockbot was stopped runs now.
             self._background.append(asyncio.create_task(self.relocks.run(), name="relocks"))
+        if self.alerts is not None:
+            # Its first tick is at once too: an alert due while lockbot was stopped is checked and posted now.
+            self._background.append(asyncio.create_task(self.alerts.run(), name="unlocked-alerts"))
         if self.events is not None:
             if self.store.shared:
                 self._background.append(
@@ -320,7 +327,13 @@ def build_lockbot(settings: Settings, store: Store, policy: Policy) -> Lockbot:
         lockbot.relocks = relocks = Relocks(store, actions, SlackRelockMessenger(slack, owed), policy)
         actions.on_final(relocks.action_finished)
         events.on_locked(relocks.door_locked)
+        lockbot.alerts = alerts = UnlockedAlerts(
+            store, policy, directory.lock_named, seam.get_lock, SlackAlertBoard(slack, owed)
+        )
+        actions.on_final(alerts.action_finished)
+        events.on_lock_change(alerts.lock_changed)
         RequestButtons(requests).register(bolt)
+        DoorButtons(door_service).register(bolt)
     else:
         log.warning("SEAM_API_KEY is not set: door commands will say doors are not configured")
     DoorCommands(door_service).register(bolt)

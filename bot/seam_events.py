@@ -17,7 +17,16 @@ from bot.policy import Policy
 from bot.seam import SeamError
 from bot.tracking import AttemptTracker
 
-__all__ = ["DEVICE_EVENTS", "EVENT_TYPES", "DoorNotice", "EventStore", "NoticeBoard", "SeamEvents", "UnreadableEvent"]
+__all__ = [
+    "DEVICE_EVENTS",
+    "EVENT_TYPES",
+    "DoorNotice",
+    "EventStore",
+    "LockChange",
+    "NoticeBoard",
+    "SeamEvents",
+    "UnreadableEvent",
+]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +79,17 @@ class DoorNotice:
     method: str | None = None  # keypad, manual, automatic, remote
     battery_level: float | None = None
     known: bool = True  # False: a lock lockbot does not find in Seam
+
+
+@dataclass(frozen=True)
+class LockChange:
+    """Seam says a lock was locked or unlocked (`lock.locked`, `lock.unlocked`), by any means."""
+
+    device_id: str
+    locked: bool
+    at: datetime
+    method: str | None = None  # keypad, manual, automatic, remote
+    attempt_id: str | None = None  # lockbot's own action's attempt, when it was one
 
 
 class NoticeBoard(Protocol):
@@ -126,10 +146,15 @@ class SeamEvents:
         self._not_locks: OrderedDict[str, datetime] = OrderedDict()  # device id -> when Seam's list lacked it
         self._looking_up: dict[str, asyncio.Task[Lock | None]] = {}
         self._locked_listeners: list[Callable[[str, datetime], Awaitable[None]]] = []
+        self._change_listeners: list[Callable[[LockChange], Awaitable[None]]] = []
 
     def on_locked(self, listener: Callable[[str, datetime], Awaitable[None]]) -> None:
         """Call `listener(device_id, occurred_at)` for each `lock.locked` event (a relock it settles)."""
         self._locked_listeners.append(listener)
+
+    def on_lock_change(self, listener: Callable[[LockChange], Awaitable[None]]) -> None:
+        """Call `listener` for each `lock.locked` and `lock.unlocked` event, lockbot's own actions' too."""
+        self._change_listeners.append(listener)
 
     @staticmethod
     def read(body: bytes) -> dict[str, Any]:
@@ -210,6 +235,16 @@ class SeamEvents:
             at = _parse_time(event.get("occurred_at") or event.get("created_at"), self._clock())
             for listener in self._locked_listeners:
                 await listener(str(event["device_id"]), at)
+        if event_type in ("lock.locked", "lock.unlocked") and event.get("device_id"):
+            change = LockChange(
+                device_id=str(event["device_id"]),
+                locked=event_type == "lock.locked",
+                at=_parse_time(event.get("occurred_at") or event.get("created_at"), self._clock()),
+                method=_METHODS.get(str(event.get("method") or "").lower()),
+                attempt_id=str(attempt_id) if attempt_id else None,
+            )
+            for change_listener in self._change_listeners:
+                await change_listener(change)
         if event_type not in _ANNOUNCED:
             return
         if attempt_id and await self._store.action_by_attempt(str(attempt_id)) is not None:

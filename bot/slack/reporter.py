@@ -5,16 +5,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import timedelta
 from typing import Generic, TypeVar
 
 import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.model import ActionThread, ActionView, CannotReport, Relock, UnlockRequest, utcnow
+from bot.model import ActionThread, ActionView, CannotReport, Relock, UnlockedAlert, UnlockRequest, utcnow
 from bot.seam_events import DoorNotice
 from bot.slack.messages.actions import render_action_parent, render_action_status
-from bot.slack.messages.notices import render_door_notice, render_outcome_notice
+from bot.slack.messages.notices import (
+    render_door_notice,
+    render_outcome_notice,
+    render_unlocked_alert,
+    render_unlocked_alert_locked,
+)
 from bot.slack.messages.primitives import SlackMessage
 from bot.slack.messages.relocks import render_relock_failed, render_relock_settled
 from bot.slack.messages.requests import render_request, render_requester_message
@@ -23,6 +29,7 @@ from bot.slack.owed import OwedSlackMessages, is_lasting
 from bot.slots import SlotView
 
 __all__ = [
+    "SlackAlertBoard",
     "SlackNoticeBoard",
     "SlackRelockMessenger",
     "SlackRequestMessenger",
@@ -271,3 +278,19 @@ class SlackRelockMessenger(_SlackMessages):
             await self._post(channel, message, thread_ts=thread_ts)
         except CannotReport as exc:
             log.warning("could not post about a relock in %s: %s", channel, exc.user_message)
+
+
+class SlackAlertBoard(_SlackMessages):
+    """Implements `bot.alerts.AlertBoard`: the alert posted once; its final edit owed if Slack does not take it."""
+
+    async def post_alert(self, alert: UnlockedAlert, unlocked_for: timedelta) -> str | None:
+        try:
+            _, ts = await self._post(alert.channel, render_unlocked_alert(alert, unlocked_for))
+        except CannotReport as exc:
+            log.warning("could not post the unlocked alert in %s: %s", alert.channel, exc.user_message)
+            return None
+        return ts
+
+    async def show_locked(self, alert: UnlockedAlert) -> None:
+        if alert.notice_ts is not None:
+            await self._update(alert.channel, alert.notice_ts, render_unlocked_alert_locked(alert), final=True)

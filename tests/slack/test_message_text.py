@@ -25,6 +25,8 @@ from bot.model import (
     RequestState,
     SlotLock,
     SlotLockState,
+    UnlockedAlert,
+    UnlockedAlertState,
     UnlockRequest,
 )
 from bot.overbooked import OverbookedServerError, Slot
@@ -39,7 +41,12 @@ from bot.slack.messages.doors import (
     render_unknown_door,
     render_usage,
 )
-from bot.slack.messages.notices import render_door_notice, render_outcome_notice
+from bot.slack.messages.notices import (
+    render_door_notice,
+    render_outcome_notice,
+    render_unlocked_alert,
+    render_unlocked_alert_locked,
+)
 from bot.slack.messages.outcomes import not_confirmed_reason
 from bot.slack.messages.primitives import SlackMessage
 from bot.slack.messages.relocks import render_relock_failed, render_relock_settled
@@ -196,6 +203,12 @@ def every_message(door: str, text: str) -> Iterator[tuple[str, SlackMessage]]:
         for known in (True, False):
             notice = DoorNotice(event, door, text, AT, method=text, battery_level=0.1, known=known)
             yield "render_door_notice", render_door_notice(notice)
+    alert = UnlockedAlert("a1", "lock_1", door, text, AT, AT + timedelta(minutes=30))
+    for unlocked_for in (timedelta(seconds=10), timedelta(minutes=30), timedelta(days=400)):
+        yield "render_unlocked_alert", render_unlocked_alert(alert, unlocked_for)
+    for by, how in (("U0LOCKER1", None), (None, "keypad"), (None, "relock"), (None, None), (None, text), (text, text)):
+        locked = replace(alert, state=UnlockedAlertState.LOCKED, locked_at=AT, locked_by=by, locked_how=how)
+        yield "render_unlocked_alert_locked", render_unlocked_alert_locked(locked)
 
 
 MESSAGE_MODULES = [
