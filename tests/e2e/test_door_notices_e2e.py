@@ -40,6 +40,10 @@ def alerts_about(workspace: Workspace, door: str, channel: str = NOTIFY) -> list
     return [m for m in workspace.slack.channel_messages(channel) if m.history[0].startswith(f":warning: {door} has")]
 
 
+def logged(workspace: Workspace, words: str, since: int) -> bool:
+    return any(words in line for line in workspace.bot.logs[since:])
+
+
 def lock_calls(workspace: Workspace) -> int:
     assert workspace.seam is not None
     return workspace.seam.calls().get("/locks/lock_door", 0)
@@ -191,7 +195,7 @@ def test_an_alert_due_while_lockbot_was_stopped_is_posted_once_at_the_next_start
     before = len(workspace.bot.logs)
     deliver(workspace, event("lock.unlocked", "lock_3", method="keycode"))
     unlocked_at = time.monotonic()
-    wait_until(lambda: any("lock_3 unlocked: an alert is due" in line for line in workspace.bot.logs[before:]), 10, "it")
+    wait_until(lambda: logged(workspace, "lock_3 unlocked: an alert is due", before), 10, "the alert to be opened")
     seen = len(alerts_about(workspace, "Garage Door"))
     workspace.bot.stop()
     try:
@@ -213,9 +217,8 @@ def test_a_door_locked_unheard_before_the_alert_is_due_gets_no_alert(workspace: 
     seen = len(alerts_about(workspace, "Garden Gate"))
     before = len(workspace.bot.logs)
     deliver(workspace, event("lock.unlocked", "lock_4", method="keycode"))
-    wait_until(lambda: any("lock_4 unlocked: an alert is due" in line for line in workspace.bot.logs[before:]), 10, "it")
+    wait_until(lambda: logged(workspace, "lock_4 unlocked: an alert is due", before), 10, "the alert to be opened")
     workspace.seam.set_device("lock_4", locked=True)  # locked, and no lock.locked heard
 
-    wait_until(lambda: any("Seam says it is locked" in line for line in workspace.bot.logs[before:]), 25, "the check")
+    wait_until(lambda: logged(workspace, "Seam says it is locked", before), 25, "the check at the due time")
     assert len(alerts_about(workspace, "Garden Gate")) == seen
-
