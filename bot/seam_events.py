@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from bot.model import ActionRecord, ActionView, Lock, utcnow
+from bot.model import ActionKind, ActionRecord, ActionState, ActionView, Lock, utcnow
 from bot.policy import Policy
 from bot.seam import SeamError
 from bot.tracking import AttemptTracker
@@ -97,7 +97,10 @@ class NoticeBoard(Protocol):
 
     async def post_notice(self, channel: str, notice: DoorNotice) -> None: ...
 
-    async def post_outcome(self, channel: str, view: ActionView, approved_by: str | None) -> None: ...
+    async def post_outcome(
+        self, channel: str, view: ActionView, approved_by: str | None, lock_device_id: str | None = None
+    ) -> None:
+        """`lock_device_id`: the door may now be unlocked, so the notice offers to lock it."""
 
 
 def _parse_time(value: Any, fallback: datetime) -> datetime:
@@ -311,4 +314,9 @@ class SeamEvents:
         """An action's outcome, in its door's notify channel when that is not where the action ran."""
         rules = self._policy.rules_for_door(record.device_id, record.door)
         if rules.notify_channel and rules.notify_channel != record.channel:
-            await self._board.post_outcome(rules.notify_channel, view, record.approved_by)
+            may_be_unlocked = record.kind is ActionKind.UNLOCK and view.state in (
+                ActionState.SUCCEEDED,
+                ActionState.NOT_CONFIRMED,
+            )
+            lock_device_id = record.device_id if may_be_unlocked else None
+            await self._board.post_outcome(rules.notify_channel, view, record.approved_by, lock_device_id)

@@ -247,8 +247,10 @@ class SlackNoticeBoard(_SlackMessages):
     async def post_notice(self, channel: str, notice: DoorNotice) -> None:
         await self._post_quietly(channel, render_door_notice(notice))
 
-    async def post_outcome(self, channel: str, view: ActionView, approved_by: str | None) -> None:
-        await self._post_quietly(channel, render_outcome_notice(view, approved_by))
+    async def post_outcome(
+        self, channel: str, view: ActionView, approved_by: str | None, lock_device_id: str | None = None
+    ) -> None:
+        await self._post_quietly(channel, render_outcome_notice(view, approved_by, lock_device_id))
 
     async def _post_quietly(self, channel: str, message: SlackMessage) -> None:
         try:

@@ -147,6 +147,10 @@ def test_a_door_left_unlocked_gets_one_alert_and_a_keypad_lock_edits_it(workspac
 
 def test_lockbots_own_unlock_is_alerted_and_lock_it_there_edits_the_alert(workspace: Workspace, channel: str) -> None:
     workspace.finished_action(workspace.command("/unlock", "garage door", user=ADMIN, channel=channel))
+    outcome = workspace.slack.wait_for(
+        lambda: next((m for m in notices_about(workspace, "Garage Door unlocked.")), None), what="the outcome notice"
+    )
+    assert buttons(outcome) == {"door_lock": "lock_3"}
     alert = workspace.slack.wait_for(lambda: alerts_about(workspace, "Garage Door"), 25, "the alert")[0]
     pressed_at = time.time()
 

@@ -139,6 +139,7 @@ def every_message(door: str, text: str) -> Iterator[tuple[str, SlackMessage]]:
         yield "render_action_parent", render_action_parent(view)
         yield "render_action_status", render_action_status(view)
         yield "render_outcome_notice", render_outcome_notice(view, "U0APPROV01")
+        yield "render_outcome_notice", render_outcome_notice(view, None, "lock_1")
     for request in requests(door, text):
         approved = ActionView(
             ActionKind.UNLOCK, door, "U0REQUEST1", ActionState.FAILED, problem=words(text), request=request

@@ -8,9 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.model import UnlockedAlert, UnlockedAlertState
+from bot.model import ActionKind, ActionState, ActionView, UnlockedAlert, UnlockedAlertState
 from bot.seam_events import DoorNotice
-from bot.slack.messages.notices import render_door_notice, render_unlocked_alert, render_unlocked_alert_locked
+from bot.slack.messages.notices import (
+    render_door_notice,
+    render_outcome_notice,
+    render_unlocked_alert,
+    render_unlocked_alert_locked,
+)
 
 AT = datetime(2026, 11, 22, 17, 30, tzinfo=UTC)
 ALERT = UnlockedAlert("a1", "lock_1", "Front Door", "C0NOTIFY", AT, AT + timedelta(minutes=30))
@@ -46,6 +51,15 @@ def test_an_unlock_notice_of_a_known_lock_carries_lock_it_with_only_the_device_i
 )
 def test_other_notices_carry_no_button(notice: DoorNotice) -> None:
     assert door_lock_buttons(render_door_notice(notice).blocks) == []
+
+
+def test_the_outcome_notice_of_an_unlock_that_may_have_worked_carries_lock_it() -> None:
+    unlocked = ActionView(ActionKind.UNLOCK, "Front Door", "U0ADMIN001", ActionState.SUCCEEDED)
+
+    (lock_it,) = door_lock_buttons(render_outcome_notice(unlocked, None, "lock_1").blocks)
+
+    assert lock_it["value"] == "lock_1"
+    assert door_lock_buttons(render_outcome_notice(unlocked, None).blocks) == []
 
 
 def test_the_alert_says_how_long_and_since_when_with_lock_it() -> None:

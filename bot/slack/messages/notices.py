@@ -104,13 +104,14 @@ def render_unlocked_alert_locked(alert: UnlockedAlert) -> SlackMessage:
     )
 
 
-def render_outcome_notice(view: ActionView, approved_by: str | None) -> SlackMessage:
-    """An action's outcome, announced in the door's notify channel."""
+def render_outcome_notice(view: ActionView, approved_by: str | None, lock_device_id: str | None = None) -> SlackMessage:
+    """An action's outcome, announced in the door's notify channel; with `lock_device_id` (an unlock
+    that may have worked), the door's Lock it button too, as the notice of any unlock has."""
     sentence = action_outcome(view)
     who = compose("asked by ", mention(view.requested_by))
     if approved_by:
         who = who + compose(", approved by ", mention(approved_by))
-    return SlackMessage(
-        text=compose(sentence, " (", who, ", through lockbot)").plain(),
-        blocks=[context(compose(f"{action_icon(view)} ", sentence, " · ", who, ", through lockbot"))],
-    )
+    blocks = [context(compose(f"{action_icon(view)} ", sentence, " · ", who, ", through lockbot"))]
+    if lock_device_id is not None and 0 < len(lock_device_id) <= _DEVICE_ID_LIMIT:
+        blocks.append(actions("door_notice", door_lock_button(lock_device_id)))
+    return SlackMessage(text=compose(sentence, " (", who, ", through lockbot)").plain(), blocks=blocks)
