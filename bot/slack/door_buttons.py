@@ -53,8 +53,8 @@ class DoorButtons:
         await ack()
         presser = str(body["user"]["id"])
         channel = pressed_in(body)
-        direct = await _direct_channel(client, presser) if channel is None else presser
-        result = await self._service.lock_pressed(presser, str(action.get("value") or ""), channel, direct)
+        # A message to the presser's user id goes to their DM with lockbot (Slack answers with its D… id).
+        result = await self._service.lock_pressed(presser, str(action.get("value") or ""), channel, presser)
         reply = render_command_result(result)
         if reply is None:
             return  # the action's own messages say everything
@@ -62,17 +62,7 @@ class DoorButtons:
             await answer(respond, reply, replace_original=False)
         else:
             # A view has no response_url and no channel to be ephemeral in: the presser hears it by DM.
-            await _tell_directly(client, direct, reply)
-
-
-async def _direct_channel(client: AsyncWebClient, user_id: str) -> str:
-    """The presser's DM with lockbot (its D… id: messages posted there are edited by that id later)."""
-    try:
-        opened = await client.conversations_open(users=user_id)
-        return str(opened["channel"]["id"])
-    except _SLACK_FAILURES as exc:
-        log.warning("could not open a DM with %s (%s): posting to the user id", user_id, type(exc).__name__)
-        return user_id
+            await _tell_directly(client, presser, reply)
 
 
 async def _tell_directly(client: AsyncWebClient, channel: str, message: SlackMessage) -> None:

@@ -166,12 +166,16 @@ class ActionRecords:
     async def remember_thread(
         self, record: ActionRecord, at: datetime, thread: ActionThread, *, owner: str
     ) -> ActionRecord | None:
-        """Where a queued action held by `owner` is shown; None (nothing written) if it is not so any more."""
+        """Where a queued action held by `owner` is shown; None (nothing written) if it is not so any more.
+
+        The channel is the one Slack posted in: for an action shown in someone's DM (asked for by
+        their user id), the DM's own id, by which its messages are edited later, after a restart too."""
         return await self._move(
             record,
             at,
             only_from=(ActionState.QUEUED,),
             owner=owner,
+            channel=thread.channel,
             parent_ts=thread.parent_ts,
             status_ts=thread.status_ts,
         )

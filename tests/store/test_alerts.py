@@ -5,12 +5,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from bot.model import ActionKind, ActionRecord, ActionState, AuditEntry, UnlockedAlert, UnlockedAlertState, new_id
+from bot.model import (
+    ActionKind,
+    ActionRecord,
+    ActionState,
+    ActionThread,
+    AuditEntry,
+    UnlockedAlert,
+    UnlockedAlertState,
+    new_id,
+)
 from bot.store import Store
 from tests.databases import DATABASE_KINDS, fresh_database
 
@@ -154,3 +164,20 @@ async def test_locks_of_one_door_pressed_at_once_store_one_action(database_url: 
 
 def _audit() -> AuditEntry:
     return AuditEntry(at=NOW, actor="U0MEMBER", event="lock", outcome="succeeded")
+
+
+@pytest.mark.anyio
+async def test_an_action_asked_for_in_a_dm_by_user_id_remembers_the_dms_own_id(database_url: str) -> None:
+    store = await Store.open(database_url)
+    try:
+        pressed = replace(lock("lock_6"), channel="U0MEMBER")  # a press on App Home, shown in the presser's DM
+        await store.add_lock_unless_in_flight(pressed, owner="me", lease_until=NOW + timedelta(seconds=30))
+
+        shown = await store.remember_thread(pressed, NOW, ActionThread("D0MEMBER", "1.1", "1.2"), owner="me")
+
+        assert shown is not None
+        (stored,) = [r for r in await store.unfinished_actions() if r.id == pressed.id]
+        # After a restart its messages are edited in the DM they are in, by the DM's id.
+        assert stored.thread == shown.thread == ActionThread("D0MEMBER", "1.1", "1.2")
+    finally:
+        await store.close()
