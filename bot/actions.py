@@ -51,6 +51,10 @@ class ActionStore(LeaseStore, Protocol):
 
     async def add_action(self, record: ActionRecord, *, owner: str, lease_until: datetime) -> None: ...
 
+    async def add_lock_unless_in_flight(
+        self, record: ActionRecord, *, owner: str, lease_until: datetime
+    ) -> ActionRecord | None: ...
+
     async def request(self, request_id: str) -> UnlockRequest | None: ...
 
     async def remember_thread(
@@ -204,10 +208,40 @@ class DoorActions:
             unlock_for=unlock_for,
         )
         await self._store.add_action(record, owner=self._leases.owner, lease_until=self._leases.until())
+        return await self._run_stored(record)
+
+    async def lock_unless_in_flight(self, lock: Lock, requested_by: str, channel: str) -> ActionThread | ActionRecord:
+        """A lock, run as `run` runs it, unless a lock of this door is still on its way: then nothing
+        is sent, and that lock's record is returned (a double press must not send two locks at once).
+
+        Raises CannotReport, before touching the door, when the action cannot be announced.
+        """
+        now = self._clock()
+        record = ActionRecord(
+            id=new_id(),
+            kind=ActionKind.LOCK,
+            device_id=lock.device_id,
+            door=lock.name,
+            requested_by=requested_by,
+            reason="",
+            channel=channel,
+            state=ActionState.QUEUED,
+            created_at=now,
+            updated_at=now,
+        )
+        in_flight = await self._store.add_lock_unless_in_flight(
+            record, owner=self._leases.owner, lease_until=self._leases.until()
+        )
+        if in_flight is not None:
+            log.info("lock of %s not sent: action %s is locking it already", lock.device_id, in_flight.id)
+            return in_flight
+        return await self._run_stored(record)
+
+    async def _run_stored(self, record: ActionRecord) -> ActionThread:
         running = _Running(record, _view_of(record, None), None, asyncio.Lock())
         with self._leases.held(record.id):
             try:
-                thread = await self._reporter.open(channel, running.view)
+                thread = await self._reporter.open(record.channel, running.view)
             except CannotReport as exc:
                 await self._finish_unannounced(running, _not_announced(exc))
                 raise

@@ -20,6 +20,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions import DoorActions
+from bot.alerts import UnlockedAlerts
 from bot.break_glass import BreakGlass
 from bot.checks import describe_doors_without_lock
 from bot.config import ConfigError, Settings
@@ -39,11 +40,13 @@ from bot.seam_events import SeamEvents, UnreadableEvent
 from bot.slack.buttons import RequestButtons
 from bot.slack.commands import DoorCommands
 from bot.slack.dispatch import RECEIVED_AT, MeasuredBolt
+from bot.slack.door_buttons import DoorButtons
 from bot.slack.home import HomeTab, SlackHomePublisher
 from bot.slack.owed import OwedSlackMessages
 from bot.slack.people import SlackPeople
 from bot.slack.replays import ReplayGuard
 from bot.slack.reporter import (
+    SlackAlertBoard,
     SlackEmergencyAlarm,
     SlackNoticeBoard,
     SlackRelockMessenger,
@@ -110,6 +113,7 @@ class Lockbot:
     relocks: Relocks | None = None
     homes: Homes | None = None
     reminders: Reminders | None = None
+    alerts: UnlockedAlerts | None = None
     webhook_signed: SignatureCheck | None = None
     slack_verifier: SlackRequestVerifier | None = None
     replay_guard: ReplayGuard | None = None
@@ -196,6 +200,9 @@ class Lockbot:
         if self.reminders is not None:
             # Its first tick is at once too: a reminder due while lockbot was stopped is sent now, once.
             self._background.append(asyncio.create_task(self.reminders.run(), name="request-reminders"))
+        if self.alerts is not None:
+            # Its first tick is at once too: an alert due while lockbot was stopped is checked and posted now.
+            self._background.append(asyncio.create_task(self.alerts.run(), name="unlocked-alerts"))
         if self.events is not None:
             if self.store.shared:
                 self._background.append(
@@ -444,10 +451,16 @@ def build_lockbot(
         actions.on_final(relocks.action_finished)
         lockbot.reminders = Reminders(store, SlackReminderMessenger(slack, owed), policy)
         events.on_locked(relocks.door_locked)
+        lockbot.alerts = alerts = UnlockedAlerts(
+            store, policy, directory.lock_named, seam.get_lock, SlackAlertBoard(slack, owed)
+        )
+        actions.on_final(alerts.action_finished)
+        events.on_lock_change(alerts.lock_changed)
         # A door's state, a relock set or run, an approved unlock done: Homes show them.
         actions.on_final(lambda _record, _view: homes.changed())
         events.on_door_event(lambda _device_id: homes.changed())
         RequestButtons(requests, decided=homes.changed).register(bolt)
+        DoorButtons(door_service).register(bolt)
     else:
         log.warning("SEAM_API_KEY is not set: door commands will say doors are not configured")
         lockbot.homes = Homes(store, None, people, policy, SlackHomePublisher(slack))

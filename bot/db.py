@@ -48,6 +48,7 @@ __all__ = [
     "audit_log",
     "check_writable",
     "create_engine",
+    "door_unlocked_alerts",
     "head_revision",
     "home_openings",
     "inspection_engine",
@@ -187,6 +188,29 @@ request_reminders = Table(
     Column("escalated_at", UTCDateTime, nullable=True),
     # The scheduler's one query per tick: the due ones, soonest first (None: no more to send).
     Index("ix_request_reminders_due_at", "due_at"),
+)
+
+# Doors left unlocked: one row per unlock (a door has at most one open row: `open_device_id`, unique,
+# is its device id while open and NULL once closed), and the scheduler's one query per tick on (state, due_at).
+door_unlocked_alerts = Table(
+    "door_unlocked_alerts",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("device_id", String(128), nullable=False),
+    Column("open_device_id", String(128), nullable=True, unique=True),
+    Column("door", Text, nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("unlocked_at", UTCDateTime, nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("claimed_until", UTCDateTime, nullable=True),
+    Column("notice_ts", String(32), nullable=True),
+    Column("posted_at", UTCDateTime, nullable=True),
+    Column("locked_at", UTCDateTime, nullable=True),
+    Column("locked_by", String(32), nullable=True),
+    Column("locked_how", String(32), nullable=True),
+    Index("ix_door_unlocked_alerts_state_due_at", "state", "due_at"),
+    Index("ix_door_unlocked_alerts_device_id", "device_id"),
 )
 
 audit_log = Table(

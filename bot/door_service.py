@@ -163,6 +163,40 @@ class DoorService:
             return found
         return await self._start(ActionKind.LOCK, found.lock, user_id, channel)
 
+    async def lock_pressed(self, user_id: str, device_id: str, channel: str | None, direct: str) -> CommandResult:
+        """A `door_lock` button: lock the door with this device id (the button's value, the one
+        thing trusted in the press), as `/lock` does, in `channel` where the button was.
+
+        From App Home there is no channel: the lock is shown in the door's notify channel, where its
+        events are announced and whoever watches the door sees it; without one, in `direct` (the
+        presser's DM), since a Home is nobody else's. A lock of the door still on its way is not sent
+        again (a double press): the answer says so.
+        """
+        try:
+            lock = await self._directory.lock_named(device_id) if _plausible_device_id(device_id) else None
+        except SeamError as exc:
+            return Problem(ProblemReason.DOORS_UNAVAILABLE, detail=exc.user_message)
+        if lock is None:
+            return Problem(ProblemReason.DOOR_NOT_FOUND, detail=device_id)
+        try:
+            person = await self._people.person(user_id)
+        except PeopleUnavailable:
+            return _PROFILE_UNAVAILABLE
+        rules = self._policy.rules_for(lock)
+        if not may_lock(rules, person):
+            return Problem(ProblemReason.MAY_NOT_LOCK, door=lock.name)
+        if lock.can_remotely_lock is False:
+            return Problem(ProblemReason.NOT_REMOTE, door=lock.name, action=str(ActionKind.LOCK))
+        try:
+            started = await self._actions.lock_unless_in_flight(
+                lock, user_id, channel or rules.notify_channel or direct
+            )
+        except CannotReport as exc:
+            return Problem(ProblemReason.NOT_ANNOUNCED, detail=exc.user_message)
+        if isinstance(started, ActionThread):
+            return ActionStarted(started)
+        return Problem(ProblemReason.LOCK_IN_FLIGHT, door=lock.name, user=started.requested_by)
+
     async def unlock(self, user_id: str, channel: str, text: str) -> CommandResult:
         """`/unlock <door> [for] [30s|10m|1h30m|until 17:30] [reason]`, or break-glass:
         `/unlock <door> --emergency <reason>`."""
@@ -331,6 +365,8 @@ class DoorService:
         capable = lock.can_remotely_lock if kind is ActionKind.LOCK else lock.can_remotely_unlock
         if capable is False:
             return Problem(ProblemReason.NOT_REMOTE, door=lock.name, action=str(kind))
+        if kind is ActionKind.LOCK and not may_lock(rules, person):
+            return Problem(ProblemReason.MAY_NOT_LOCK, door=lock.name)
         if kind is ActionKind.UNLOCK and not may_unlock_directly(rules, person):
             return await self._requests.file(lock, user_id, channel, reason, unlock_for=unlock_for)
         try:
@@ -338,6 +374,14 @@ class DoorService:
         except CannotReport as exc:
             return Problem(ProblemReason.NOT_ANNOUNCED, detail=exc.user_message)
         return ActionStarted(thread)
+
+
+_DEVICE_ID_LIMIT = 128  # as stored (`actions.device_id`); Seam's ids are UUIDs
+
+
+def _plausible_device_id(device_id: str) -> bool:
+    """Whether a button's value could be a Seam device id at all: anything else is no door, without asking Seam."""
+    return 0 < len(device_id) <= _DEVICE_ID_LIMIT and device_id.isprintable() and not device_id.isspace()
 
 
 def _starts_with(lock: Lock, wanted: str) -> bool:

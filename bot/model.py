@@ -34,6 +34,8 @@ __all__ = [
     "SlotLock",
     "SlotLockState",
     "UnlockRequest",
+    "UnlockedAlert",
+    "UnlockedAlertState",
     "new_id",
     "utcnow",
 ]
@@ -169,6 +171,9 @@ class ProblemReason(StrEnum):
     REASON_REQUIRED = "reason_required"  # `door` is unlocked only with a reason (its reason_required)
     EMERGENCY_NOT_LISTED = "emergency_not_listed"  # --emergency by someone not on `door`'s emergency list
     EMERGENCY_NEEDS_REASON = "emergency_needs_reason"  # --emergency without a reason
+    DOOR_NOT_FOUND = "door_not_found"  # a button named a device id Seam does not list as a lock (`detail`: the id)
+    MAY_NOT_LOCK = "may_not_lock"  # the policy does not let this person lock `door`
+    LOCK_IN_FLIGHT = "lock_in_flight"  # `door` is being locked already (asked by `user`): no second lock at once
 
     # -- door actions (the `ActionProblem` of an action)
     NOT_SENT_INTERRUPTED = "not_sent_interrupted"  # lockbot stopped before sending a direct unlock: not sent
@@ -316,6 +321,43 @@ class Relock:
     state: RelockState = RelockState.PENDING
     lock_action_id: str | None = None
     settled_by: str | None = None  # who locked the door first; None with SETTLED: Seam said it was locked
+
+
+# -- doors left unlocked -----------------------------------------------------------------------
+
+
+class UnlockedAlertState(StrEnum):
+    PENDING = "pending"  # the door is unlocked; the notice is due at `due_at`
+    POSTING = "posting"  # one instance is checking the door and posting the notice (until `claimed_until`)
+    POSTED = "posted"  # the notice is in the channel (`notice_ts`), waiting for the door to be locked
+    LOCKED = "locked"  # the door was locked (by `locked_by`, or as `locked_how` says) at `locked_at`
+    GONE = "gone"  # Seam no longer lists the lock: nothing to say
+
+    @property
+    def open(self) -> bool:
+        """Whether the door is still believed unlocked since `unlocked_at`."""
+        return self in (UnlockedAlertState.PENDING, UnlockedAlertState.POSTING, UnlockedAlertState.POSTED)
+
+
+@dataclass(frozen=True)
+class UnlockedAlert:
+    """A door unlocked since `unlocked_at`: a notice in `channel` at `due_at` unless it is locked first.
+
+    At most one is open per door; once the door is locked it is closed, and a later unlock opens another."""
+
+    id: str
+    device_id: str
+    door: str
+    channel: str  # the door's notify_channel
+    unlocked_at: datetime
+    due_at: datetime
+    state: UnlockedAlertState = UnlockedAlertState.PENDING
+    claimed_until: datetime | None = None
+    notice_ts: str | None = None
+    posted_at: datetime | None = None
+    locked_at: datetime | None = None
+    locked_by: str | None = None  # a Slack user who locked it through lockbot
+    locked_how: str | None = None  # else how Seam says it was locked: keypad, manual, automatic, remote, relock
 
 
 # -- unlock requests ---------------------------------------------------------------------------

@@ -285,6 +285,11 @@ class SeamClient:
             )
         return locks
 
+    async def get_lock(self, device_id: str) -> Lock:
+        """The lock as Seam sees it now (`/locks/get`); SeamDeviceNotFound when Seam has no such lock."""
+        page = await self._call("/locks/get", {"device_id": device_id}, _READ)
+        return self._parse_one(_SeamLock, page.get("lock", page.get("device")), "lock").lock()
+
     async def lock_door(self, device_id: str) -> ActionAttempt:
         """Ask Seam to lock; returns the (often still pending) action attempt."""
         page = await self._call("/locks/lock_door", {"device_id": device_id}, _WRITE)

@@ -12,12 +12,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from bot.model import ActionRecord, ActionView, Lock, utcnow
+from bot.model import ActionKind, ActionRecord, ActionState, ActionView, Lock, utcnow
 from bot.policy import Policy
 from bot.seam import SeamError
 from bot.tracking import AttemptTracker
 
-__all__ = ["DEVICE_EVENTS", "EVENT_TYPES", "DoorNotice", "EventStore", "NoticeBoard", "SeamEvents", "UnreadableEvent"]
+__all__ = [
+    "DEVICE_EVENTS",
+    "EVENT_TYPES",
+    "DoorNotice",
+    "EventStore",
+    "LockChange",
+    "NoticeBoard",
+    "SeamEvents",
+    "UnreadableEvent",
+]
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +81,26 @@ class DoorNotice:
     known: bool = True  # False: a lock lockbot does not find in Seam
 
 
+@dataclass(frozen=True)
+class LockChange:
+    """Seam says a lock was locked or unlocked (`lock.locked`, `lock.unlocked`), by any means."""
+
+    device_id: str
+    locked: bool
+    at: datetime
+    method: str | None = None  # keypad, manual, automatic, remote
+    attempt_id: str | None = None  # lockbot's own action's attempt, when it was one
+
+
 class NoticeBoard(Protocol):
     """Posts notices (the Slack edge); never raises."""
 
     async def post_notice(self, channel: str, notice: DoorNotice) -> None: ...
 
-    async def post_outcome(self, channel: str, view: ActionView, approved_by: str | None) -> None: ...
+    async def post_outcome(
+        self, channel: str, view: ActionView, approved_by: str | None, lock_device_id: str | None = None
+    ) -> None:
+        """`lock_device_id`: the door may now be unlocked, so the notice offers to lock it."""
 
 
 def _parse_time(value: Any, fallback: datetime) -> datetime:
@@ -127,6 +150,7 @@ class SeamEvents:
         self._looking_up: dict[str, asyncio.Task[Lock | None]] = {}
         self._locked_listeners: list[Callable[[str, datetime], Awaitable[None]]] = []
         self._door_listeners: list[Callable[[str], Awaitable[None]]] = []
+        self._change_listeners: list[Callable[[LockChange], Awaitable[None]]] = []
 
     def on_locked(self, listener: Callable[[str, datetime], Awaitable[None]]) -> None:
         """Call `listener(device_id, occurred_at)` for each `lock.locked` event (a relock it settles)."""
@@ -135,6 +159,10 @@ class SeamEvents:
     def on_door_event(self, listener: Callable[[str], Awaitable[None]]) -> None:
         """Call `listener(device_id)` for each event about a lock or device (its state may have changed)."""
         self._door_listeners.append(listener)
+
+    def on_lock_change(self, listener: Callable[[LockChange], Awaitable[None]]) -> None:
+        """Call `listener` for each `lock.locked` and `lock.unlocked` event, lockbot's own actions' too."""
+        self._change_listeners.append(listener)
 
     @staticmethod
     def read(body: bytes) -> dict[str, Any]:
@@ -218,6 +246,16 @@ class SeamEvents:
         if event_type.startswith(("lock.", "device.")) and event.get("device_id"):
             for door_listener in self._door_listeners:
                 await door_listener(str(event["device_id"]))
+        if event_type in ("lock.locked", "lock.unlocked") and event.get("device_id"):
+            change = LockChange(
+                device_id=str(event["device_id"]),
+                locked=event_type == "lock.locked",
+                at=_parse_time(event.get("occurred_at") or event.get("created_at"), self._clock()),
+                method=_METHODS.get(str(event.get("method") or "").lower()),
+                attempt_id=str(attempt_id) if attempt_id else None,
+            )
+            for change_listener in self._change_listeners:
+                await change_listener(change)
         if event_type not in _ANNOUNCED:
             return
         if attempt_id and await self._store.action_by_attempt(str(attempt_id)) is not None:
@@ -284,4 +322,9 @@ class SeamEvents:
         """An action's outcome, in its door's notify channel when that is not where the action ran."""
         rules = self._policy.rules_for_door(record.device_id, record.door)
         if rules.notify_channel and rules.notify_channel != record.channel:
-            await self._board.post_outcome(rules.notify_channel, view, record.approved_by)
+            may_be_unlocked = record.kind is ActionKind.UNLOCK and view.state in (
+                ActionState.SUCCEEDED,
+                ActionState.NOT_CONFIRMED,
+            )
+            lock_device_id = record.device_id if may_be_unlocked else None
+            await self._board.post_outcome(rules.notify_channel, view, record.approved_by, lock_device_id)

@@ -23,7 +23,9 @@ class Board:
     async def post_notice(self, channel: str, notice: DoorNotice) -> None:
         self.notices.append((channel, notice))
 
-    async def post_outcome(self, channel: str, view: ActionView, approved_by: str | None) -> None:
+    async def post_outcome(
+        self, channel: str, view: ActionView, approved_by: str | None, lock_device_id: str | None = None
+    ) -> None:
         raise AssertionError("no action here")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from datetime import timedelta
 from typing import Generic, TypeVar
 
 import aiohttp
@@ -12,12 +13,17 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.break_glass import EmergencyUnlock
-from bot.model import ActionThread, ActionView, CannotReport, Relock, UnlockRequest, utcnow
+from bot.model import ActionThread, ActionView, CannotReport, Relock, UnlockedAlert, UnlockRequest, utcnow
 from bot.reminders import Reminder, ReminderHistory, ReminderPost
 from bot.seam_events import DoorNotice
 from bot.slack.messages.actions import render_action_parent, render_action_status
 from bot.slack.messages.emergencies import render_emergency_direct_message, render_emergency_notice
-from bot.slack.messages.notices import render_door_notice, render_outcome_notice
+from bot.slack.messages.notices import (
+    render_door_notice,
+    render_outcome_notice,
+    render_unlocked_alert,
+    render_unlocked_alert_locked,
+)
 from bot.slack.messages.primitives import SlackMessage
 from bot.slack.messages.relocks import render_relock_failed, render_relock_settled
 from bot.slack.messages.reminders import render_reminded_request, render_reminder
@@ -27,6 +33,7 @@ from bot.slack.owed import OwedSlackMessages, is_lasting
 from bot.slots import SlotView
 
 __all__ = [
+    "SlackAlertBoard",
     "SlackEmergencyAlarm",
     "SlackNoticeBoard",
     "SlackRelockMessenger",
@@ -266,8 +273,10 @@ class SlackNoticeBoard(_SlackMessages):
     async def post_notice(self, channel: str, notice: DoorNotice) -> None:
         await self._post_quietly(channel, render_door_notice(notice))
 
-    async def post_outcome(self, channel: str, view: ActionView, approved_by: str | None) -> None:
-        await self._post_quietly(channel, render_outcome_notice(view, approved_by))
+    async def post_outcome(
+        self, channel: str, view: ActionView, approved_by: str | None, lock_device_id: str | None = None
+    ) -> None:
+        await self._post_quietly(channel, render_outcome_notice(view, approved_by, lock_device_id))
 
     async def _post_quietly(self, channel: str, message: SlackMessage) -> None:
         try:
@@ -312,3 +321,19 @@ class SlackEmergencyAlarm(_SlackMessages):
         told = render_emergency_direct_message(unlock)
         for user_id in recipients:
             await self._direct_message(user_id, told, or_in=None)
+
+
+class SlackAlertBoard(_SlackMessages):
+    """Implements `bot.alerts.AlertBoard`: the alert posted once; its final edit owed if Slack does not take it."""
+
+    async def post_alert(self, alert: UnlockedAlert, unlocked_for: timedelta) -> str | None:
+        try:
+            _, ts = await self._post(alert.channel, render_unlocked_alert(alert, unlocked_for))
+        except CannotReport as exc:
+            log.warning("could not post the unlocked alert in %s: %s", alert.channel, exc.user_message)
+            return None
+        return ts
+
+    async def show_locked(self, alert: UnlockedAlert) -> None:
+        if alert.notice_ts is not None:
+            await self._update(alert.channel, alert.notice_ts, render_unlocked_alert_locked(alert), final=True)

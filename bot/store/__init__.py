@@ -6,6 +6,7 @@
 - `relocks`: the relocks of timed unlocks (`write_relock` adds one with the unlock's outcome)
 - `home_openings`: who opened App Home when, and which Homes are owed a publish
 - `reminders`: the next reminder of each undecided request, taken by one conditional write
+- `alerts`: doors left unlocked, each alerted once in its notify channel
 - `slot_locks`, `seam_events`, `seen_requests`, `owed_messages`: the other aggregates
 - `backlog`: what is waiting (pending requests and relocks, actions in flight), for `/metrics`
 - `instances`: what instances sharing PostgreSQL tell each other (NOTIFY / LISTEN)
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.db import create_engine, migrate
 from bot.store.actions import ActionRecords
+from bot.store.alerts import UnlockedAlertRecords
 from bot.store.audit import AuditLog
 from bot.store.backlog import BacklogCounts
 from bot.store.database import Database
@@ -51,6 +53,7 @@ __all__ = [
     "SeenSlackRequests",
     "SlotLockRecords",
     "Store",
+    "UnlockedAlertRecords",
 ]
 
 
@@ -59,6 +62,7 @@ class Store(
     ActionRecords,
     RelockRecords,
     ReminderRecords,
+    UnlockedAlertRecords,
     AuditLog,
     SlotLockRecords,
     SeamEventRecords,

@@ -7,7 +7,7 @@ from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, func, insert, or_, select, update
+from sqlalchemy import Row, and_, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.db import actions, relocks
@@ -77,6 +77,34 @@ class ActionRecords:
         async with self._db.transaction() as connection:
             await write_action(connection, record, owner=owner, lease_until=lease_until)
 
+    async def add_lock_unless_in_flight(
+        self, record: ActionRecord, *, owner: str, lease_until: datetime
+    ) -> ActionRecord | None:
+        """Store a new lock action unless a lock of the same door is still unfinished: then store
+        nothing and return that one. One check and one write in one transaction, which on PostgreSQL
+        holds a lock on the door's id, so presses on two instances at once store one lock."""
+        async with self._db.transaction() as connection:
+            if connection.dialect.name == "postgresql":
+                await connection.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"lock:{record.device_id}"}
+                )
+            row = (
+                await connection.execute(
+                    select(actions)
+                    .where(
+                        actions.c.device_id == record.device_id,
+                        actions.c.kind == str(ActionKind.LOCK),
+                        actions.c.state.in_(_UNFINISHED),
+                    )
+                    .order_by(actions.c.created_at)
+                    .limit(1)
+                )
+            ).first()
+            if row is not None:
+                return _action(row)
+            await write_action(connection, record, owner=owner, lease_until=lease_until)
+        return None
+
     # -- leases ----------------------------------------------------------------------------------
 
     async def claim_action(self, action_id: str, owner: str, now: datetime, lease_until: datetime) -> bool:
@@ -138,12 +166,16 @@ class ActionRecords:
     async def remember_thread(
         self, record: ActionRecord, at: datetime, thread: ActionThread, *, owner: str
     ) -> ActionRecord | None:
-        """Where a queued action held by `owner` is shown; None (nothing written) if it is not so any more."""
+        """Where a queued action held by `owner` is shown; None (nothing written) if it is not so any more.
+
+        The channel is the one Slack posted in: for an action shown in someone's DM (asked for by
+        their user id), the DM's own id, by which its messages are edited later, after a restart too."""
         return await self._move(
             record,
             at,
             only_from=(ActionState.QUEUED,),
             owner=owner,
+            channel=thread.channel,
             parent_ts=thread.parent_ts,
             status_ts=thread.status_ts,
         )

@@ -28,6 +28,8 @@ from bot.model import (
     RequestState,
     SlotLock,
     SlotLockState,
+    UnlockedAlert,
+    UnlockedAlertState,
     UnlockRequest,
 )
 from bot.overbooked import OverbookedServerError, Slot
@@ -45,7 +47,12 @@ from bot.slack.messages.doors import (
 )
 from bot.slack.messages.emergencies import render_emergency_direct_message, render_emergency_notice
 from bot.slack.messages.home import render_home, render_home_answer, render_home_unlock_modal
-from bot.slack.messages.notices import render_door_notice, render_outcome_notice
+from bot.slack.messages.notices import (
+    render_door_notice,
+    render_outcome_notice,
+    render_unlocked_alert,
+    render_unlocked_alert_locked,
+)
 from bot.slack.messages.outcomes import not_confirmed_reason
 from bot.slack.messages.primitives import SlackMessage
 from bot.slack.messages.relocks import render_relock_failed, render_relock_settled
@@ -162,6 +169,7 @@ def every_message(door: str, text: str) -> Iterator[tuple[str, SlackMessage]]:
         yield "render_action_parent", render_action_parent(view)
         yield "render_action_status", render_action_status(view)
         yield "render_outcome_notice", render_outcome_notice(view, "U0APPROV01")
+        yield "render_outcome_notice", render_outcome_notice(view, None, "lock_1")
     for request in requests(door, text):
         approved = ActionView(
             ActionKind.UNLOCK, door, "U0REQUEST1", ActionState.FAILED, problem=words(text), request=request
@@ -238,6 +246,12 @@ def every_message(door: str, text: str) -> Iterator[tuple[str, SlackMessage]]:
         for known in (True, False):
             notice = DoorNotice(event, door, text, AT, method=text, battery_level=0.1, known=known)
             yield "render_door_notice", render_door_notice(notice)
+    alert = UnlockedAlert("a1", "lock_1", door, text, AT, AT + timedelta(minutes=30))
+    for unlocked_for in (timedelta(seconds=10), timedelta(minutes=30), timedelta(days=400)):
+        yield "render_unlocked_alert", render_unlocked_alert(alert, unlocked_for)
+    for by, how in (("U0LOCKER1", None), (None, "keypad"), (None, "relock"), (None, None), (None, text), (text, text)):
+        locked = replace(alert, state=UnlockedAlertState.LOCKED, locked_at=AT, locked_by=by, locked_how=how)
+        yield "render_unlocked_alert_locked", render_unlocked_alert_locked(locked)
 
 
 def every_view(door: str, text: str) -> Iterator[tuple[str, dict[str, Any]]]:

@@ -22,13 +22,13 @@ from bot.door_service import AskHowLong
 from bot.durations import spoken_duration
 from bot.homes import HomeDoor, HomePage
 from bot.model import Relock, SlotLock, UnlockRequest
+from bot.slack.messages.notices import door_lock_button
 from bot.slack.messages.primitives import SECTION_LIMIT, Block, SlackMessage, actions, button, context, section
 from bot.slack.messages.replies import render_problem
 from bot.slack.messages.requests import decision_buttons
 from bot.slack.text import Text, bold, code, compose, cut, date, join, mention, value
 
 __all__ = [
-    "DOOR_LOCK",
     "DOOR_REQUEST",
     "DOOR_UNLOCK",
     "HOME_BLOCK_LIMIT",
@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 # The buttons on Home (values: a device id, or for a timed unlock its unlock action's id).
-DOOR_LOCK, DOOR_UNLOCK, DOOR_REQUEST = "door_lock", "door_unlock", "door_request"
+DOOR_UNLOCK, DOOR_REQUEST = "door_unlock", "door_request"
 RELOCK_NOW, UNLOCK_EXTEND = "relock_now", "unlock_extend"
 # The unlock modal's callback id, and its inputs (each block and its element share the id).
 HOME_UNLOCK = "door_unlock_modal"
@@ -105,7 +105,7 @@ def _carried(button_value: str) -> bool:
 
 def _door_blocks(door: HomeDoor, index: int) -> list[Block]:
     device_id = door.lock.device_id
-    lock = button(DOOR_LOCK, "Lock", device_id)
+    lock = door_lock_button(device_id, "Lock")
     if door.may_unlock:
         other = button(DOOR_UNLOCK, "Unlock", device_id, "primary")
         other.confirm = _unlock_confirm(door)

@@ -129,6 +129,18 @@ def _problem_text(problem: Problem) -> Text:
             code(f"/unlock {door} --emergency <reason>"),
             ". Nothing was unlocked.",
         )
+    if reason is ProblemReason.DOOR_NOT_FOUND:
+        return compose(
+            "Nothing was locked: lockbot knows no door ",
+            code(problem.detail or "", 40),
+            ". It may have been removed; ",
+            "`/doors` lists the doors.",
+        )
+    if reason is ProblemReason.MAY_NOT_LOCK:
+        return compose("You may not lock ", bold(problem.door or "this door"), "; nothing was locked.")
+    if reason is ProblemReason.LOCK_IN_FLIGHT:
+        who = compose(" (asked by ", mention(problem.user), ")") if problem.user else compose()
+        return compose(bold(problem.door or "This door"), " is being locked already", who, "; no second lock was sent.")
     # A reason that belongs to an action's problem, not to a command's answer: its detail, as it is.
     return compose(_detail(problem, "Something went wrong"), ".")
 
