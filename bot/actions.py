@@ -29,6 +29,7 @@ from bot.model import (
     Lock,
     ProblemReason,
     Relock,
+    TimedUnlockEnd,
     UnlockRequest,
     new_id,
     utcnow,
@@ -37,7 +38,7 @@ from bot.resumption import Resumption, resumption
 from bot.seam import ActionAttempt, ActionType, SeamClient, SeamError, SeamServerError
 from bot.tracking import AttemptOutcome, AttemptTracker
 
-__all__ = ["ActionReporter", "ActionStore", "DoorActions", "FinalListener"]
+__all__ = ["ActionReporter", "ActionStore", "DoorActions", "FinalListener", "action_view"]
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +204,7 @@ class DoorActions:
             unlock_for=unlock_for,
         )
         await self._store.add_action(record, owner=self._leases.owner, lease_until=self._leases.until())
-        running = _Running(record, _view_of(record, None), None, asyncio.Lock())
+        running = _Running(record, action_view(record, None), None, asyncio.Lock())
         with self._leases.held(record.id):
             try:
                 thread = await self._reporter.open(channel, running.view)
@@ -219,16 +220,16 @@ class DoorActions:
         """Carry out an approved request's stored action in the background."""
         self._spawn(self._run_approved(record, request), f"approved-{record.id}")
 
-    def start_relock(self, record: ActionRecord) -> None:
+    def start_relock(self, record: ActionRecord, ends: TimedUnlockEnd | None = None) -> None:
         """Carry out a relock's stored lock action in the background, in the unlock's thread
-        (`record.parent_ts`)."""
-        self._spawn(self._run_relock(record), f"relock-{record.id}")
+        (`record.parent_ts`); `ends`: the timed unlock it ends, as the unlock's parent shows it."""
+        self._spawn(self._run_relock(record, ends), f"relock-{record.id}")
 
-    async def _run_relock(self, record: ActionRecord) -> None:
+    async def _run_relock(self, record: ActionRecord, ends: TimedUnlockEnd | None) -> None:
         if not await self._leases.claim(record.id):
             log.info("relock action %s is already in another instance's hands", record.id)
             return
-        running = _Running(record, _view_of(record, None), None, asyncio.Lock())
+        running = _Running(record, replace(action_view(record, None), ends=ends), None, asyncio.Lock())
         with self._leases.held(record.id):
             assert record.parent_ts is not None
             try:
@@ -245,7 +246,7 @@ class DoorActions:
         if not await self._leases.claim(record.id):
             log.info("approved action %s is already in another instance's hands", record.id)
             return
-        running = _Running(record, _view_of(record, request), None, asyncio.Lock())
+        running = _Running(record, action_view(record, request), None, asyncio.Lock())
         with self._leases.held(record.id):
             if request.message_ts is None:
                 await self._finish(
@@ -267,7 +268,7 @@ class DoorActions:
         records = await self._leases.take_orphans()
         for record in records:
             request = await self._store.request(record.request_id) if record.request_id else None
-            running = _Running(record, _view_of(record, request), record.thread, asyncio.Lock())
+            running = _Running(record, action_view(record, request), record.thread, asyncio.Lock())
             self._spawn(self._resume_one(running, request), f"resume-{record.id}")
         return len(records)
 
@@ -554,7 +555,8 @@ class DoorActions:
         await asyncio.gather(*self._background, return_exceptions=True)
 
 
-def _view_of(record: ActionRecord, request: UnlockRequest | None) -> ActionView:
+def action_view(record: ActionRecord, request: UnlockRequest | None) -> ActionView:
+    """How a stored action is shown (`request`: the approved request it carries out)."""
     return ActionView(
         kind=record.kind,
         door=record.door,
@@ -565,4 +567,5 @@ def _view_of(record: ActionRecord, request: UnlockRequest | None) -> ActionView:
         attempt_id=record.attempt_id,
         reason=record.reason or None,
         request=request,
+        action_id=record.id,
     )

@@ -42,9 +42,11 @@ from bot.slack.reporter import (
 )
 from bot.slack.retries import SlackRetry
 from bot.slack.slot_commands import SlotCommands
+from bot.slack.timed_unlock_buttons import TimedUnlockButtons
 from bot.slack.verification import Refused, SlackRequestVerifier, Unreadable, bolt_request, is_ssl_check
 from bot.slots import SlotService
 from bot.store import Store
+from bot.timed_unlocks import TimedUnlocks
 from bot.tracking import AttemptTracker
 from bot.unlock_requests import UnlockRequests
 
@@ -300,10 +302,11 @@ def build_lockbot(settings: Settings, store: Store, policy: Policy) -> Lockbot:
         lockbot.tracker = tracker = AttemptTracker(
             seam, deadline_seconds=settings.lockbot_action_timeout, patience=patience
         )
+        reporter = action_reporter(slack, owed)
         lockbot.actions = actions = DoorActions(
             seam,
             tracker,
-            action_reporter(slack, owed),
+            reporter,
             store,
             timeout_seconds=settings.lockbot_action_timeout,
             lease=timedelta(seconds=settings.lockbot_action_lease),
@@ -321,6 +324,7 @@ def build_lockbot(settings: Settings, store: Store, policy: Policy) -> Lockbot:
         actions.on_final(relocks.action_finished)
         events.on_locked(relocks.door_locked)
         RequestButtons(requests).register(bolt)
+        TimedUnlockButtons(TimedUnlocks(store, actions, reporter, policy, people)).register(bolt)
     else:
         log.warning("SEAM_API_KEY is not set: door commands will say doors are not configured")
     DoorCommands(door_service).register(bolt)
