@@ -8,7 +8,9 @@ instances, or a press and the scheduler, one decides and the other is told what 
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -57,6 +59,8 @@ LOCK_NOW_REASON = "Lock now"
 _SHORTEST_EXTENSION = timedelta(minutes=1)
 # Presses that race for the same due time: each is tried again on what the other left, this many times.
 _EXTEND_TRIES = 3
+# How long an unlock's outcome may be shown before it is stored (`bot.actions`: shown first, stored after).
+_OUTCOME_STORED_WITHIN = 5.0
 
 
 class TimedUnlockRecords(Protocol):
@@ -236,7 +240,7 @@ class TimedUnlocks:
         return AlreadyEnded(relock)
 
     async def _pending(self, unlock_id: str, presser: str) -> Relock | TimedUnlockChange:
-        relock = await self._store.relock(unlock_id)
+        relock = await self._relock(unlock_id)
         if relock is None:
             return UnlockUnknown()
         if relock.state is not RelockState.PENDING:
@@ -249,6 +253,23 @@ class TimedUnlocks:
         if not may_change_timed_unlock(rules, person, relock.unlocked_by):
             return ChangeRefused(relock, ChangeRefusal.NOT_ALLOWED)
         return relock
+
+    async def _relock(self, unlock_id: str) -> Relock | None:
+        """The unlock's relock. Its outcome is shown (with the buttons) just before it is stored with its
+        relock: a press in between waits for the store, a little."""
+        deadline = time.monotonic() + _OUTCOME_STORED_WITHIN
+        while True:
+            relock = await self._store.relock(unlock_id)
+            if relock is not None:
+                return relock
+            unlock = await self._store.action(unlock_id)
+            if unlock is None:
+                return None
+            if unlock.state.final:  # stored with its relock, if it has one, in one transaction
+                return await self._store.relock(unlock_id)
+            if time.monotonic() > deadline:
+                return None
+            await asyncio.sleep(0.1)
 
     async def _show_until(self, relock: Relock) -> None:
         """The unlock's status message (and parent) say the new time; never raise."""
