@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
-from bot.actions import DoorActions
+from bot.actions import DoorActions, action_view
 from bot.model import (
     ActionKind,
     ActionRecord,
     ActionState,
+    ActionThread,
     ActionView,
     AuditEntry,
     Relock,
+    TimedUnlockEnd,
     UnlockEnding,
     new_id,
     utcnow,
@@ -66,6 +69,9 @@ class RelockMessenger(Protocol):
     async def settled(self, relock: Relock, parent: ActionView) -> None:
         """Say in the unlock's thread that the door was locked before its time, and by whom; show
         `parent` on the unlock's parent message."""
+
+    async def unlock_ended(self, thread: ActionThread, unlock: ActionView) -> None:
+        """Show on the unlock's status message that it ended (its buttons go)."""
 
     async def failed(self, relock: Relock, outcome: ActionView, notify_channel: str | None) -> None:
         """Say loudly that the door could not be locked again: in the thread, to whoever unlocked
@@ -147,6 +153,12 @@ class Relocks:
                 )
             )
         if view.state is ActionState.SUCCEEDED:
+            if relock is not None:
+                ending = UnlockEnding.LOCK_NOW if relock.settled_by else UnlockEnding.RELOCK
+                at = record.created_at
+                await self._show_ended(
+                    relock, await timed_unlock_end(self._store, relock, ending, at=at, by=relock.settled_by)
+                )
             await self._settle(record.device_id, by=record.requested_by, at=self._clock())
             return
         if relock is not None:
@@ -176,3 +188,9 @@ class Relocks:
             log.info("relock of %s (unlock %s) settled: locked first by %s", device_id, relock.unlock_id, by or "Seam")
             end = await timed_unlock_end(self._store, relock, ending, at=at, by=by)
             await self._messenger.settled(relock, timed_unlock_parent(relock, end))
+            await self._show_ended(relock, end)
+
+    async def _show_ended(self, relock: Relock, end: TimedUnlockEnd) -> None:
+        unlock = await self._store.action(relock.unlock_id)
+        if unlock is not None and unlock.thread is not None:
+            await self._messenger.unlock_ended(unlock.thread, replace(action_view(unlock, None), ends=end))

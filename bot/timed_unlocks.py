@@ -147,6 +147,7 @@ class AlreadyEnded:
     """Nothing done: the relock ran, was settled, or was superseded (its state says which, and by whom)."""
 
     relock: Relock
+    lock: ActionState | None = None  # where its lock action is, when it has one
 
 
 @dataclass(frozen=True)
@@ -207,7 +208,7 @@ class TimedUnlocks:
             relock, action, owner=self._actions.owner, lease_until=self._actions.lease_until(), by=presser, audit=audit
         )
         if started is None:
-            return AlreadyEnded(await self._store.relock(unlock_id) or relock)
+            return await self._ended(await self._store.relock(unlock_id) or relock)
         log.info("%s pressed Lock now on %s (unlock %s)", presser, relock.device_id, unlock_id)
         ends = await timed_unlock_end(self._store, relock, UnlockEnding.LOCK_NOW, at=now, by=presser)
         self._actions.start_relock(action, ends)
@@ -235,16 +236,16 @@ class TimedUnlocks:
                 return Extended(extended, max_unlock if due_at == limit else None)
             again = await self._store.relock(unlock_id)
             if again is None or again.state is not RelockState.PENDING:
-                return AlreadyEnded(again or relock)
+                return await self._ended(again or relock)
             relock = again  # another press moved it first: extend from there
-        return AlreadyEnded(relock)
+        return await self._ended(relock)
 
     async def _pending(self, unlock_id: str, presser: str) -> Relock | TimedUnlockChange:
         relock = await self._relock(unlock_id)
         if relock is None:
             return UnlockUnknown()
         if relock.state is not RelockState.PENDING:
-            return AlreadyEnded(relock)
+            return await self._ended(relock)
         try:
             person = await self._people.person(presser)
         except PeopleUnavailable:
@@ -253,6 +254,10 @@ class TimedUnlocks:
         if not may_change_timed_unlock(rules, person, relock.unlocked_by):
             return ChangeRefused(relock, ChangeRefusal.NOT_ALLOWED)
         return relock
+
+    async def _ended(self, relock: Relock) -> AlreadyEnded:
+        lock = await self._store.action(relock.lock_action_id) if relock.lock_action_id else None
+        return AlreadyEnded(relock, lock.state if lock is not None else None)
 
     async def _relock(self, unlock_id: str) -> Relock | None:
         """The unlock's relock. Its outcome is shown (with the buttons) just before it is stored with its

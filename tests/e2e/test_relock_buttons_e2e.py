@@ -115,6 +115,8 @@ def test_the_unlocker_presses_lock_now_once_and_the_thread_says_who(workspace: W
     assert lock_calls(workspace) == 1
     final = parent_ended(workspace, parent, "Front Door")
     assert "locked by <@" in final
+    wait_until(lambda: not buttons(status), 10, "the unlock's buttons to go")
+    assert re.match(rf"Done: Front Door unlocked \d\d:\d\d{SPAN}\d\d:\d\d UTC, locked again\.", status.text)
     assert workspace.seam is not None
     assert workspace.seam.lock_state(workspace.seam.device_id("Front Door"))["locked"] is True
     log = audit_log(workspace, channel, "front door")
@@ -190,6 +192,25 @@ def test_a_press_after_the_relock_ran_changes_nothing_and_says_what_happened(
     assert lock_calls(workspace) == 1
     assert parent.text == final
     assert "relock · Garage Door · succeeded" in audit_log(workspace, channel, "garage door")
+    assert not buttons(status)
+
+
+def test_a_relock_that_fails_leaves_the_parent_saying_the_door_may_still_be_unlocked(
+    workspace: Workspace, channel: str
+) -> None:
+    assert workspace.seam is not None
+    parent, status, unlock_id = timed_unlock(workspace, channel, "garage door 10s")
+    workspace.seam.set_device(workspace.seam.device_id("Garage Door"), online=False)
+    try:
+        thread_says(workspace, channel, parent, "Could not lock Garage Door again", timeout=30)
+        wait_until(lambda: "may still be unlocked" in parent.text, 10, "the parent to say so")
+    finally:
+        workspace.seam.set_device(workspace.seam.device_id("Garage Door"), online=True)
+
+    assert parent.text.startswith("Could not lock Garage Door again: the lock is offline. It may still be unlocked.")
+    reply = workspace.ephemeral(press(workspace, "relock_now", unlock_id, UNLOCKER, status))
+    assert "That lock did not work, so it may still be unlocked: use `/lock`." in reply.text
+    assert "relock · Garage Door · failed" in audit_log(workspace, channel, "garage door")
 
 
 def test_doors_shows_until_when_a_door_is_unlocked(workspace: Workspace, channel: str) -> None:

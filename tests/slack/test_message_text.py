@@ -220,7 +220,12 @@ def every_message(door: str, text: str) -> Iterator[tuple[str, SlackMessage]]:
         AtTheLimit(relock, timedelta(minutes=90)),
         UnlockUnknown(),
         *(ChangeRefused(relock, reason) for reason in ChangeRefusal),
-        *(AlreadyEnded(replace(relock, state=state, settled_by=by)) for state in RelockState for by in (None, text)),
+        *(
+            AlreadyEnded(replace(relock, state=state, settled_by=by), lock)
+            for state in RelockState
+            for by in (None, text)
+            for lock in (None, ActionState.SUCCEEDED, ActionState.FAILED)
+        ),
     ]
     for change in changes:
         reply = render_timed_unlock_reply(change)
@@ -382,8 +387,10 @@ def test_the_answers_to_a_press_say_plainly_why_nothing_was_done() -> None:
         "can lock it now or keep it unlocked longer. Nothing was done."
     )
     assert "may be unlocked for at most 2 h from now (its max_unlock)" in reply(AtTheLimit(relock, timedelta(hours=2)))
-    ran = reply(AlreadyEnded(replace(relock, state=RelockState.STARTED)))
-    assert "already ended: lockbot locked it again at 2026-11-22 17:35 UTC" in ran
+    ran = reply(AlreadyEnded(replace(relock, state=RelockState.STARTED), ActionState.SUCCEEDED))
+    assert "already ended: lockbot locked it again at 2026-11-22 17:35 UTC. Nothing was done." in ran
+    failed = reply(AlreadyEnded(replace(relock, state=RelockState.STARTED), ActionState.FAILED))
+    assert "That lock did not work, so it may still be unlocked: use `/lock`." in failed
     pressed = reply(AlreadyEnded(replace(relock, state=RelockState.STARTED, settled_by="U0P")))
     assert pressed.startswith("<@U0P> already pressed Lock now on Front Door")
     assert render_timed_unlock_reply(LockingNow(relock)) is None  # the thread says it

@@ -48,7 +48,7 @@ def render_action_status(view: ActionView) -> SlackMessage:
         context(join(" · ", details)),
     ]
     timed = view.kind is ActionKind.UNLOCK and view.state is ActionState.SUCCEEDED and view.until is not None
-    if timed and view.action_id is not None:
+    if timed and view.action_id is not None and view.ends is None:
         # Until its relock: pressing checks the relock's state, so a press after it ran changes nothing.
         blocks.append(timed_unlock_buttons(view.action_id))
     return SlackMessage(text=compose(f"{label}: ", sentence).plain(), blocks=blocks)

@@ -139,6 +139,7 @@ def could_not_relock(door: str, outcome: ActionView) -> Text:
 
 
 def _timed_unlock_outcome(view: ActionView, end: TimedUnlockEnd) -> Text:
+    # `view`: the lock that ended it, or the unlock itself once it ended (never shown before a lock worked).
     """A timed unlock and the lock that ends it, in one sentence: "Front Door unlocked 14:00 to 14:10
     (an en dash between), locked again."""
     door = value(view.door, NAME_LIMIT)
@@ -152,7 +153,7 @@ def _timed_unlock_outcome(view: ActionView, end: TimedUnlockEnd) -> Text:
 def action_outcome(view: ActionView) -> Text:
     """A door action's state in one sentence, the outcome's words kept whole ("Front Door unlocked.").
     A lock that ends a timed unlock tells the unlock's story, as the unlock's parent message shows it."""
-    if view.ends is not None and view.kind is ActionKind.LOCK:
+    if view.ends is not None:
         return _timed_unlock_outcome(view, view.ends)
     return _own_outcome(view)
 
@@ -196,6 +197,8 @@ def action_status(view: ActionView) -> tuple[str, Text]:
     if view.state.working:
         return _STATUS_LABEL[view.state], compose(f"asking Seam to {view.kind.value} ", bold(view.door), "…")
     end = view.ends
+    if end is not None and view.kind is ActionKind.UNLOCK:  # the unlock's own status, once it ended
+        return _STATUS_LABEL[view.state], _timed_unlock_outcome(view, end)
     if end is not None and end.ending is UnlockEnding.LOCK_NOW and view.state is ActionState.SUCCEEDED:
         door = value(view.door, NAME_LIMIT)
         return _STATUS_LABEL[view.state], compose(door, " locked by ", mention(view.requested_by), " (Lock now).")

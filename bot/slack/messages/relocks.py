@@ -7,7 +7,7 @@ from __future__ import annotations
 from slack_sdk.models.blocks import ButtonElement
 
 from bot.durations import spoken_duration
-from bot.model import ActionView, Relock, RelockState
+from bot.model import ActionState, ActionView, Relock, RelockState
 from bot.slack.messages.outcomes import could_not_relock
 from bot.slack.messages.primitives import Block, SlackMessage, actions, button, section_message
 from bot.slack.text import Text, bold, compose, date, mention
@@ -77,16 +77,25 @@ def render_relock_failed(relock: Relock, outcome: ActionView, *, mentioning: str
 _NOTHING_DONE = " Nothing was done."
 
 
-def _already_ended(relock: Relock) -> Text:
+def _lock_went(lock: ActionState | None) -> Text:
+    """How the lock that ended it went, as far as lockbot knows."""
+    if lock is ActionState.SUCCEEDED:
+        return compose()
+    if lock is not None and lock.final:
+        return compose(" That lock did not work, so it may still be unlocked: use `/lock`.")
+    return compose(" Its thread shows how the lock goes.")
+
+
+def _already_ended(relock: Relock, lock: ActionState | None) -> Text:
     door = bold(relock.door)
     if relock.state is RelockState.SUPERSEDED:
         return compose("A later unlock of ", door, " replaced this one: its own message has the buttons.")
     if relock.state is RelockState.STARTED and relock.settled_by:
-        return compose(mention(relock.settled_by), " already pressed Lock now on ", door, " (see its thread).")
+        return compose(mention(relock.settled_by), " already pressed Lock now on ", door, ".", _lock_went(lock))
     if relock.state is RelockState.STARTED:
-        return compose(
-            "This unlock of ", door, " already ended: lockbot locked it again ", date(relock.due_at, at=True), "."
-        )
+        again = "locked it again" if lock is ActionState.SUCCEEDED else "went to lock it again"
+        when = date(relock.due_at, at=True)
+        return compose("This unlock of ", door, f" already ended: lockbot {again} ", when, ".", _lock_went(lock))
     if relock.settled_by:
         return compose("This unlock already ended: ", mention(relock.settled_by), " locked ", door, ".")
     return compose("This unlock already ended: ", door, " was locked at the door (Seam reported it).")
@@ -115,7 +124,7 @@ def render_timed_unlock_reply(change: TimedUnlockChange) -> SlackMessage | None:
             )
         )
     if isinstance(change, AlreadyEnded):
-        return section_message(_already_ended(change.relock) + _NOTHING_DONE)
+        return section_message(_already_ended(change.relock, change.lock) + _NOTHING_DONE)
     if isinstance(change, ChangeRefused):
         relock = change.relock
         if change.reason is ChangeRefusal.PROFILE_UNAVAILABLE:
