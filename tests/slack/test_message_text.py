@@ -394,3 +394,14 @@ def test_the_answers_to_a_press_say_plainly_why_nothing_was_done() -> None:
     pressed = reply(AlreadyEnded(replace(relock, state=RelockState.STARTED, settled_by="U0P")))
     assert pressed.startswith("<@U0P> already pressed Lock now on Front Door")
     assert render_timed_unlock_reply(LockingNow(relock)) is None  # the thread says it
+
+
+def test_an_approved_timed_unlock_keeps_its_request_message_when_locked_again() -> None:
+    approved = replace(next(requests("Front Door", "parcel")), state=RequestState.APPROVED, decided_by="U0APPROV01")
+    end = TimedUnlockEnd(UnlockEnding.RELOCK, "U0REQUEST1", AT, AT + timedelta(minutes=10), request=approved)
+    locked = ActionView(ActionKind.LOCK, "Front Door", "U0REQUEST1", ActionState.SUCCEEDED, ends=end)
+
+    parent = render_action_parent(locked)
+
+    assert parent.text.startswith("<@U0REQUEST1> asks to unlock Front Door")
+    assert parent.text.endswith("Front Door unlocked 17:30\u201317:40 UTC, locked again.")
