@@ -154,6 +154,7 @@ class DoorActions:
         self._clock = clock
         self._final_listeners: list[FinalListener] = []
         self._background: set[asyncio.Task[Any]] = set()
+        self._timed_unlock_ended_by: Callable[[ActionRecord], Awaitable[TimedUnlockEnd | None]] | None = None
 
     @property
     def lease(self) -> timedelta:
@@ -168,6 +169,11 @@ class DoorActions:
     def lease_until(self) -> datetime:
         """When a lease taken now runs out (a relock's action is stored with it)."""
         return self._leases.until()
+
+    def show_timed_unlocks_with(self, ended_by: Callable[[ActionRecord], Awaitable[TimedUnlockEnd | None]]) -> None:
+        """After a restart, a lock action taken up again asks `ended_by` which timed unlock it ends (its
+        parent is that unlock's), as `start_relock` is told when it starts."""
+        self._timed_unlock_ended_by = ended_by
 
     def on_final(self, listener: FinalListener) -> None:
         """Call `listener` after an action's outcome is stored and shown."""
@@ -268,7 +274,10 @@ class DoorActions:
         records = await self._leases.take_orphans()
         for record in records:
             request = await self._store.request(record.request_id) if record.request_id else None
-            running = _Running(record, action_view(record, request), record.thread, asyncio.Lock())
+            view = action_view(record, request)
+            if self._timed_unlock_ended_by is not None and record.kind is ActionKind.LOCK and request is None:
+                view = replace(view, ends=await self._timed_unlock_ended_by(record))
+            running = _Running(record, view, record.thread, asyncio.Lock())
             self._spawn(self._resume_one(running, request), f"resume-{record.id}")
         return len(records)
 

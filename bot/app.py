@@ -322,6 +322,7 @@ def build_lockbot(settings: Settings, store: Store, policy: Policy) -> Lockbot:
         actions.on_final(events.announce_outcome)
         lockbot.relocks = relocks = Relocks(store, actions, SlackRelockMessenger(slack, owed), policy)
         actions.on_final(relocks.action_finished)
+        actions.show_timed_unlocks_with(relocks.timed_unlock_ended_by)
         events.on_locked(relocks.door_locked)
         RequestButtons(requests).register(bolt)
         TimedUnlockButtons(TimedUnlocks(store, actions, reporter, policy, people)).register(bolt)

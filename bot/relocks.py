@@ -154,17 +154,22 @@ class Relocks:
             )
         if view.state is ActionState.SUCCEEDED:
             if relock is not None:
-                ending = UnlockEnding.LOCK_NOW if relock.settled_by else UnlockEnding.RELOCK
-                at = record.created_at
-                await self._show_ended(
-                    relock, await timed_unlock_end(self._store, relock, ending, at=at, by=relock.settled_by)
-                )
+                await self._show_ended(relock, await self._ended(relock, record))
             await self._settle(record.device_id, by=record.requested_by, at=self._clock())
             return
         if relock is not None:
             log.warning("relock of %s ended %s: it may still be unlocked", relock.device_id, view.state)
             rules = self._policy.rules_for_door(relock.device_id, relock.door)
             await self._messenger.failed(relock, view, rules.notify_channel)
+
+    async def timed_unlock_ended_by(self, lock: ActionRecord) -> TimedUnlockEnd | None:
+        """The timed unlock a lock action ends, if it is a relock or a Lock now (after a restart)."""
+        relock = await self._store.relock_by_lock_action(lock.id)
+        return await self._ended(relock, lock) if relock is not None else None
+
+    async def _ended(self, relock: Relock, lock: ActionRecord) -> TimedUnlockEnd:
+        ending = UnlockEnding.LOCK_NOW if relock.settled_by else UnlockEnding.RELOCK
+        return await timed_unlock_end(self._store, relock, ending, at=lock.created_at, by=relock.settled_by)
 
     async def door_locked(self, device_id: str, at: datetime) -> None:
         """Seam says the door was locked at `at` (`lock.locked`): unlocks before then need no relock."""

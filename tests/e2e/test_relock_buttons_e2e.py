@@ -223,3 +223,20 @@ def test_doors_shows_until_when_a_door_is_unlocked(workspace: Workspace, channel
     assert f"<!date^{until_of(status)}^" in str(shown.body["blocks"])
     assert "Front Door — locked" in shown.text
     workspace.finished_action(workspace.command("/lock", "garden gate", user=UNLOCKER, channel=channel))
+
+
+def test_a_relock_taken_up_after_a_crash_still_ends_the_unlocks_parent(workspace: Workspace, channel: str) -> None:
+    assert workspace.seam is not None
+    parent, _, _ = timed_unlock(workspace, channel, "garden gate 10s")
+    workspace.seam.configure(action_delay_ms=2500, confirmed_by_device=True)
+    thread_says(workspace, channel, parent, "Pending: Locking Garden Gate", timeout=30)
+    workspace.bot.kill()
+    workspace.bot.start()
+
+    def ended() -> str | None:
+        text = parent.text
+        again = re.match(rf"Garden Gate unlocked \d\d:\d\d{SPAN}\d\d:\d\d UTC, locked again\.", text)
+        return text if again or text.startswith("Could not lock Garden Gate again") else None
+
+    wait_until(ended, 30, "the parent to tell the timed unlock's end")
+    assert lock_calls(workspace) == 1
