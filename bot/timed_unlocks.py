@@ -45,6 +45,7 @@ __all__ = [
     "LockingNow",
     "TimedUnlockChange",
     "TimedUnlockRecords",
+    "TimedUnlockStore",
     "TimedUnlocks",
     "UnlockUnknown",
     "timed_unlock_end",
@@ -71,7 +72,9 @@ class TimedUnlockRecords(Protocol):
     async def request(self, request_id: str) -> UnlockRequest | None: ...
 
 
-class _Store(TimedUnlockRecords, Protocol):
+class TimedUnlockStore(TimedUnlockRecords, Protocol):
+    """What Lock now and +15 min need of the database (`bot.store.Store` is one)."""
+
     async def relock(self, unlock_id: str) -> Relock | None: ...
 
     async def extend_relock(self, relock: Relock, due_at: datetime, *, audit: AuditEntry) -> Relock | None: ...
@@ -169,7 +172,7 @@ class TimedUnlocks:
 
     def __init__(
         self,
-        store: _Store,
+        store: TimedUnlockStore,
         actions: DoorActions,
         reporter: ActionReporter,
         policy: Policy,

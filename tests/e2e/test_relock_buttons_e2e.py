@@ -3,11 +3,13 @@ press after the relock ran, the audit log, /doors, and the parent's final words.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 
@@ -240,3 +242,27 @@ def test_a_relock_taken_up_after_a_crash_still_ends_the_unlocks_parent(workspace
 
     wait_until(ended, 30, "the parent to tell the timed unlock's end")
     assert lock_calls(workspace) == 1
+
+
+def test_a_press_on_app_home_is_answered_by_direct_message(workspace: Workspace, channel: str) -> None:
+    _, _, unlock_id = timed_unlock(workspace, channel, "front door 1m")
+    dms_before = len(workspace.direct_messages(STRANGER))
+    payload = {  # as Slack sends a press in the Home tab: a view container, no response_url
+        "type": "block_actions",
+        "user": {"id": STRANGER, "username": "member", "team_id": "T0000TEST"},
+        "api_app_id": "A0000TEST",
+        "token": "legacy-verification-token",
+        "container": {"type": "view", "view_id": "V0HOME0001"},
+        "trigger_id": f"{time.time():.0f}.trigger",
+        "team": {"id": "T0000TEST", "domain": "lockbot-test"},
+        "view": {"id": "V0HOME0001", "type": "home", "blocks": []},
+        "actions": [{"action_id": "relock_now", "block_id": "home", "value": unlock_id, "type": "button"}],
+    }
+
+    response = workspace.bot.post_signed(urlencode({"payload": json.dumps(payload)}))
+
+    assert response.status_code == 200
+    dm = wait_until(lambda: workspace.direct_messages(STRANGER)[dms_before:], 10, "a DM to the presser")
+    assert dm[-1].text.startswith(f"Only <@{UNLOCKER}> (who unlocked it)")
+    assert lock_calls(workspace) == 0
+    workspace.finished_action(workspace.command("/lock", "front door", user=UNLOCKER, channel=channel))
