@@ -143,7 +143,7 @@ class Relocks:
                 AuditEntry(
                     at=self._clock(),
                     actor="lockbot",
-                    event=str(UnlockEnding.RELOCK),
+                    event="relock",
                     outcome=str(view.state),
                     door=relock.door,
                     device_id=relock.device_id,
