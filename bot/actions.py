@@ -30,6 +30,7 @@ from bot.model import (
     Lock,
     ProblemReason,
     Relock,
+    TimedUnlockEnd,
     UnlockRequest,
     new_id,
     utcnow,
@@ -38,7 +39,7 @@ from bot.resumption import Resumption, resumption
 from bot.seam import ActionAttempt, ActionType, SeamClient, SeamError, SeamServerError
 from bot.tracking import AttemptOutcome, AttemptTracker
 
-__all__ = ["ActionReporter", "ActionStore", "DoorActions", "FinalListener"]
+__all__ = ["ActionReporter", "ActionStore", "DoorActions", "FinalListener", "action_view"]
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +159,7 @@ class DoorActions:
         self._clock = clock
         self._final_listeners: list[FinalListener] = []
         self._background: set[asyncio.Task[Any]] = set()
+        self._timed_unlock_ended_by: Callable[[ActionRecord], Awaitable[TimedUnlockEnd | None]] | None = None
 
     @property
     def lease(self) -> timedelta:
@@ -172,6 +174,11 @@ class DoorActions:
     def lease_until(self) -> datetime:
         """When a lease taken now runs out (a relock's action is stored with it)."""
         return self._leases.until()
+
+    def show_timed_unlocks_with(self, ended_by: Callable[[ActionRecord], Awaitable[TimedUnlockEnd | None]]) -> None:
+        """After a restart, a lock action taken up again asks `ended_by` which timed unlock it ends (its
+        parent is that unlock's), as `start_relock` is told when it starts."""
+        self._timed_unlock_ended_by = ended_by
 
     def on_final(self, listener: FinalListener) -> None:
         """Call `listener` after an action's outcome is stored and shown."""
@@ -238,7 +245,7 @@ class DoorActions:
         return await self._run_stored(record)
 
     async def _run_stored(self, record: ActionRecord) -> ActionThread:
-        running = _Running(record, _view_of(record, None), None, asyncio.Lock())
+        running = _Running(record, action_view(record, None), None, asyncio.Lock())
         with self._leases.held(record.id):
             try:
                 thread = await self._reporter.open(record.channel, running.view)
@@ -254,16 +261,16 @@ class DoorActions:
         """Carry out an approved request's stored action in the background."""
         self._spawn(self._run_approved(record, request), f"approved-{record.id}")
 
-    def start_relock(self, record: ActionRecord) -> None:
+    def start_relock(self, record: ActionRecord, ends: TimedUnlockEnd | None = None) -> None:
         """Carry out a relock's stored lock action in the background, in the unlock's thread
-        (`record.parent_ts`)."""
-        self._spawn(self._run_relock(record), f"relock-{record.id}")
+        (`record.parent_ts`); `ends`: the timed unlock it ends, as the unlock's parent shows it."""
+        self._spawn(self._run_relock(record, ends), f"relock-{record.id}")
 
-    async def _run_relock(self, record: ActionRecord) -> None:
+    async def _run_relock(self, record: ActionRecord, ends: TimedUnlockEnd | None) -> None:
         if not await self._leases.claim(record.id):
             log.info("relock action %s is already in another instance's hands", record.id)
             return
-        running = _Running(record, _view_of(record, None), None, asyncio.Lock())
+        running = _Running(record, replace(action_view(record, None), ends=ends), None, asyncio.Lock())
         with self._leases.held(record.id):
             assert record.parent_ts is not None
             try:
@@ -280,7 +287,7 @@ class DoorActions:
         if not await self._leases.claim(record.id):
             log.info("approved action %s is already in another instance's hands", record.id)
             return
-        running = _Running(record, _view_of(record, request), None, asyncio.Lock())
+        running = _Running(record, action_view(record, request), None, asyncio.Lock())
         with self._leases.held(record.id):
             if request.message_ts is None:
                 await self._finish(
@@ -302,7 +309,10 @@ class DoorActions:
         records = await self._leases.take_orphans()
         for record in records:
             request = await self._store.request(record.request_id) if record.request_id else None
-            running = _Running(record, _view_of(record, request), record.thread, asyncio.Lock())
+            view = action_view(record, request)
+            if self._timed_unlock_ended_by is not None and record.kind is ActionKind.LOCK and request is None:
+                view = replace(view, ends=await self._timed_unlock_ended_by(record))
+            running = _Running(record, view, record.thread, asyncio.Lock())
             self._spawn(self._resume_one(running, request), f"resume-{record.id}")
         return len(records)
 
@@ -591,7 +601,8 @@ class DoorActions:
         await asyncio.gather(*self._background, return_exceptions=True)
 
 
-def _view_of(record: ActionRecord, request: UnlockRequest | None) -> ActionView:
+def action_view(record: ActionRecord, request: UnlockRequest | None) -> ActionView:
+    """How a stored action is shown (`request`: the approved request it carries out)."""
     return ActionView(
         kind=record.kind,
         door=record.door,
@@ -602,4 +613,5 @@ def _view_of(record: ActionRecord, request: UnlockRequest | None) -> ActionView:
         attempt_id=record.attempt_id,
         reason=record.reason or None,
         request=request,
+        action_id=record.id,
     )

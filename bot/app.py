@@ -57,9 +57,11 @@ from bot.slack.reporter import (
 )
 from bot.slack.retries import SlackRetry
 from bot.slack.slot_commands import SlotCommands
+from bot.slack.timed_unlock_buttons import TimedUnlockButtons
 from bot.slack.verification import Refused, SlackRequestVerifier, Unreadable, bolt_request, is_ssl_check
 from bot.slots import SlotReporter, SlotService, SlotView
 from bot.store import Store
+from bot.timed_unlocks import TimedUnlocks
 from bot.tracking import AttemptTracker
 from bot.unlock_requests import UnlockRequests
 
@@ -391,24 +393,12 @@ def _bolt_app(
     return bolt
 
 
-def build_lockbot(
-    settings: Settings, store: Store, policy: Policy, *, process_before_response: bool = False
-) -> Lockbot:
-    """Wire every part; nothing runs until the web application or Socket Mode starts.
-
-    `process_before_response`: bolt answers a request only after its listener is done (the console,
-    which shows each command's messages before it reads the next).
-    """
-    metrics = Metrics()
-    slack = _slack_client(settings, metrics)
-    bolt = _bolt_app(settings, slack, metrics, process_before_response=process_before_response)
-    owed = OwedSlackMessages(slack, store)
-    lockbot = Lockbot(settings=settings, bolt=bolt, slack=slack, store=store, owed=owed, policy=policy, metrics=metrics)
-    if not settings.socket_mode and settings.slack_signing_secret is not None:
-        lockbot.slack_verifier = SlackRequestVerifier(settings.slack_signing_secret.get_secret_value())
-        lockbot.replay_guard = ReplayGuard(store, shared=store.shared)
+def _wire_doors(lockbot: Lockbot, people: SlackPeople) -> DoorService | None:
+    """The door half: Seam's client, actions, requests, relocks, reminders, alerts and Homes. None
+    without a Seam key (the door commands then say doors are not configured)."""
+    settings, slack, owed, store, policy = lockbot.settings, lockbot.slack, lockbot.owed, lockbot.store, lockbot.policy
+    metrics, bolt = lockbot.metrics, lockbot.bolt
     door_service: DoorService | None = None
-    people = SlackPeople(slack, policy.groups())
     if settings.seam_api_key is not None:
         lockbot.seam = seam = SeamClient(
             api_key=settings.seam_api_key.get_secret_value(),
@@ -421,10 +411,11 @@ def build_lockbot(
         lockbot.tracker = tracker = AttemptTracker(
             seam, deadline_seconds=settings.lockbot_action_timeout, patience=patience
         )
+        reporter = action_reporter(slack, owed)
         lockbot.actions = actions = DoorActions(
             seam,
             tracker,
-            action_reporter(slack, owed),
+            reporter,
             store,
             timeout_seconds=settings.lockbot_action_timeout,
             lease=timedelta(seconds=settings.lockbot_action_lease),
@@ -450,6 +441,7 @@ def build_lockbot(
         lockbot.relocks = relocks = Relocks(store, actions, SlackRelockMessenger(slack, owed), policy)
         actions.on_final(relocks.action_finished)
         lockbot.reminders = Reminders(store, SlackReminderMessenger(slack, owed), policy)
+        actions.show_timed_unlocks_with(relocks.timed_unlock_ended_by)
         events.on_locked(relocks.door_locked)
         lockbot.alerts = alerts = UnlockedAlerts(
             store, policy, directory.lock_named, seam.get_lock, SlackAlertBoard(slack, owed)
@@ -461,11 +453,17 @@ def build_lockbot(
         events.on_door_event(lambda _device_id: homes.changed())
         RequestButtons(requests, decided=homes.changed).register(bolt)
         DoorButtons(door_service).register(bolt)
+        TimedUnlockButtons(TimedUnlocks(store, actions, reporter, policy, people)).register(bolt)
     else:
         log.warning("SEAM_API_KEY is not set: door commands will say doors are not configured")
         lockbot.homes = Homes(store, None, people, policy, SlackHomePublisher(slack))
-    HomeTab(lockbot.homes, door_service).register(bolt)
-    DoorCommands(door_service).register(bolt)
+    return door_service
+
+
+def _wire_slots(lockbot: Lockbot, people: SlackPeople) -> SlotService | None:
+    """The slot half: Overbooked's client and the slot service; None without an Overbooked key."""
+    settings, slack, owed, store, policy = lockbot.settings, lockbot.slack, lockbot.owed, lockbot.store, lockbot.policy
+    metrics = lockbot.metrics
     slot_service: SlotService | None = None
     if settings.overbooked_api_key is not None:
         lockbot.overbooked = overbooked = SlotClient(
@@ -487,7 +485,31 @@ def build_lockbot(
         )
     else:
         log.warning("OVERBOOKED_API_KEY is not set: /slot will say slots are not configured")
-    SlotCommands(slot_service).register(bolt)
+    return slot_service
+
+
+def build_lockbot(
+    settings: Settings, store: Store, policy: Policy, *, process_before_response: bool = False
+) -> Lockbot:
+    """Wire every part; nothing runs until the web application or Socket Mode starts.
+
+    `process_before_response`: bolt answers a request only after its listener is done (the console,
+    which shows each command's messages before it reads the next).
+    """
+    metrics = Metrics()
+    slack = _slack_client(settings, metrics)
+    bolt = _bolt_app(settings, slack, metrics, process_before_response=process_before_response)
+    owed = OwedSlackMessages(slack, store)
+    lockbot = Lockbot(settings=settings, bolt=bolt, slack=slack, store=store, owed=owed, policy=policy, metrics=metrics)
+    if not settings.socket_mode and settings.slack_signing_secret is not None:
+        lockbot.slack_verifier = SlackRequestVerifier(settings.slack_signing_secret.get_secret_value())
+        lockbot.replay_guard = ReplayGuard(store, shared=store.shared)
+    people = SlackPeople(slack, policy.groups())
+    door_service = _wire_doors(lockbot, people)
+    assert lockbot.homes is not None
+    HomeTab(lockbot.homes, door_service).register(bolt)
+    DoorCommands(door_service).register(bolt)
+    SlotCommands(_wire_slots(lockbot, people)).register(bolt)
     return lockbot
 
 

@@ -15,7 +15,7 @@ from bot.actions import DoorActions
 from bot.break_glass import BreakGlass, split_emergency_flag
 from bot.doors import DoorAmbiguous, DoorFound, DoorUnknown, match_door, match_door_and_reason, normalised
 from bot.durations import SHORTEST_UNLOCK, LockUntilError, parse_duration, parse_lock_until, split_leading_duration
-from bot.model import ActionKind, ActionThread, AuditEntry, CannotReport, Lock, utcnow
+from bot.model import ActionKind, ActionThread, AuditEntry, CannotReport, Lock, Relock, utcnow
 from bot.policy import (
     PeopleDirectory,
     PeopleUnavailable,
@@ -59,6 +59,7 @@ class DoorStatus:
     lock: Lock
     may_lock: bool
     may_unlock: bool
+    unlocked_until: datetime | None = None  # a timed unlock's relock is pending: lockbot locks it then
 
 
 @dataclass(frozen=True)
@@ -126,11 +127,14 @@ class DoorDirectory:
 
 
 class AuditReader(Protocol):
-    """What the doors' commands need of the database: the audit log (`bot.store.Store` is one)."""
+    """What the doors' commands need of the database: the audit log and the pending relocks
+    (`bot.store.Store` is one)."""
 
     async def audit_entries(
         self, *, door: str | None = None, newest_first: bool = False, limit: int | None = None
     ) -> list[AuditEntry]: ...
+
+    async def pending_relocks(self) -> list[Relock]: ...
 
 
 class DoorService:
@@ -292,17 +296,22 @@ class DoorService:
     async def overview(self, user_id: str, prefix: str = "") -> DoorOverview | Problem:
         """Every door, or those with a name (or device id) starting with `prefix`, and what this person may do."""
         try:
-            locks, person = await asyncio.gather(self._directory.locks(fresh=True), self._people.person(user_id))
+            locks, person, relocks = await asyncio.gather(
+                self._directory.locks(fresh=True), self._people.person(user_id), self._store.pending_relocks()
+            )
         except SeamError as exc:
             return Problem(ProblemReason.DOORS_UNLISTED, detail=exc.user_message)
         except PeopleUnavailable:
             return _PROFILE_UNAVAILABLE
+        # One query for every door: soonest first, so a door's latest pending relock is the one kept.
+        relocks_at = {relock.device_id: relock.due_at for relock in relocks}
         wanted = normalised(prefix)
         shown = [lock for lock in locks if not wanted or _starts_with(lock, wanted)]
         statuses = []
         for lock in sorted(shown, key=lambda lock: normalised(lock.name)):
             rules = self._policy.rules_for(lock)
-            statuses.append(DoorStatus(lock, may_lock(rules, person), may_unlock_directly(rules, person)))
+            until = relocks_at.get(lock.device_id) if lock.locked is not True else None
+            statuses.append(DoorStatus(lock, may_lock(rules, person), may_unlock_directly(rules, person), until))
         if not wanted:
             return DoorOverview(tuple(statuses))
         return DoorOverview(tuple(statuses), prefix=prefix.strip(), total=len(locks))

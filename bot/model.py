@@ -33,6 +33,8 @@ __all__ = [
     "RequestState",
     "SlotLock",
     "SlotLockState",
+    "TimedUnlockEnd",
+    "UnlockEnding",
     "UnlockRequest",
     "UnlockedAlert",
     "UnlockedAlertState",
@@ -294,6 +296,8 @@ class ActionView:
     reason: str | None = None
     request: UnlockRequest | None = None  # the approved request this action carries out
     until: datetime | None = None  # an unlock that succeeded: when lockbot locks the door again
+    action_id: str | None = None  # the action's own id (a timed unlock's buttons carry it)
+    ends: TimedUnlockEnd | None = None  # a lock that ends a timed unlock: its parent is the unlock's
 
 
 # -- relocks -----------------------------------------------------------------------------------
@@ -301,7 +305,9 @@ class ActionView:
 
 class RelockState(StrEnum):
     PENDING = "pending"  # waiting for its time
-    STARTED = "started"  # its lock action exists (`lock_action_id`): that action's outcome is the relock's
+    # Its lock action exists (`lock_action_id`): that action's outcome is the relock's. Started by
+    # `settled_by` pressing Lock now, or (None) by its time.
+    STARTED = "started"
     SETTLED = "settled"  # the door was locked before the time (by `settled_by`, or as Seam reported)
     SUPERSEDED = "superseded"  # a later timed unlock of the same door decides when it locks again
 
@@ -358,6 +364,28 @@ class UnlockedAlert:
     locked_at: datetime | None = None
     locked_by: str | None = None  # a Slack user who locked it through lockbot
     locked_how: str | None = None  # else how Seam says it was locked: keypad, manual, automatic, remote, relock
+
+
+class UnlockEnding(StrEnum):
+    """How a timed unlock ended (the audit log's outcome of its end, too)."""
+
+    RELOCK = "relock"  # its time ran out and lockbot locked the door again
+    LOCK_NOW = "lock_now"  # someone pressed Lock now
+    LOCKED = "locked"  # someone locked the door before its time (/lock, a lock button)
+    SEAM_LOCKED = "seam_locked"  # Seam reported the door locked (lock.locked) before its time
+
+
+@dataclass(frozen=True)
+class TimedUnlockEnd:
+    """A timed unlock as the lock that ends it shows it on the unlock's parent message."""
+
+    ending: UnlockEnding
+    unlocked_by: str
+    unlocked_at: datetime
+    locked_at: datetime  # when it was locked (or the lock was asked for)
+    locked_by: str | None = None  # who ended it early (Lock now, /lock)
+    reason: str | None = None  # the unlock's reason
+    request: UnlockRequest | None = None  # the approved request it carried out: its message is the parent
 
 
 # -- unlock requests ---------------------------------------------------------------------------

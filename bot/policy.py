@@ -18,6 +18,7 @@ __all__ = [
     "Policy",
     "may_approve",
     "may_break_glass",
+    "may_change_timed_unlock",
     "may_lock",
     "may_unlock_directly",
 ]
@@ -127,3 +128,9 @@ def may_approve(rules: DoorRules, person: Person) -> bool:
 def may_break_glass(rules: DoorRules, person: Person) -> bool:
     """Only those the policy names in `emergency`; nobody by default, admins included."""
     return _listed(rules.emergency, person)
+
+
+def may_change_timed_unlock(rules: DoorRules, person: Person, unlocked_by: str) -> bool:
+    """Lock now, or keep unlocked longer, a timed unlock of the door: whoever unlocked it (an
+    approved request's requester), an approver of the door, or anyone who may unlock it directly."""
+    return person.user_id == unlocked_by or may_approve(rules, person) or may_unlock_directly(rules, person)

@@ -11,13 +11,27 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
 
-from bot.actions import DoorActions
-from bot.model import ActionKind, ActionRecord, ActionState, ActionView, Relock, new_id, utcnow
+from bot.actions import DoorActions, action_view
+from bot.model import (
+    ActionKind,
+    ActionRecord,
+    ActionState,
+    ActionThread,
+    ActionView,
+    AuditEntry,
+    Relock,
+    TimedUnlockEnd,
+    UnlockEnding,
+    new_id,
+    utcnow,
+)
 from bot.policy import Policy
 from bot.ticks import run_every_tick
+from bot.timed_unlocks import TimedUnlockRecords, timed_unlock_end, timed_unlock_parent
 
 __all__ = ["RELOCK_REASON", "RelockMessenger", "RelockStore", "Relocks"]
 
@@ -26,7 +40,7 @@ log = logging.getLogger(__name__)
 RELOCK_REASON = "the timed unlock ended"
 
 
-class RelockStore(Protocol):
+class RelockStore(TimedUnlockRecords, Protocol):
     """What the scheduler needs of the database (`bot.store.Store` is one)."""
 
     async def due_relocks(self, now: datetime, *, limit: int) -> list[Relock]: ...
@@ -35,16 +49,29 @@ class RelockStore(Protocol):
         self, relock: Relock, action: ActionRecord, *, owner: str, lease_until: datetime
     ) -> Relock | None: ...
 
-    async def settle_relocks(self, device_id: str, *, by: str | None, unlocked_before: datetime) -> list[Relock]: ...
+    async def settle_relocks(
+        self,
+        device_id: str,
+        *,
+        by: str | None,
+        unlocked_before: datetime,
+        audit_of: Callable[[Relock], AuditEntry] | None = None,
+    ) -> list[Relock]: ...
 
     async def relock_by_lock_action(self, action_id: str) -> Relock | None: ...
+
+    async def audit(self, entry: AuditEntry) -> None: ...
 
 
 class RelockMessenger(Protocol):
     """The Slack edge's part (`bot.slack.reporter.SlackRelockMessenger`)."""
 
-    async def settled(self, relock: Relock) -> None:
-        """Say in the unlock's thread that the door was locked before its time, and by whom."""
+    async def settled(self, relock: Relock, parent: ActionView) -> None:
+        """Say in the unlock's thread that the door was locked before its time, and by whom; show
+        `parent` on the unlock's parent message."""
+
+    async def unlock_ended(self, thread: ActionThread, unlock: ActionView) -> None:
+        """Show on the unlock's status message that it ended (its buttons go)."""
 
     async def failed(self, relock: Relock, outcome: ActionView, notify_channel: str | None) -> None:
         """Say loudly that the door could not be locked again: in the thread, to whoever unlocked
@@ -102,7 +129,7 @@ class Relocks:
                 continue  # another instance took it, or the door was locked meanwhile
             lateness = (self._clock() - relock.due_at).total_seconds()
             log.info("relocking %s (unlock %s), %.1f s after it was due", relock.device_id, relock.unlock_id, lateness)
-            self._actions.start_relock(action)
+            self._actions.start_relock(action, await timed_unlock_end(self._store, relock, UnlockEnding.RELOCK, at=now))
         return len(due)
 
     async def action_finished(self, record: ActionRecord, view: ActionView) -> None:
@@ -110,20 +137,65 @@ class Relocks:
         a relock that did not is said loudly."""
         if record.kind is not ActionKind.LOCK:
             return
+        relock = await self._store.relock_by_lock_action(record.id)
+        if relock is not None and relock.settled_by is None:  # its time ran out (a Lock now is audited as pressed)
+            await self._store.audit(
+                AuditEntry(
+                    at=self._clock(),
+                    actor="lockbot",
+                    event="relock",
+                    outcome=str(view.state),
+                    door=relock.door,
+                    device_id=relock.device_id,
+                    attempt_id=record.attempt_id,
+                    detail=f"unlocked by {relock.unlocked_by}, due {relock.due_at.isoformat(timespec='seconds')}",
+                    problem=view.problem,
+                )
+            )
         if view.state is ActionState.SUCCEEDED:
+            if relock is not None:
+                await self._show_ended(relock, await self._ended(relock, record))
             await self._settle(record.device_id, by=record.requested_by, at=self._clock())
             return
-        relock = await self._store.relock_by_lock_action(record.id)
         if relock is not None:
             log.warning("relock of %s ended %s: it may still be unlocked", relock.device_id, view.state)
             rules = self._policy.rules_for_door(relock.device_id, relock.door)
             await self._messenger.failed(relock, view, rules.notify_channel)
+
+    async def timed_unlock_ended_by(self, lock: ActionRecord) -> TimedUnlockEnd | None:
+        """The timed unlock a lock action ends, if it is a relock or a Lock now (after a restart)."""
+        relock = await self._store.relock_by_lock_action(lock.id)
+        return await self._ended(relock, lock) if relock is not None else None
+
+    async def _ended(self, relock: Relock, lock: ActionRecord) -> TimedUnlockEnd:
+        ending = UnlockEnding.LOCK_NOW if relock.settled_by else UnlockEnding.RELOCK
+        return await timed_unlock_end(self._store, relock, ending, at=lock.created_at, by=relock.settled_by)
 
     async def door_locked(self, device_id: str, at: datetime) -> None:
         """Seam says the door was locked at `at` (`lock.locked`): unlocks before then need no relock."""
         await self._settle(device_id, by=None, at=at)
 
     async def _settle(self, device_id: str, *, by: str | None, at: datetime) -> None:
-        for relock in await self._store.settle_relocks(device_id, by=by, unlocked_before=at):
+        ending = UnlockEnding.LOCKED if by is not None else UnlockEnding.SEAM_LOCKED
+
+        def audit_of(relock: Relock) -> AuditEntry:
+            return AuditEntry(
+                at=self._clock(),
+                actor=by or "seam",
+                event="timed_unlock_end",
+                outcome=str(ending),
+                door=relock.door,
+                device_id=relock.device_id,
+                detail="locked before its time" if by else "Seam reported it locked (lock.locked)",
+            )
+
+        for relock in await self._store.settle_relocks(device_id, by=by, unlocked_before=at, audit_of=audit_of):
             log.info("relock of %s (unlock %s) settled: locked first by %s", device_id, relock.unlock_id, by or "Seam")
-            await self._messenger.settled(relock)
+            end = await timed_unlock_end(self._store, relock, ending, at=at, by=by)
+            await self._messenger.settled(relock, timed_unlock_parent(relock, end))
+            await self._show_ended(relock, end)
+
+    async def _show_ended(self, relock: Relock, end: TimedUnlockEnd) -> None:
+        unlock = await self._store.action(relock.unlock_id)
+        if unlock is not None and unlock.thread is not None:
+            await self._messenger.unlock_ended(unlock.thread, replace(action_view(unlock, None), ends=end))

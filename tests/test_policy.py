@@ -10,6 +10,7 @@ from bot.policy import (
     Policy,
     may_approve,
     may_break_glass,
+    may_change_timed_unlock,
     may_lock,
     may_unlock_directly,
 )
@@ -59,3 +60,15 @@ def test_nobody_breaks_glass_unless_named_in_emergency_not_even_an_admin() -> No
     rules = DoorRules(emergency=frozenset({"S0ONCALL"}))
     assert may_break_glass(rules, oncall)
     assert not may_break_glass(rules, admin)
+
+
+def test_a_timed_unlock_is_ended_or_extended_by_who_unlocked_an_approver_or_a_direct_unlocker() -> None:
+    rules = DoorRules(direct_unlock=frozenset({"UDIRECT"}), approvers=frozenset({"S0SECURITY"}))
+    unlocker, stranger = Person("UUNLOCKER"), Person("USTRANGER")
+    assert may_change_timed_unlock(rules, unlocker, "UUNLOCKER")
+    assert may_change_timed_unlock(rules, Person("UDIRECT"), "UUNLOCKER")
+    assert may_change_timed_unlock(rules, MEMBER, "UUNLOCKER")  # an approver, through S0SECURITY
+    assert not may_change_timed_unlock(rules, stranger, "UUNLOCKER")
+    assert not may_change_timed_unlock(rules, ADMIN, "UUNLOCKER")  # the policy names who, admins included
+    assert may_change_timed_unlock(DoorRules(), ADMIN, "UUNLOCKER")  # no policy: admins unlock and approve
+    assert not may_change_timed_unlock(DoorRules(), stranger, "UUNLOCKER")

@@ -288,8 +288,12 @@ class SlackNoticeBoard(_SlackMessages):
 class SlackRelockMessenger(_SlackMessages):
     """Implements `bot.relocks.RelockMessenger`."""
 
-    async def settled(self, relock: Relock) -> None:
+    async def settled(self, relock: Relock, parent: ActionView) -> None:
         await self._post_or_log(relock.channel, render_relock_settled(relock), thread_ts=relock.parent_ts)
+        await self._update(relock.channel, relock.parent_ts, render_action_parent(parent), final=True)
+
+    async def unlock_ended(self, thread: ActionThread, unlock: ActionView) -> None:
+        await self._update(thread.channel, thread.status_ts, render_action_status(unlock), final=True)
 
     async def failed(self, relock: Relock, outcome: ActionView, notify_channel: str | None) -> None:
         await self._post_or_log(

@@ -30,6 +30,7 @@ __all__ = [
     "join",
     "mention",
     "plain_date",
+    "time_span",
     "value",
 ]
 
@@ -183,6 +184,20 @@ def date(moment: datetime, *, at: bool = False) -> Text:
     fallback = plain_date(moment)
     markup = str(DateLink(date=moment, date_format="{date_short_pretty} at {time}", fallback=fallback))
     return Text((_Words(markup, f"at {fallback}" if at else fallback),))
+
+
+_EN_DASH = "\u2013"
+
+
+def time_span(start: datetime, end: datetime) -> Text:
+    """From one time of day to another (14:00 to 14:10, with an en dash), each in the reader's own
+    zone; UTC in the plain text, with the day when the two are on different days."""
+    (start_day, start_time), (end_day, end_time) = (plain_date(moment).split(" ", 1) for moment in (start, end))
+    plain = f"{start_time.removesuffix(' UTC')}{_EN_DASH}{end_time}"
+    if start_day != end_day:
+        plain = f"{start_day} {start_time.removesuffix(' UTC')}{_EN_DASH}{end_day} {end_time}"
+    marks = [str(DateLink(date=moment, date_format="{time}", fallback=plain_date(moment))) for moment in (start, end)]
+    return Text((_Words(_EN_DASH.join(marks), plain),))
 
 
 def fitting(items: Sequence[Text], budget: int, separator: str) -> int:

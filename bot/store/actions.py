@@ -263,20 +263,30 @@ class ActionRecords:
         return replace(record, updated_at=at, **changes)
 
     async def start_relock(
-        self, relock: Relock, action: ActionRecord, *, owner: str, lease_until: datetime
+        self,
+        relock: Relock,
+        action: ActionRecord,
+        *,
+        owner: str,
+        lease_until: datetime,
+        by: str | None = None,
+        audit: AuditEntry | None = None,
     ) -> Relock | None:
-        """Take a pending relock and store its lock action, held by `owner`, in one transaction.
-        None when it was no longer pending: another instance took it, or the door was locked."""
+        """Take a pending relock and store its lock action, held by `owner`, in one transaction;
+        `by`: who pressed Lock now (None: its time came), with the `audit` entry of that.
+        None when it was no longer pending: another instance or press took it, or the door was locked."""
         async with self._db.transaction() as connection:
             taken = await connection.execute(
                 update(relocks)
                 .where(relocks.c.unlock_id == relock.unlock_id, relocks.c.state == PENDING_RELOCK)
-                .values(state=str(RelockState.STARTED), lock_action_id=action.id)
+                .values(state=str(RelockState.STARTED), lock_action_id=action.id, settled_by=by)
             )
             if taken.rowcount != 1:
                 return None
             await write_action(connection, action, owner=owner, lease_until=lease_until)
-        return replace(relock, state=RelockState.STARTED, lock_action_id=action.id)
+            if audit is not None:
+                await write_audit(connection, audit)
+        return replace(relock, state=RelockState.STARTED, lock_action_id=action.id, settled_by=by)
 
     # -- reads -----------------------------------------------------------------------------------
 
@@ -286,6 +296,11 @@ class ActionRecords:
                 select(actions).where(actions.c.state.in_(_UNFINISHED)).order_by(actions.c.created_at)
             )
             return [_action(row) for row in rows]
+
+    async def action(self, action_id: str) -> ActionRecord | None:
+        async with self._db.reading() as connection:
+            row = (await connection.execute(select(actions).where(actions.c.id == action_id))).first()
+        return _action(row) if row is not None else None
 
     async def action_by_attempt(self, attempt_id: str) -> ActionRecord | None:
         async with self._db.reading() as connection:

@@ -8,6 +8,7 @@ who sends it).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any
@@ -16,7 +17,8 @@ from sqlalchemy import Row, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.db import relocks
-from bot.model import Relock, RelockState
+from bot.model import AuditEntry, Relock, RelockState
+from bot.store.audit import write_audit
 from bot.store.database import Database
 
 __all__ = ["PENDING_RELOCK", "RelockRecords", "write_relock"]
@@ -64,9 +66,41 @@ class RelockRecords:
             )
             return [_relock(row) for row in rows]
 
-    async def settle_relocks(self, device_id: str, *, by: str | None, unlocked_before: datetime) -> list[Relock]:
+    async def relock(self, unlock_id: str) -> Relock | None:
+        """The relock of this timed unlock, in whatever state."""
+        async with self._db.reading() as connection:
+            row = (await connection.execute(select(relocks).where(relocks.c.unlock_id == unlock_id))).first()
+        return _relock(row) if row is not None else None
+
+    async def extend_relock(self, relock: Relock, due_at: datetime, *, audit: AuditEntry) -> Relock | None:
+        """Move a pending relock to `due_at`, with its audit entry; None (nothing written) when it is
+        no longer pending or its due time moved since it was read (another press came first)."""
+        async with self._db.transaction() as connection:
+            moved = await connection.execute(
+                update(relocks)
+                .where(
+                    relocks.c.unlock_id == relock.unlock_id,
+                    relocks.c.state == _PENDING,
+                    relocks.c.due_at == relock.due_at,
+                )
+                .values(due_at=due_at)
+            )
+            if moved.rowcount != 1:
+                return None
+            await write_audit(connection, audit)
+        return replace(relock, due_at=due_at)
+
+    async def settle_relocks(
+        self,
+        device_id: str,
+        *,
+        by: str | None,
+        unlocked_before: datetime,
+        audit_of: Callable[[Relock], AuditEntry] | None = None,
+    ) -> list[Relock]:
         """The door was locked: its pending relocks from unlocks before `unlocked_before` are settled
-        (an unlock after that lock still gets its relock). Returns those settled here."""
+        (an unlock after that lock still gets its relock), each audited as `audit_of` says. Returns
+        those settled here."""
         settled = []
         async with self._db.transaction() as connection:
             rows = await connection.execute(
@@ -84,6 +118,8 @@ class RelockRecords:
                 )
                 if moved.rowcount == 1:
                     settled.append(replace(relock, state=RelockState.SETTLED, settled_by=by))
+                    if audit_of is not None:
+                        await write_audit(connection, audit_of(settled[-1]))
         return settled
 
     async def relock_by_lock_action(self, action_id: str) -> Relock | None:

@@ -25,11 +25,14 @@ from bot.model import (
     ActionView,
     AuditEntry,
     Relock,
+    RelockState,
     RequestState,
     SlotLock,
     SlotLockState,
+    TimedUnlockEnd,
     UnlockedAlert,
     UnlockedAlertState,
+    UnlockEnding,
     UnlockRequest,
 )
 from bot.overbooked import OverbookedServerError, Slot
@@ -55,7 +58,7 @@ from bot.slack.messages.notices import (
 )
 from bot.slack.messages.outcomes import not_confirmed_reason
 from bot.slack.messages.primitives import SlackMessage
-from bot.slack.messages.relocks import render_relock_failed, render_relock_settled
+from bot.slack.messages.relocks import render_relock_failed, render_relock_settled, render_timed_unlock_reply
 from bot.slack.messages.reminders import render_reminded_request, render_reminder
 from bot.slack.messages.replies import render_notice, render_problem
 from bot.slack.messages.requests import (
@@ -78,6 +81,16 @@ from bot.slack.messages.slots import (
 )
 from bot.slack.text import bold, compose, value
 from bot.slots import BadSlotCommand, SlotCommandFault, SlotStatus, SlotUnlocked, SlotView
+from bot.timed_unlocks import (
+    AlreadyEnded,
+    AtTheLimit,
+    ChangeRefusal,
+    ChangeRefused,
+    Extended,
+    LockingNow,
+    TimedUnlockChange,
+    UnlockUnknown,
+)
 from bot.unlock_requests import AlreadyDecided, Decided, Decision, DecisionRefused, Refusal, RequestFiled, RequestGone
 from tests.fakes.slack_api import over_limit, over_view_limit
 
@@ -117,6 +130,14 @@ def action_views(door: str, text: str) -> Iterator[ActionView]:
         yield ActionView(kind, door, "U0REQUEST1", ActionState.NOT_CONFIRMED, reason=text)
         for state in (ActionState.SUCCEEDED, ActionState.NOT_CONFIRMED):
             yield ActionView(kind, door, "U0REQUEST1", state, reason=text, until=AT, confirmed_by_device=False)
+            yield ActionView(kind, door, "U0REQUEST1", state, reason=text, until=AT, action_id="0f" * 16)
+    # A lock that ends a timed unlock (its relock, a Lock now, an early lock), on the unlock's parent.
+    for ending in UnlockEnding:
+        end = TimedUnlockEnd(ending, "U0REQUEST1", AT, AT + timedelta(minutes=10), locked_by="U0LOCKER1", reason=text)
+        for state in ActionState:
+            yield ActionView(
+                ActionKind.LOCK, door, "U0LOCKER1", state, problem=words(text), reason=text, attempt_id=text, ends=end
+            )
 
 
 def requests(door: str, text: str) -> Iterator[UnlockRequest]:
@@ -242,6 +263,24 @@ def every_message(door: str, text: str) -> Iterator[tuple[str, SlackMessage]]:
         )
         yield "render_emergency_notice", render_emergency_notice(unlock)
         yield "render_emergency_direct_message", render_emergency_direct_message(unlock)
+    changes: list[TimedUnlockChange] = [
+        LockingNow(relock),
+        Extended(relock),
+        Extended(relock, timedelta(hours=2)),
+        AtTheLimit(relock, timedelta(minutes=90)),
+        UnlockUnknown(),
+        *(ChangeRefused(relock, reason) for reason in ChangeRefusal),
+        *(
+            AlreadyEnded(replace(relock, state=state, settled_by=by), lock)
+            for state in RelockState
+            for by in (None, text)
+            for lock in (None, ActionState.SUCCEEDED, ActionState.FAILED)
+        ),
+    ]
+    for change in changes:
+        reply = render_timed_unlock_reply(change)
+        if reply is not None:
+            yield "render_timed_unlock_reply", reply
     for event in ("lock.unlocked", "lock.access_denied", "device.low_battery", text):
         for known in (True, False):
             notice = DoorNotice(event, door, text, AT, method=text, battery_level=0.1, known=known)
@@ -553,3 +592,73 @@ def test_the_reminded_request_keeps_its_buttons_and_says_who_was_reminded_and_wh
     )
     line = texts(message.blocks[-2])[0]
     assert line.startswith(":bell: Reminded <@U0APPROV01> <!date^")
+
+
+# -- timed unlocks: buttons, the parent's final words, the answers to a press -----------------------
+
+
+def test_a_timed_unlocks_status_carries_lock_now_and_extend_with_only_the_unlock_id() -> None:
+    view = ActionView(ActionKind.UNLOCK, "Front Door", "U1", ActionState.SUCCEEDED, until=AT, action_id="u1")
+    shown = render_action_status(view)
+    elements = [element for block in shown.blocks if block["type"] == "actions" for element in block["elements"]]
+    assert [(e["action_id"], e["text"]["text"], e["value"]) for e in elements] == [
+        ("relock_now", "Lock now", "u1"),
+        ("unlock_extend", "+15 min", "u1"),
+    ]
+    for without in (replace(view, until=None), replace(view, state=ActionState.FAILED)):
+        assert not [block for block in render_action_status(without).blocks if block["type"] == "actions"]
+
+
+def test_the_parent_of_a_timed_unlock_ends_as_unlocked_from_to_locked_again() -> None:
+    end = TimedUnlockEnd(UnlockEnding.RELOCK, "U0UNLOCKER", AT, AT + timedelta(minutes=10), reason=EVIL)
+    locked = ActionView(ActionKind.LOCK, "Front Door", "U0UNLOCKER", ActionState.SUCCEEDED, ends=end)
+
+    parent = render_action_parent(locked)
+
+    assert parent.text.startswith("Front Door unlocked 17:30\u201317:40 UTC, locked again.")
+    assert "<@U0UNLOCKER>" in parent.text
+    blocks = " ".join(texts(parent.blocks))
+    assert f"<!date^{int(AT.timestamp())}^{{time}}|2026-11-22 17:30 UTC>\u2013<!date^" in blocks
+    failed = render_action_parent(replace(locked, state=ActionState.FAILED, problem=words("the lock is offline")))
+    assert failed.text.startswith("Could not lock Front Door again: the lock is offline. It may still be unlocked.")
+
+
+def test_lock_now_says_who_locked_in_the_thread_and_on_the_parent() -> None:
+    end = TimedUnlockEnd(UnlockEnding.LOCK_NOW, "U0UNLOCKER", AT, AT + timedelta(minutes=4), locked_by="U0PRESSER")
+    view = ActionView(ActionKind.LOCK, "Front Door", "U0PRESSER", ActionState.SUCCEEDED, ends=end)
+
+    assert render_action_status(view).text == "Done: Front Door locked by <@U0PRESSER> (Lock now)."
+    assert "locked by <@U0PRESSER>" in render_action_parent(view).text
+
+
+def test_the_answers_to_a_press_say_plainly_why_nothing_was_done() -> None:
+    relock = Relock("u1", "lock_1", "Front Door", "U0UNLOCKER", "C1", "1.000001", AT, AT + timedelta(minutes=5))
+
+    def reply(change: TimedUnlockChange) -> str:
+        message = render_timed_unlock_reply(change)
+        assert message is not None
+        return message.text
+
+    assert reply(ChangeRefused(relock, ChangeRefusal.NOT_ALLOWED)) == (
+        "Only <@U0UNLOCKER> (who unlocked it), an approver of Front Door, or someone who may unlock it directly "
+        "can lock it now or keep it unlocked longer. Nothing was done."
+    )
+    assert "may be unlocked for at most 2 h from now (its max_unlock)" in reply(AtTheLimit(relock, timedelta(hours=2)))
+    ran = reply(AlreadyEnded(replace(relock, state=RelockState.STARTED), ActionState.SUCCEEDED))
+    assert "already ended: lockbot locked it again at 2026-11-22 17:35 UTC. Nothing was done." in ran
+    failed = reply(AlreadyEnded(replace(relock, state=RelockState.STARTED), ActionState.FAILED))
+    assert "That lock did not work, so it may still be unlocked: use `/lock`." in failed
+    pressed = reply(AlreadyEnded(replace(relock, state=RelockState.STARTED, settled_by="U0P")))
+    assert pressed.startswith("<@U0P> already pressed Lock now on Front Door")
+    assert render_timed_unlock_reply(LockingNow(relock)) is None  # the thread says it
+
+
+def test_an_approved_timed_unlock_keeps_its_request_message_when_locked_again() -> None:
+    approved = replace(next(requests("Front Door", "parcel")), state=RequestState.APPROVED, decided_by="U0APPROV01")
+    end = TimedUnlockEnd(UnlockEnding.RELOCK, "U0REQUEST1", AT, AT + timedelta(minutes=10), request=approved)
+    locked = ActionView(ActionKind.LOCK, "Front Door", "U0REQUEST1", ActionState.SUCCEEDED, ends=end)
+
+    parent = render_action_parent(locked)
+
+    assert parent.text.startswith("<@U0REQUEST1> asks to unlock Front Door")
+    assert parent.text.endswith("Front Door unlocked 17:30\u201317:40 UTC, locked again.")

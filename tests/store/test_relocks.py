@@ -134,3 +134,75 @@ async def test_a_later_timed_unlock_of_the_door_supersedes_the_earlier_relock(da
         assert [r.unlock_id for r in due] == [second.unlock_id]
     finally:
         await store.close()
+
+
+def audit(event: str) -> AuditEntry:
+    return AuditEntry(at=NOW, actor="U0PRESSER", event=event, outcome="done", door="Front Door", device_id="lock_1")
+
+
+@pytest.mark.anyio
+async def test_lock_now_takes_the_relock_once_and_says_who_pressed(database_url: str) -> None:
+    store = await Store.open(database_url)
+    try:
+        pending = relock()
+        await add(store, pending)
+
+        taken = await asyncio.gather(
+            *(
+                store.start_relock(
+                    pending, lock_action(pending), owner=f"i{i}", lease_until=NOW, by=f"U0PRESS{i}", audit=audit("end")
+                )
+                for i in range(3)
+            )
+        )
+
+        winners = [t for t in taken if t is not None]
+        assert len(winners) == 1
+        stored = await store.relock(pending.unlock_id)
+        assert stored == winners[0]
+        assert stored is not None
+        assert stored.state is RelockState.STARTED
+        assert stored.settled_by == winners[0].settled_by
+        assert [e.event for e in await store.audit_entries()].count("end") == 1
+    finally:
+        await store.close()
+
+
+@pytest.mark.anyio
+async def test_an_extension_moves_a_pending_relock_only_from_the_due_time_it_was_read_at(database_url: str) -> None:
+    store = await Store.open(database_url)
+    try:
+        pending = relock()
+        await add(store, pending)
+        later = pending.due_at + timedelta(minutes=15)
+
+        moved, raced = await asyncio.gather(
+            store.extend_relock(pending, later, audit=audit("extend")),
+            store.extend_relock(pending, later, audit=audit("extend")),
+        )
+
+        assert [m for m in (moved, raced) if m is not None] == [replace(pending, due_at=later)]
+        assert await store.relock(pending.unlock_id) == replace(pending, due_at=later)
+        assert [e.event for e in await store.audit_entries()].count("extend") == 1
+        assert await store.due_relocks(pending.due_at, limit=10) == []
+        await store.settle_relocks("lock_1", by=None, unlocked_before=NOW + timedelta(seconds=1))
+        assert await store.extend_relock(replace(pending, due_at=later), later, audit=audit("extend")) is None
+    finally:
+        await store.close()
+
+
+@pytest.mark.anyio
+async def test_settling_a_relock_audits_it_in_the_same_write(database_url: str) -> None:
+    store = await Store.open(database_url)
+    try:
+        pending = relock("lock_4")
+        await add(store, pending)
+
+        settled = await store.settle_relocks(
+            "lock_4", by=None, unlocked_before=NOW + timedelta(seconds=1), audit_of=lambda r: audit(r.unlock_id[:32])
+        )
+
+        assert len(settled) == 1
+        assert [e.event for e in await store.audit_entries()][-1] == pending.unlock_id[:32]
+    finally:
+        await store.close()

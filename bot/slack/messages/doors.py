@@ -4,6 +4,7 @@ name that is no door or could be several."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from bot.break_glass import EMERGENCY_EVENT
 from bot.door_service import AuditView, DoorOverview
@@ -91,16 +92,18 @@ def render_ambiguous_door(ambiguous: DoorAmbiguous) -> SlackMessage:
     return section_message(text)
 
 
-def _door_line(lock: Lock, may_lock: bool, may_unlock: bool) -> tuple[str, Text]:
-    """(icon, line) for one door."""
-    locked = {True: "locked", False: "unlocked", None: "lock state unknown"}[lock.locked]
+def _door_line(lock: Lock, may_lock: bool, may_unlock: bool, until: datetime | None = None) -> tuple[str, Text]:
+    """(icon, line) for one door; `until`: lockbot locks it again then."""
+    locked = compose({True: "locked", False: "unlocked", None: "lock state unknown"}[lock.locked])
+    if until is not None:
+        locked = compose("unlocked until ", date(until))
     online = {True: "online", False: "offline", None: "connection unknown"}[lock.online]
     icon = ":lock:" if lock.locked else ":unlock:" if lock.locked is False else ":grey_question:"
     rights = [right for right, allowed in (("lock", may_lock), ("unlock", may_unlock)) if allowed]
     if not may_unlock:
         rights.append("request an unlock from an approver")
     you = "you can " + " and ".join(rights) if rights else "you can only look"
-    return icon, compose(bold(lock.name), f" — {locked}, {online} — {you}")
+    return icon, compose(bold(lock.name), " — ", locked, f", {online} — {you}")
 
 
 _NARROW = "`/doors &lt;prefix&gt;` lists only the doors whose names start with a prefix."
@@ -113,7 +116,7 @@ def render_door_overview(overview: DoorOverview) -> SlackMessage:
             text = compose("No door's name starts with “", echo(overview.prefix), "”. ")
             return section_message(text + "`/doors` lists every door.")
         return section_message(compose("Seam lists no doors for lockbot."))
-    lines = [_door_line(door.lock, door.may_lock, door.may_unlock) for door in overview.doors]
+    lines = [_door_line(door.lock, door.may_lock, door.may_unlock, door.unlocked_until) for door in overview.doors]
     title = compose(f"*Doors* ({len(lines)})")
     if overview.prefix:
         title = compose("*Doors starting with “", echo(overview.prefix), f"”* ({len(lines)} of {overview.total})")

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import re
 
-from bot.model import ActionKind, ActionProblem, ActionState, ActionView, ProblemReason
-from bot.slack.text import NAME_LIMIT, Text, bold, code, compose, date, mention, value
+from bot.model import ActionKind, ActionProblem, ActionState, ActionView, ProblemReason, TimedUnlockEnd, UnlockEnding
+from bot.slack.text import NAME_LIMIT, Text, bold, code, compose, date, mention, time_span, value
 from bot.slots import SlotView
 
 __all__ = [
     "action_icon",
     "action_outcome",
     "action_status",
+    "could_not_relock",
     "not_confirmed_reason",
     "problem_words",
     "slot_icon",
@@ -127,8 +128,37 @@ def action_icon(view: ActionView) -> str:
     return _ICONS[view.state]
 
 
+def could_not_relock(door: str, outcome: ActionView) -> Text:
+    """ "Could not lock Front Door again: <reason>. It may still be unlocked." """
+    words = problem_words(outcome.problem, ActionKind.LOCK) if outcome.problem is not None else ""
+    if outcome.state is ActionState.NOT_CONFIRMED:
+        waited = f" within {outcome.timeout_seconds:g} s" if outcome.timeout_seconds else ""
+        words = not_confirmed_reason(words) or f"the lock did not confirm it{waited}"
+    reason = value((words or "Seam reported an error").rstrip("."), NAME_LIMIT * 4)
+    return compose("Could not lock ", value(door, NAME_LIMIT), " again: ", reason, ". It may still be unlocked.")
+
+
+def _timed_unlock_outcome(view: ActionView, end: TimedUnlockEnd) -> Text:
+    # `view`: the lock that ended it, or the unlock itself once it ended (never shown before a lock worked).
+    """A timed unlock and the lock that ends it, in one sentence: "Front Door unlocked 14:00 to 14:10
+    (an en dash between), locked again."""
+    door = value(view.door, NAME_LIMIT)
+    if view.state is ActionState.SUCCEEDED:
+        return compose(door, " unlocked ", time_span(end.unlocked_at, end.locked_at), ", locked again.")
+    if view.state.final:
+        return could_not_relock(view.door, view)
+    return compose(door, " unlocked since ", date(end.unlocked_at), "; locking it again…")
+
+
 def action_outcome(view: ActionView) -> Text:
-    """A door action's state in one sentence, the outcome's words kept whole ("Front Door unlocked.")."""
+    """A door action's state in one sentence, the outcome's words kept whole ("Front Door unlocked.").
+    A lock that ends a timed unlock tells the unlock's story, as the unlock's parent message shows it."""
+    if view.ends is not None:
+        return _timed_unlock_outcome(view, view.ends)
+    return _own_outcome(view)
+
+
+def _own_outcome(view: ActionView) -> Text:
     door = value(view.door, NAME_LIMIT)
     gerund = view.kind.gerund.capitalize()
     if view.state.working:
@@ -166,7 +196,13 @@ def action_status(view: ActionView) -> tuple[str, Text]:
     """(label, sentence) for the status message in a door action's thread."""
     if view.state.working:
         return _STATUS_LABEL[view.state], compose(f"asking Seam to {view.kind.value} ", bold(view.door), "…")
-    return _STATUS_LABEL[view.state], action_outcome(view)
+    end = view.ends
+    if end is not None and view.kind is ActionKind.UNLOCK:  # the unlock's own status, once it ended
+        return _STATUS_LABEL[view.state], _timed_unlock_outcome(view, end)
+    if end is not None and end.ending is UnlockEnding.LOCK_NOW and view.state is ActionState.SUCCEEDED:
+        door = value(view.door, NAME_LIMIT)
+        return _STATUS_LABEL[view.state], compose(door, " locked by ", mention(view.requested_by), " (Lock now).")
+    return _STATUS_LABEL[view.state], _own_outcome(view)
 
 
 def slot_icon(view: SlotView) -> str:
