@@ -13,8 +13,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, parse_qsl
 
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import Clock, SignatureVerifier
 
@@ -113,7 +115,23 @@ def bolt_request(verified: VerifiedRequest, query: str, headers: Mapping[str, st
         raise Unreadable(f"unreadable body ({type(exc).__name__})") from None
     if not isinstance(request.body, dict):
         raise Unreadable("the body is not an object")
+    form = _form_without_payload(verified.body)
+    if form is not None:
+        request.body = form
+        request.context = build_async_context(AsyncBoltContext({}), form)
     return request
+
+
+def _form_without_payload(body: str) -> dict[str, str] | None:
+    """A form body that merely contains the word "payload" (`/unlock front door payload delivery`).
+
+    bolt reads every form body with that word in it as an interactive payload and, finding no
+    `payload` field, as empty: the command would get a 404. None for every other body.
+    """
+    if "payload" not in body or body.lstrip().startswith("{"):
+        return None
+    form = dict(parse_qsl(body, keep_blank_values=True))
+    return None if "payload" in form else form
 
 
 def _header_lists(headers: Mapping[str, str]) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 
 from bot.slack.verification import (
@@ -95,6 +97,28 @@ def test_a_signed_command_is_read_as_bolt_reads_it() -> None:
 
     assert request.body["command"] == "/lock"
     assert request.headers["x-slack-request-timestamp"] == [str(NOW)]
+
+
+def test_a_command_whose_text_says_payload_is_still_read_as_a_command() -> None:
+    body = "command=%2Funlock&text=front+door+payload+delivery&user_id=U0MEMBER01&team_id=T0TEAM0001"
+    headers = signed_headers(body, timestamp=NOW)
+
+    request = bolt_request(verifier().verify(body.encode(), headers), "", headers)
+
+    assert request.body["command"] == "/unlock"
+    assert request.body["text"] == "front door payload delivery"
+    assert request.context.user_id == "U0MEMBER01"
+    assert request.context.team_id == "T0TEAM0001"
+
+
+def test_an_interactive_payload_is_still_read_as_one() -> None:
+    body = "payload=" + quote('{"type": "block_actions", "user": {"id": "U0MEMBER01"}, "team": {"id": "T0TEAM0001"}}')
+    headers = signed_headers(body, timestamp=NOW)
+
+    request = bolt_request(verifier().verify(body.encode(), headers), "", headers)
+
+    assert request.body["type"] == "block_actions"
+    assert request.context.user_id == "U0MEMBER01"
 
 
 def test_slacks_ssl_check_is_recognised_only_in_a_small_body() -> None:
