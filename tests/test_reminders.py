@@ -175,19 +175,20 @@ async def test_each_due_reminder_is_sent_once_across_instances_and_a_late_one_on
     try:
         pending = await filed(store, request())
         clock = Clock(FILED + 5 * MIN)
-        messengers = [Messenger(), Messenger()]
-        instances = [Reminders(store, messenger, Policy(RULES), clock=clock) for messenger in messengers]
+        # One messenger shared by both instances: it keeps the order the reminders were sent in.
+        messenger = Messenger()
+        instances = [Reminders(store, messenger, Policy(RULES), clock=clock) for _ in range(2)]
 
         assert await instances[0].run_due() == 0  # nothing due yet
         clock.now = FILED + 10 * MIN
         await asyncio.gather(*(instance.run_due() for instance in instances * 3))
-        sent = [reminder for messenger in messengers for reminder in messenger.sent]
+        sent = messenger.sent
         assert len(sent) == 1
         assert not sent[0].escalating
 
         clock.now = FILED + 47 * MIN  # down through the 20, 25, 30 and 40 minute reminders
         await asyncio.gather(*(instance.run_due() for instance in instances * 3))
-        sent = [reminder for messenger in messengers for reminder in messenger.sent]
+        sent = messenger.sent
         assert len(sent) == 2
         assert sent[1].escalating
         assert sent[1].escalate_to == RULES.escalate_to
@@ -195,7 +196,7 @@ async def test_each_due_reminder_is_sent_once_across_instances_and_a_late_one_on
         assert stored is not None
         assert stored.due_at == FILED + 50 * MIN
         assert stored.escalated_at == FILED + 47 * MIN
-        shown = [history for messenger in messengers for history in messenger.shown]
+        shown = messenger.shown
         assert shown[-1].escalated_at == FILED + 47 * MIN
         assert shown[-1].reminded_at == FILED + 47 * MIN
     finally:
