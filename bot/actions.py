@@ -232,7 +232,10 @@ class DoorActions:
         with self._leases.held(record.id):
             assert record.parent_ts is not None
             try:
-                thread = await self._reporter.open_in_thread(record.channel, record.parent_ts, running.view)
+                if record.thread is not None:  # a retry: the try before's status message, edited
+                    thread = await self._reporter.show(record.thread, running.view)
+                else:
+                    thread = await self._reporter.open_in_thread(record.channel, record.parent_ts, running.view)
             except CannotReport:
                 # Locking is never held back for want of a message: sent all the same, shown nowhere.
                 log.warning("relock %s: could not post in the unlock's thread; locking all the same", record.id)

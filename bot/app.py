@@ -316,8 +316,10 @@ def build_lockbot(settings: Settings, store: Store, policy: Policy) -> Lockbot:
         lockbot.events = events = SeamEvents(store, policy, tracker, directory.lock_named, SlackNoticeBoard(slack))
         if settings.seam_webhook_secret is not None:
             lockbot.webhook_signed = _svix_signature_check(settings.seam_webhook_secret.get_secret_value())
-        actions.on_final(events.announce_outcome)
-        lockbot.relocks = relocks = Relocks(store, actions, SlackRelockMessenger(slack, owed), policy)
+        lockbot.relocks = relocks = Relocks(
+            store, actions, SlackRelockMessenger(slack, owed), policy, retry_after=settings.relock_retries
+        )
+        actions.on_final(relocks.quiet_retries(events.announce_outcome))
         actions.on_final(relocks.action_finished)
         events.on_locked(relocks.door_locked)
         RequestButtons(requests).register(bolt)

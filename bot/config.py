@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import binascii
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -63,6 +64,15 @@ def _check_svix_secret(secret: str) -> None:
         raise ValueError(
             "is not a Svix secret: it holds no key (copy the whole secret Seam shows, whsec_ and all)"
         ) from None
+
+
+def _relock_retries(value: str) -> tuple[timedelta, ...]:
+    if value.strip().lower() == "none":
+        return ()
+    retries = tuple(parse_duration(part.strip()) for part in value.split(","))
+    if len(retries) > 10:
+        raise ValueError("at most 10 retries")
+    return retries
 
 
 class _FromEnvironment(BaseSettings):
@@ -131,6 +141,8 @@ class Settings(DatabaseSettings, _SeamEndpoint):
     lockbot_action_lease: float = Field(default=10.0, ge=1, le=600)
     lockbot_overbooked_timeout: float = Field(default=10.0, gt=0, le=120)
     lockbot_slot_max_lock: str = "24h"
+    # After a relock fails: how long until each next try, comma-separated; "none" for no retries.
+    lockbot_relock_retries: str = "30s,2m,5m"
     log_level: str = "INFO"
 
     @field_validator("slack_bot_token")
@@ -179,6 +191,12 @@ class Settings(DatabaseSettings, _SeamEndpoint):
         parse_duration(value)
         return value
 
+    @field_validator("lockbot_relock_retries")
+    @classmethod
+    def _relock_retries_are_durations(cls, value: str) -> str:
+        _relock_retries(value)
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _known_log_level(cls, value: str) -> str:
@@ -186,6 +204,11 @@ class Settings(DatabaseSettings, _SeamEndpoint):
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
         return level
+
+    @property
+    def relock_retries(self) -> tuple[timedelta, ...]:
+        """How long after each failed relock the next try starts."""
+        return _relock_retries(self.lockbot_relock_retries)
 
     @property
     def socket_mode(self) -> bool:

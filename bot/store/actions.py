@@ -238,13 +238,17 @@ class ActionRecords:
         async with self._db.transaction() as connection:
             taken = await connection.execute(
                 update(relocks)
-                .where(relocks.c.unlock_id == relock.unlock_id, relocks.c.state == PENDING_RELOCK)
-                .values(state=str(RelockState.STARTED), lock_action_id=action.id)
+                .where(
+                    relocks.c.unlock_id == relock.unlock_id,
+                    relocks.c.state == PENDING_RELOCK,
+                    relocks.c.tries == relock.tries,  # not a later retry of it another instance set
+                )
+                .values(state=str(RelockState.STARTED), lock_action_id=action.id, tries=relock.tries + 1)
             )
             if taken.rowcount != 1:
                 return None
             await write_action(connection, action, owner=owner, lease_until=lease_until)
-        return replace(relock, state=RelockState.STARTED, lock_action_id=action.id)
+        return replace(relock, state=RelockState.STARTED, lock_action_id=action.id, tries=relock.tries + 1)
 
     # -- reads -----------------------------------------------------------------------------------
 

@@ -3,7 +3,8 @@
 The scheduler's cost when idle is one indexed query per tick (`due_relocks`), however many are
 pending; a due relock is taken by one instance only (`bot.store.actions.ActionRecords.start_relock`,
 which writes its lock action in the same transaction: from then on the action's own lease decides
-who sends it).
+who sends it). A relock whose lock action failed is pending again with a later due time (a retry,
+`retry_relock`), taken the same way, until its last try (`give_up_relock`).
 """
 
 from __future__ import annotations
@@ -85,6 +86,29 @@ class RelockRecords:
                 if moved.rowcount == 1:
                     settled.append(replace(relock, state=RelockState.SETTLED, settled_by=by))
         return settled
+
+    async def retry_relock(self, relock: Relock, *, due_at: datetime, status_ts: str | None) -> Relock | None:
+        """Its lock action (`relock.lock_action_id`) failed: pending again, due at `due_at`, its
+        status message `status_ts` edited by the retry. None when that action is no longer the
+        relock's current one (it was moved already), so each failure is acted on once."""
+        return await self._after_try(relock, state=RelockState.PENDING, due_at=due_at, status_ts=status_ts)
+
+    async def give_up_relock(self, relock: Relock) -> Relock | None:
+        """Its last lock action failed too: no more tries. None when it was moved already."""
+        return await self._after_try(relock, state=RelockState.GAVE_UP)
+
+    async def _after_try(self, relock: Relock, *, state: RelockState, **changes: Any) -> Relock | None:
+        async with self._db.transaction() as connection:
+            moved = await connection.execute(
+                update(relocks)
+                .where(
+                    relocks.c.unlock_id == relock.unlock_id,
+                    relocks.c.state == str(RelockState.STARTED),
+                    relocks.c.lock_action_id == relock.lock_action_id,
+                )
+                .values(state=str(state), **changes)
+            )
+        return replace(relock, state=state, **changes) if moved.rowcount == 1 else None
 
     async def relock_by_lock_action(self, action_id: str) -> Relock | None:
         """The relock a lock action carries out, if it is one."""

@@ -134,3 +134,61 @@ async def test_a_later_timed_unlock_of_the_door_supersedes_the_earlier_relock(da
         assert [r.unlock_id for r in due] == [second.unlock_id]
     finally:
         await store.close()
+
+
+@pytest.mark.anyio
+async def test_a_failed_relock_waits_to_try_again_and_each_try_is_taken_once(database_url: str) -> None:
+    store = await Store.open(database_url)
+    try:
+        pending = relock("lock_4")
+        await add(store, pending)
+        first = await store.start_relock(pending, lock_action(pending), owner="a", lease_until=NOW)
+        assert first is not None
+        assert first.tries == 1
+
+        retry_at = NOW + timedelta(minutes=1)
+        retrying = await store.retry_relock(first, due_at=retry_at, status_ts="1.000002")
+        again = await store.retry_relock(first, due_at=retry_at, status_ts="1.000002")  # the same failure twice
+
+        assert retrying is not None
+        assert again is None
+        assert await store.due_relocks(retry_at - timedelta(seconds=1), limit=10) == []
+        due = await store.due_relocks(retry_at, limit=10)
+        assert [(r.unlock_id, r.state, r.tries, r.status_ts) for r in due] == [
+            (pending.unlock_id, RelockState.PENDING, 1, "1.000002")
+        ]
+        # The retry is taken by one instance only; a stale read of the first try takes nothing.
+        assert await store.start_relock(pending, lock_action(pending), owner="b", lease_until=NOW) is None
+        taken = await asyncio.gather(
+            *(store.start_relock(due[0], lock_action(pending), owner=f"i{i}", lease_until=NOW) for i in range(3))
+        )
+        winners = [t for t in taken if t is not None]
+        assert len(winners) == 1
+        assert winners[0].tries == 2
+
+        assert await store.give_up_relock(first) is None  # an older try's outcome moves nothing
+        gave_up = await store.give_up_relock(winners[0])
+        assert gave_up is not None
+        assert gave_up.state is RelockState.GAVE_UP
+        assert await store.due_relocks(NOW + timedelta(hours=1), limit=10) == []
+    finally:
+        await store.close()
+
+
+@pytest.mark.anyio
+async def test_a_lock_settles_a_relock_waiting_to_try_again(database_url: str) -> None:
+    store = await Store.open(database_url)
+    try:
+        pending = relock("lock_5")
+        await add(store, pending)
+        first = await store.start_relock(pending, lock_action(pending), owner="a", lease_until=NOW)
+        assert first is not None
+        retrying = await store.retry_relock(first, due_at=NOW + timedelta(minutes=1), status_ts=None)
+        assert retrying is not None
+
+        settled = await store.settle_relocks("lock_5", by="U0MEMBER", unlocked_before=NOW + timedelta(seconds=20))
+
+        assert [(r.unlock_id, r.state, r.tries) for r in settled] == [(pending.unlock_id, RelockState.SETTLED, 1)]
+        assert await store.start_relock(retrying, lock_action(pending), owner="a", lease_until=NOW) is None
+    finally:
+        await store.close()
