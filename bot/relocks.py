@@ -38,11 +38,15 @@ RELOCK_RETRIES = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes
 class RelockStore(Protocol):
     """What the scheduler needs of the database (`bot.store.Store` is one)."""
 
-    async def due_relocks(self, now: datetime, *, limit: int) -> list[Relock]: ...
-
-    async def start_relock(
-        self, relock: Relock, action: ActionRecord, *, owner: str, lease_until: datetime
-    ) -> Relock | None: ...
+    async def take_due_relocks(
+        self,
+        now: datetime,
+        *,
+        limit: int,
+        lock_action: Callable[[Relock], ActionRecord],
+        owner: str,
+        lease_until: datetime,
+    ) -> tuple[int, list[tuple[Relock, ActionRecord]]]: ...
 
     async def settle_relocks(self, device_id: str, *, by: str | None, unlocked_before: datetime) -> list[Relock]: ...
 
@@ -108,37 +112,44 @@ class Relocks:
     async def run_due(self) -> int:
         """Start each relock due now that no other instance took first. Returns how many were due."""
         now = self._clock()
-        due = await self._store.due_relocks(now, limit=self._batch)
-        for relock in due:
-            action = ActionRecord(
-                id=new_id(),
-                kind=ActionKind.LOCK,
-                device_id=relock.device_id,
-                door=relock.door,
-                requested_by=relock.unlocked_by,
-                reason=RELOCK_REASON,
-                channel=relock.channel,
-                state=ActionState.QUEUED,
-                created_at=now,
-                updated_at=now,
-                parent_ts=relock.parent_ts,
-                status_ts=relock.status_ts,  # a retry edits the status message of the try before
-            )
-            started = await self._store.start_relock(
-                relock, action, owner=self._actions.owner, lease_until=self._actions.lease_until()
-            )
-            if started is None:
-                continue  # another instance took it, or the door was locked meanwhile
+        # Found and taken in one write: a tick with many due costs one commit, not one each.
+        due, started = await self._store.take_due_relocks(
+            now,
+            limit=self._batch,
+            lock_action=lambda relock: self._lock_action(relock, now),
+            owner=self._actions.owner,
+            lease_until=self._actions.lease_until(),
+        )
+        for relock, action in started:
             lateness = (self._clock() - relock.due_at).total_seconds()
             log.info(
                 "relocking %s (unlock %s, try %d), %.1f s after it was due",
                 relock.device_id,
                 relock.unlock_id,
-                started.tries,
+                relock.tries,
                 lateness,
             )
             self._actions.start_relock(action)
-        return len(due)
+        return due
+
+    @staticmethod
+    def _lock_action(relock: Relock, now: datetime) -> ActionRecord:
+        return ActionRecord(
+            id=new_id(),
+            kind=ActionKind.LOCK,
+            device_id=relock.device_id,
+            door=relock.door,
+            requested_by=relock.unlocked_by,
+            reason=RELOCK_REASON,
+            channel=relock.channel,
+            # Stored requesting: sent the moment it is taken. After a crash before Seam answered it
+            # is "not confirmed", never sent twice, and so tried again (`retry_after`).
+            state=ActionState.REQUESTING,
+            created_at=now,
+            updated_at=now,
+            parent_ts=relock.parent_ts,
+            status_ts=relock.status_ts,  # a retry edits the status message of the try before
+        )
 
     async def action_finished(self, record: ActionRecord, view: ActionView) -> None:
         """A final listener of door actions: a lock that worked settles the door's pending relocks

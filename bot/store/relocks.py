@@ -20,12 +20,13 @@ from bot.db import relocks
 from bot.model import Relock, RelockState
 from bot.store.database import Database
 
-__all__ = ["PENDING_RELOCK", "RelockRecords", "write_relock"]
+__all__ = ["PENDING_RELOCK", "RelockRecords", "relock_of_row", "write_relock"]
 
 PENDING_RELOCK = _PENDING = str(RelockState.PENDING)
 
 
-def _relock(row: Row[Any]) -> Relock:
+def relock_of_row(row: Row[Any]) -> Relock:
+    """A `relocks` row as the model's `Relock`."""
     values = dict(row._mapping)
     values["state"] = RelockState(values["state"])
     return Relock(**values)
@@ -55,7 +56,7 @@ class RelockRecords:
                 .order_by(relocks.c.due_at)
                 .limit(limit)
             )
-            return [_relock(row) for row in rows]
+            return [relock_of_row(row) for row in rows]
 
     async def pending_relocks(self) -> list[Relock]:
         """Every pending relock, soonest first."""
@@ -63,7 +64,7 @@ class RelockRecords:
             rows = await connection.execute(
                 select(relocks).where(relocks.c.state == _PENDING).order_by(relocks.c.due_at)
             )
-            return [_relock(row) for row in rows]
+            return [relock_of_row(row) for row in rows]
 
     async def settle_relocks(self, device_id: str, *, by: str | None, unlocked_before: datetime) -> list[Relock]:
         """The door was locked: its pending relocks from unlocks before `unlocked_before` are settled
@@ -77,7 +78,7 @@ class RelockRecords:
                     relocks.c.unlocked_at < unlocked_before,
                 )
             )
-            for relock in [_relock(row) for row in rows]:
+            for relock in [relock_of_row(row) for row in rows]:
                 moved = await connection.execute(
                     update(relocks)
                     .where(relocks.c.unlock_id == relock.unlock_id, relocks.c.state == _PENDING)
@@ -114,4 +115,4 @@ class RelockRecords:
         """The relock a lock action carries out, if it is one."""
         async with self._db.reading() as connection:
             row = (await connection.execute(select(relocks).where(relocks.c.lock_action_id == action_id))).first()
-        return _relock(row) if row is not None else None
+        return relock_of_row(row) if row is not None else None
