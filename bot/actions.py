@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 
 # Relocks whose messages and outcome are worked on at once after their lock was sent (see _run_relock).
-_RELOCK_MESSAGES_AT_ONCE = 8
+_RELOCK_MESSAGES_AT_ONCE = 2
 
 _SEAM_ACTION_TYPE = {ActionKind.LOCK: ActionType.LOCK_DOOR, ActionKind.UNLOCK: ActionType.UNLOCK_DOOR}
 

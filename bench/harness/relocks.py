@@ -263,8 +263,10 @@ def measure(setup: Setup, args: argparse.Namespace) -> Setup:
             ran.update(last.counts - first.counts)
         setup.statements_per_relock = {name: n / args.count for name, n in ran.most_common()}
         setup.cpu_s = [bot.cpu_s() for bot in bots]
-        for bot in bots:
+        for i, bot in enumerate(bots):
             setup.problems += ["\n".join(problem) for problem in bot.problems()]
+            if args.logs:
+                Path(f"{args.logs}.{setup.database}.{i + 1}").write_text("\n".join(bot.logs) + "\n", encoding="utf-8")
     per_device = Counter(device for device, _ in calls)
     first_call = {}
     for device, at in calls:
@@ -327,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of each idle count [10]")
     parser.add_argument("--only", choices=["sqlite", "postgresql"], help="one setup only")
     parser.add_argument("--log-level", default="WARNING", help="lockbot's LOG_LEVEL [WARNING]")
+    parser.add_argument("--logs", help="write each lockbot's log to LOGS.<db>.<n>")
     parser.add_argument("--profile", help="run each lockbot under cProfile, its stats written to PROFILE.<db>.<n>")
     args = parser.parse_args(argv)
     wanted = [
