@@ -192,3 +192,41 @@ async def test_a_lock_settles_a_relock_waiting_to_try_again(database_url: str) -
         assert await store.start_relock(retrying, lock_action(pending), owner="a", lease_until=NOW) is None
     finally:
         await store.close()
+
+
+@pytest.mark.anyio
+async def test_a_tick_takes_its_due_relocks_in_one_write_and_two_instances_share_them(database_url: str) -> None:
+    stores = [await Store.open(database_url), await Store.open(database_url)]
+    try:
+        due = [relock(f"lock_{10 + i}", due_in=timedelta(seconds=i)) for i in range(6)]
+        later = relock("lock_99", due_in=timedelta(minutes=5))
+        for pending in [*due, later]:
+            await add(stores[0], pending)
+
+        taken = await asyncio.gather(
+            *(
+                store.take_due_relocks(
+                    NOW + timedelta(seconds=10),
+                    limit=10,
+                    lock_action=lock_action,
+                    owner=f"instance-{i}",
+                    lease_until=NOW + timedelta(seconds=30),
+                )
+                for i, store in enumerate(stores)
+            )
+        )
+
+        pairs = [pair for _, started in taken for pair in started]
+        assert sorted(r.unlock_id for r, _ in pairs) == sorted(r.unlock_id for r in due)  # each once, the later not
+        assert all(r.state is RelockState.STARTED and r.tries == 1 and r.lock_action_id == a.id for r, a in pairs)
+        unfinished = {record.id for record in await stores[0].unfinished_actions()}
+        assert {a.id for _, a in pairs} <= unfinished  # their lock actions, stored with them
+        for _, action in pairs:
+            assert await stores[0].relock_by_lock_action(action.id) is not None
+        idle = await stores[0].take_due_relocks(
+            NOW + timedelta(seconds=10), limit=10, lock_action=lock_action, owner="x", lease_until=NOW
+        )
+        assert idle == (0, [])
+    finally:
+        for store in stores:
+            await store.close()
