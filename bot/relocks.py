@@ -3,8 +3,9 @@
 A relock is stored with the unlock's outcome (`bot.actions`); here the scheduler runs the due
 ones. Each tick costs one indexed query however many are pending; a relock due while lockbot was
 stopped is due at the first tick after the start, at once. Several instances may run the
-scheduler: a relock is taken by one conditional write, with its lock action, so it is sent once.
-A lock of the door before the time (a `/lock`, or Seam saying it was locked) settles it.
+scheduler: a tick's due relocks are taken by one conditional write, with their lock actions, so
+each is sent once, at once (its messages follow: `DoorActions.start_relock`). A lock of the door
+before the time (a `/lock`, or Seam saying it was locked) settles it.
 
 A relock whose lock fails or is not confirmed is said loudly once, then tried again on a schedule
 (`retry_after`, 30 s, 2 min and 5 min after each failure by default): each retry is the relock
