@@ -44,6 +44,9 @@ __all__ = ["ActionReporter", "ActionStore", "DoorActions", "FinalListener", "act
 log = logging.getLogger(__name__)
 
 
+# Relocks whose messages and outcome are worked on at once after their lock was sent (see _run_relock).
+_RELOCK_MESSAGES_AT_ONCE = 2
+
 _SEAM_ACTION_TYPE = {ActionKind.LOCK: ActionType.LOCK_DOOR, ActionKind.UNLOCK: ActionType.UNLOCK_DOOR}
 
 
@@ -160,6 +163,7 @@ class DoorActions:
         self._final_listeners: list[FinalListener] = []
         self._background: set[asyncio.Task[Any]] = set()
         self._timed_unlock_ended_by: Callable[[ActionRecord], Awaitable[TimedUnlockEnd | None]] | None = None
+        self._relock_messages = asyncio.Semaphore(_RELOCK_MESSAGES_AT_ONCE)
 
     @property
     def lease(self) -> timedelta:
@@ -262,26 +266,46 @@ class DoorActions:
         self._spawn(self._run_approved(record, request), f"approved-{record.id}")
 
     def start_relock(self, record: ActionRecord, ends: TimedUnlockEnd | None = None) -> None:
-        """Carry out a relock's stored lock action in the background, in the unlock's thread
-        (`record.parent_ts`); `ends`: the timed unlock it ends, as the unlock's parent shows it."""
+        """Carry out a relock's lock action in the background, in the unlock's thread
+        (`record.parent_ts`); `ends`: the timed unlock it ends, as the unlock's parent shows it. The
+        scheduler stored it already requesting and held by this instance, in the write that took the
+        relock: it is sent at once, and shown after."""
         self._spawn(self._run_relock(record, ends), f"relock-{record.id}")
 
     async def _run_relock(self, record: ActionRecord, ends: TimedUnlockEnd | None) -> None:
-        if not await self._leases.claim(record.id):
+        # Held since the scheduler took it; only a task that started after that lease ran out asks
+        # again, since another instance may have taken it over meanwhile.
+        late = self._clock() >= record.updated_at + self._leases.lease
+        if late and not await self._leases.claim(record.id):
             log.info("relock action %s is already in another instance's hands", record.id)
             return
         running = _Running(record, replace(action_view(record, None), ends=ends), None, asyncio.Lock())
         with self._leases.held(record.id):
-            assert record.parent_ts is not None
-            try:
+            # The lock goes first: a relock's time is the door's, and its messages follow it. When
+            # many fall due at once, only a few relocks' messages are worked on at a time, so the
+            # event loop stays free for the locks still to send; the messages catch up after.
+            answer, answered = await self._request(running)
+            async with self._relock_messages:
+                try:
+                    await self._open_relock_thread(running)
+                except Exception:
+                    log.exception("relock %s: could not show it; following it all the same", record.id)
+                await self._take_answer(running, answer, answered)
+
+    async def _open_relock_thread(self, running: _Running) -> None:
+        """Show the relock in the unlock's thread (a retry: the try before's status message, edited)."""
+        record = running.record
+        assert record.parent_ts is not None
+        try:
+            if record.thread is not None:
+                thread = await self._reporter.show(record.thread, running.view)
+            else:
                 thread = await self._reporter.open_in_thread(record.channel, record.parent_ts, running.view)
-            except CannotReport:
-                # Locking is never held back for want of a message: sent all the same, shown nowhere.
-                log.warning("relock %s: could not post in the unlock's thread; locking all the same", record.id)
-                await self._send(running, None)
-                return
-            await self._remember_thread(running, thread)
-            await self._send(running, thread)
+        except CannotReport:
+            # Locking is never held back for want of a message: sent all the same, shown nowhere.
+            log.warning("relock %s: could not post in the unlock's thread", record.id)
+            return
+        await self._remember_thread(running, thread)
 
     async def _run_approved(self, record: ActionRecord, request: UnlockRequest) -> None:
         if not await self._leases.claim(record.id):
@@ -380,22 +404,39 @@ class DoorActions:
             log.warning("action %s was taken over by another instance before it was sent", running.record.id)
             self._leases.release(running.record.id)
             return
-        running.record = record = requesting
-        kind = record.kind
+        running.record = requesting
+        await self._ask_seam(running)
+
+    async def _ask_seam(self, running: _Running) -> None:
+        """Send the requesting action to Seam and follow its attempt to the outcome."""
+        answer, answered = await self._request(running)
+        await self._take_answer(running, answer, answered)
+
+    async def _request(self, running: _Running) -> tuple[ActionAttempt | SeamError, float]:
+        """Seam's answer to the requesting action (an attempt, or why there is none), and when it came."""
+        record = running.record
         try:
-            if kind is ActionKind.LOCK:
+            if record.kind is ActionKind.LOCK:
                 attempt = await self._seam.lock_door(record.device_id)
             else:
                 attempt = await self._seam.unlock_door(record.device_id)
         except SeamError as exc:
-            if exc.may_have_acted:
-                log.warning("%s %s: outcome unknown at Seam: %s", kind, record.device_id, exc)
-                await self._finish(running, ActionState.NOT_CONFIRMED, problem=_unknown_outcome(exc))
+            return exc, time.monotonic()
+        return attempt, time.monotonic()
+
+    async def _take_answer(self, running: _Running, answer: ActionAttempt | SeamError, answered: float) -> None:
+        """Store and show Seam's answer; follow a pending attempt to its outcome."""
+        record = running.record
+        kind = record.kind
+        if isinstance(answer, SeamError):
+            if answer.may_have_acted:
+                log.warning("%s %s: outcome unknown at Seam: %s", kind, record.device_id, answer)
+                await self._finish(running, ActionState.NOT_CONFIRMED, problem=_unknown_outcome(answer))
             else:
-                log.warning("%s %s failed at Seam: %s", kind, record.device_id, exc)
-                await self._finish(running, ActionState.FAILED, problem=_refused(exc))
+                log.warning("%s %s failed at Seam: %s", kind, record.device_id, answer)
+                await self._finish(running, ActionState.FAILED, problem=_refused(answer))
             return
-        answered = time.monotonic()
+        attempt = answer
         log.info("%s %s: attempt %s %s", kind, record.device_id, attempt.action_attempt_id, attempt.status)
         running.record = replace(running.record, attempt_id=attempt.action_attempt_id)
         if attempt.finished:

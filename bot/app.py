@@ -437,8 +437,10 @@ def _wire_doors(lockbot: Lockbot, people: SlackPeople) -> DoorService | None:
         if settings.seam_webhook_secret is not None:
             lockbot.webhook_signed = _svix_signature_check(settings.seam_webhook_secret.get_secret_value())
         actions.on_final(metrics.action_finished)
-        actions.on_final(events.announce_outcome)
-        lockbot.relocks = relocks = Relocks(store, actions, SlackRelockMessenger(slack, owed), policy)
+        lockbot.relocks = relocks = Relocks(
+            store, actions, SlackRelockMessenger(slack, owed), policy, retry_after=settings.relock_retries
+        )
+        actions.on_final(relocks.quiet_retries(events.announce_outcome))
         actions.on_final(relocks.action_finished)
         lockbot.reminders = Reminders(store, SlackReminderMessenger(slack, owed), policy)
         actions.show_timed_unlocks_with(relocks.timed_unlock_ended_by)

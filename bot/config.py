@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import binascii
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -67,6 +68,15 @@ def _check_svix_secret(secret: str) -> None:
         raise ValueError(
             "is not a Svix secret: it holds no key (copy the whole secret Seam shows, whsec_ and all)"
         ) from None
+
+
+def _relock_retries(value: str) -> tuple[timedelta, ...]:
+    if value.strip().lower() == "none":
+        return ()
+    retries = tuple(parse_duration(part.strip()) for part in value.split(","))
+    if len(retries) > 10:
+        raise ValueError("at most 10 retries")
+    return retries
 
 
 class _FromEnvironment(BaseSettings):
@@ -159,6 +169,8 @@ class Settings(DatabaseSettings, _SeamEndpoint, LogSettings):
     lockbot_overbooked_timeout: float = Field(default=10.0, gt=0, le=120)
     lockbot_slot_max_lock: str = "24h"
     lockbot_metrics_token: SecretStr | None = None  # GET /metrics then needs "Authorization: Bearer <token>"
+    # After a relock fails: how long until each next try, comma-separated; "none" for no retries.
+    lockbot_relock_retries: str = "30s,2m,5m"
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -205,6 +217,17 @@ class Settings(DatabaseSettings, _SeamEndpoint, LogSettings):
     def _slot_max_lock_is_a_duration(cls, value: str) -> str:
         parse_duration(value)
         return value
+
+    @field_validator("lockbot_relock_retries")
+    @classmethod
+    def _relock_retries_are_durations(cls, value: str) -> str:
+        _relock_retries(value)
+        return value
+
+    @property
+    def relock_retries(self) -> tuple[timedelta, ...]:
+        """How long after each failed relock the next try starts."""
+        return _relock_retries(self.lockbot_relock_retries)
 
     @property
     def socket_mode(self) -> bool:

@@ -171,6 +171,8 @@ relocks = Table(
     Column("state", String(16), nullable=False),
     Column("lock_action_id", String(32), nullable=True),
     Column("settled_by", String(32), nullable=True),
+    Column("tries", Integer, nullable=False, server_default="0"),
+    Column("status_ts", String(32), nullable=True),
     # The scheduler's one query per tick: the pending ones, soonest first.
     Index("ix_relocks_state_due_at", "state", "due_at"),
     Index("ix_relocks_device_id", "device_id"),

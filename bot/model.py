@@ -304,12 +304,13 @@ class ActionView:
 
 
 class RelockState(StrEnum):
-    PENDING = "pending"  # waiting for its time
+    PENDING = "pending"  # waiting for its time, or (tries > 0) to try again
     # Its lock action exists (`lock_action_id`): that action's outcome is the relock's. Started by
     # `settled_by` pressing Lock now, or (None) by its time.
     STARTED = "started"
     SETTLED = "settled"  # the door was locked before the time (by `settled_by`, or as Seam reported)
     SUPERSEDED = "superseded"  # a later timed unlock of the same door decides when it locks again
+    GAVE_UP = "gave_up"  # its last try failed too: said loudly, the door may still be unlocked
 
 
 @dataclass(frozen=True)
@@ -327,6 +328,8 @@ class Relock:
     state: RelockState = RelockState.PENDING
     lock_action_id: str | None = None
     settled_by: str | None = None  # who locked the door first; None with SETTLED: Seam said it was locked
+    tries: int = 0  # lock actions started for it; pending with tries > 0: waiting to try again
+    status_ts: str | None = None  # its status message in the thread, which each retry edits
 
 
 # -- doors left unlocked -----------------------------------------------------------------------

@@ -201,7 +201,9 @@ class TimedUnlocks:
             requested_by=presser,
             reason=LOCK_NOW_REASON,
             channel=relock.channel,
-            state=ActionState.QUEUED,
+            # Stored requesting, as a relock's lock is (`DoorActions.start_relock` sends it at once): after
+            # a crash before Seam answered it is "not confirmed", never sent twice.
+            state=ActionState.REQUESTING,
             created_at=now,
             updated_at=now,
             parent_ts=relock.parent_ts,

@@ -25,7 +25,13 @@ from bot.slack.messages.notices import (
     render_unlocked_alert_locked,
 )
 from bot.slack.messages.primitives import SlackMessage
-from bot.slack.messages.relocks import render_relock_failed, render_relock_settled
+from bot.slack.messages.relocks import (
+    render_relock_failed,
+    render_relock_gave_up,
+    render_relock_locked_on_retry,
+    render_relock_retrying,
+    render_relock_settled,
+)
 from bot.slack.messages.reminders import render_reminded_request, render_reminder
 from bot.slack.messages.requests import render_request, render_requester_message
 from bot.slack.messages.slots import render_slot_parent, render_slot_status
@@ -295,15 +301,37 @@ class SlackRelockMessenger(_SlackMessages):
     async def unlock_ended(self, thread: ActionThread, unlock: ActionView) -> None:
         await self._update(thread.channel, thread.status_ts, render_action_status(unlock), final=True)
 
-    async def failed(self, relock: Relock, outcome: ActionView, notify_channel: str | None) -> None:
+    async def failed(
+        self, relock: Relock, outcome: ActionView, notify_channel: str | None, *, retry_in: timedelta | None = None
+    ) -> None:
         await self._post_or_log(
             relock.channel,
-            render_relock_failed(relock, outcome, mentioning=relock.unlocked_by),
+            render_relock_failed(relock, outcome, mentioning=relock.unlocked_by, retry_in=retry_in),
             thread_ts=relock.parent_ts,
         )
-        await self._direct_message(relock.unlocked_by, render_relock_failed(relock, outcome), or_in=None)
+        told = render_relock_failed(relock, outcome, retry_in=retry_in)
+        await self._direct_message(relock.unlocked_by, told, or_in=None)
         if notify_channel is not None and notify_channel != relock.channel:
-            await self._post_or_log(notify_channel, render_relock_failed(relock, outcome))
+            await self._post_or_log(notify_channel, told)
+
+    async def retrying(self, relock: Relock, outcome: ActionView, *, retry_in: timedelta, tries: int) -> None:
+        message = render_relock_retrying(relock, outcome, retry_in=retry_in, tries=tries)
+        if relock.status_ts is None or not await self._update(relock.channel, relock.status_ts, message):
+            log.info("relock of %s: its status message could not be edited; saying it in the thread", relock.device_id)
+            await self._post_or_log(relock.channel, message, thread_ts=relock.parent_ts)
+
+    async def locked_on_retry(self, relock: Relock, outcome: ActionView, *, tries: int) -> None:
+        await self._post_or_log(
+            relock.channel, render_relock_locked_on_retry(relock, outcome, tries=tries), thread_ts=relock.parent_ts
+        )
+
+    async def gave_up(self, relock: Relock, notify_channel: str | None) -> None:
+        await self._post_or_log(
+            relock.channel, render_relock_gave_up(relock, mentioning=relock.unlocked_by), thread_ts=relock.parent_ts
+        )
+        await self._direct_message(relock.unlocked_by, render_relock_gave_up(relock), or_in=None)
+        if notify_channel is not None and notify_channel != relock.channel:
+            await self._post_or_log(notify_channel, render_relock_gave_up(relock))
 
     async def _post_or_log(self, channel: str, message: SlackMessage, *, thread_ts: str | None = None) -> None:
         try:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, func, insert, or_, select, text, update
+from sqlalchemy import Row, and_, case, func, insert, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.db import actions, relocks
@@ -24,9 +24,9 @@ from bot.model import (
 )
 from bot.store.audit import write_audit
 from bot.store.database import Database
-from bot.store.relocks import PENDING_RELOCK, write_relock
+from bot.store.relocks import PENDING_RELOCK, relock_of_row, write_relock
 
-__all__ = ["ActionRecords", "write_action"]
+__all__ = ["ActionRecords", "write_action", "write_actions"]
 
 _UNFINISHED = [str(state) for state in UNFINISHED]
 
@@ -50,9 +50,26 @@ async def write_action(
     connection: AsyncConnection, record: ActionRecord, *, owner: str | None, lease_until: datetime | None
 ) -> None:
     """Add a new action in the caller's transaction (an approval's, with its decision)."""
-    values = asdict(record) | {"kind": str(record.kind), "state": str(record.state), "problem": _stored(record.problem)}
-    values["unlock_for_seconds"] = _seconds(values.pop("unlock_for"))
-    await connection.execute(insert(actions).values(values | {"lease_owner": owner, "lease_expires": lease_until}))
+    await write_actions(connection, [record], owner=owner, lease_until=lease_until)
+
+
+async def write_actions(
+    connection: AsyncConnection, records: Sequence[ActionRecord], *, owner: str | None, lease_until: datetime | None
+) -> None:
+    """Add new actions in the caller's transaction, in one statement (relocks taken together)."""
+    rows = []
+    for record in records:
+        values = asdict(record) | {
+            "kind": str(record.kind),
+            "state": str(record.state),
+            "problem": _stored(record.problem),
+        }
+        values["unlock_for_seconds"] = _seconds(values.pop("unlock_for"))
+        rows.append(values | {"lease_owner": owner, "lease_expires": lease_until})
+    if len(rows) == 1:
+        await connection.execute(insert(actions).values(rows[0]))
+    elif rows:
+        await connection.execute(insert(actions), rows)
 
 
 def _stored(problem: ActionProblem | None) -> str | None:
@@ -66,6 +83,46 @@ def _column(key: str, value: Any) -> Any:
     if key == "problem":
         return _stored(value)
     return value
+
+
+async def _start_relocks(
+    connection: AsyncConnection,
+    due: Sequence[tuple[Relock, ActionRecord]],
+    *,
+    owner: str,
+    lease_until: datetime,
+    by: str | None = None,
+) -> list[Relock]:
+    """Take the pending ones of these relocks with one conditional UPDATE (RETURNING tells which),
+    and store their lock actions with one INSERT; `by`: who pressed Lock now (None: their time came)."""
+    if not due:
+        return []
+    by_id = {relock.unlock_id: (relock, action) for relock, action in due}
+    taken = await connection.execute(
+        update(relocks)
+        .where(
+            relocks.c.unlock_id.in_(list(by_id)),
+            relocks.c.state == PENDING_RELOCK,
+            # Not a later retry of it, stored since it was read.
+            or_(*(and_(relocks.c.unlock_id == r.unlock_id, relocks.c.tries == r.tries) for r, _ in due)),
+        )
+        .values(
+            state=str(RelockState.STARTED),
+            lock_action_id=case({uid: action.id for uid, (_, action) in by_id.items()}, value=relocks.c.unlock_id),
+            tries=relocks.c.tries + 1,
+            settled_by=by,
+        )
+        .returning(relocks.c.unlock_id)
+    )
+    taken_ids = set(taken.scalars().all())
+    started = [
+        replace(relock, state=RelockState.STARTED, lock_action_id=action.id, tries=relock.tries + 1, settled_by=by)
+        for relock, action in due
+        if relock.unlock_id in taken_ids
+    ]
+    if started:
+        await write_actions(connection, [by_id[r.unlock_id][1] for r in started], owner=owner, lease_until=lease_until)
+    return started
 
 
 class ActionRecords:
@@ -166,14 +223,15 @@ class ActionRecords:
     async def remember_thread(
         self, record: ActionRecord, at: datetime, thread: ActionThread, *, owner: str
     ) -> ActionRecord | None:
-        """Where a queued action held by `owner` is shown; None (nothing written) if it is not so any more.
+        """Where a queued action held by `owner` is shown (or a requesting one: a relock is sent
+        first, shown after); None (nothing written) if it is not so any more.
 
         The channel is the one Slack posted in: for an action shown in someone's DM (asked for by
         their user id), the DM's own id, by which its messages are edited later, after a restart too."""
         return await self._move(
             record,
             at,
-            only_from=(ActionState.QUEUED,),
+            only_from=(ActionState.QUEUED, ActionState.REQUESTING),
             owner=owner,
             channel=thread.channel,
             parent_ts=thread.parent_ts,
@@ -276,17 +334,49 @@ class ActionRecords:
         `by`: who pressed Lock now (None: its time came), with the `audit` entry of that.
         None when it was no longer pending: another instance or press took it, or the door was locked."""
         async with self._db.transaction() as connection:
-            taken = await connection.execute(
-                update(relocks)
-                .where(relocks.c.unlock_id == relock.unlock_id, relocks.c.state == PENDING_RELOCK)
-                .values(state=str(RelockState.STARTED), lock_action_id=action.id, settled_by=by)
-            )
-            if taken.rowcount != 1:
-                return None
-            await write_action(connection, action, owner=owner, lease_until=lease_until)
-            if audit is not None:
+            started = await _start_relocks(connection, [(relock, action)], owner=owner, lease_until=lease_until, by=by)
+            if started and audit is not None:
                 await write_audit(connection, audit)
-        return replace(relock, state=RelockState.STARTED, lock_action_id=action.id, settled_by=by)
+        return started[0] if started else None
+
+    async def start_relocks(
+        self, due: Sequence[tuple[Relock, ActionRecord]], *, owner: str, lease_until: datetime
+    ) -> list[Relock]:
+        """Take each pending relock and store its lock action, held by `owner`, all in one
+        transaction. Returns those taken here; the others were no longer pending (another instance
+        took them, or the door was locked)."""
+        async with self._db.transaction() as connection:
+            return await _start_relocks(connection, due, owner=owner, lease_until=lease_until)
+
+    async def take_due_relocks(
+        self,
+        now: datetime,
+        *,
+        limit: int,
+        lock_action: Callable[[Relock], ActionRecord],
+        owner: str,
+        lease_until: datetime,
+    ) -> tuple[int, list[tuple[Relock, ActionRecord]]]:
+        """The scheduler's tick: find the relocks due by `now` (one query on (state, due_at)) and
+        take them with their lock actions (`lock_action(relock)`), held by `owner`, in one
+        transaction. Returns how many were due and those taken here. On PostgreSQL the rows another
+        instance is taking are skipped (FOR UPDATE SKIP LOCKED), so two instances share the due ones
+        instead of queueing on the same rows; the conditional write decides either way."""
+        async with self._db.transaction() as connection:
+            rows = await connection.execute(
+                select(relocks)
+                .where(relocks.c.state == PENDING_RELOCK, relocks.c.due_at <= now)
+                .order_by(relocks.c.due_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            due = [relock_of_row(row) for row in rows]
+            if not due:
+                return 0, []
+            pairs = [(relock, lock_action(relock)) for relock in due]
+            started = await _start_relocks(connection, pairs, owner=owner, lease_until=lease_until)
+        actions_of = {relock.unlock_id: action for relock, action in pairs}
+        return len(due), [(relock, actions_of[relock.unlock_id]) for relock in started]
 
     # -- reads -----------------------------------------------------------------------------------
 

@@ -3,7 +3,8 @@
 The scheduler's cost when idle is one indexed query per tick (`due_relocks`), however many are
 pending; a due relock is taken by one instance only (`bot.store.actions.ActionRecords.start_relock`,
 which writes its lock action in the same transaction: from then on the action's own lease decides
-who sends it).
+who sends it). A relock whose lock action failed is pending again with a later due time (a retry,
+`retry_relock`), taken the same way, until its last try (`give_up_relock`).
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ from bot.model import AuditEntry, Relock, RelockState
 from bot.store.audit import write_audit
 from bot.store.database import Database
 
-__all__ = ["PENDING_RELOCK", "RelockRecords", "write_relock"]
+__all__ = ["PENDING_RELOCK", "RelockRecords", "relock_of_row", "write_relock"]
 
 PENDING_RELOCK = _PENDING = str(RelockState.PENDING)
 
 
-def _relock(row: Row[Any]) -> Relock:
+def relock_of_row(row: Row[Any]) -> Relock:
+    """A `relocks` row as the model's `Relock`."""
     values = dict(row._mapping)
     values["state"] = RelockState(values["state"])
     return Relock(**values)
@@ -56,7 +58,7 @@ class RelockRecords:
                 .order_by(relocks.c.due_at)
                 .limit(limit)
             )
-            return [_relock(row) for row in rows]
+            return [relock_of_row(row) for row in rows]
 
     async def pending_relocks(self) -> list[Relock]:
         """Every pending relock, soonest first."""
@@ -64,13 +66,13 @@ class RelockRecords:
             rows = await connection.execute(
                 select(relocks).where(relocks.c.state == _PENDING).order_by(relocks.c.due_at)
             )
-            return [_relock(row) for row in rows]
+            return [relock_of_row(row) for row in rows]
 
     async def relock(self, unlock_id: str) -> Relock | None:
         """The relock of this timed unlock, in whatever state."""
         async with self._db.reading() as connection:
             row = (await connection.execute(select(relocks).where(relocks.c.unlock_id == unlock_id))).first()
-        return _relock(row) if row is not None else None
+        return relock_of_row(row) if row is not None else None
 
     async def extend_relock(self, relock: Relock, due_at: datetime, *, audit: AuditEntry) -> Relock | None:
         """Move a pending relock to `due_at`, with its audit entry; None (nothing written) when it is
@@ -110,7 +112,7 @@ class RelockRecords:
                     relocks.c.unlocked_at < unlocked_before,
                 )
             )
-            for relock in [_relock(row) for row in rows]:
+            for relock in [relock_of_row(row) for row in rows]:
                 moved = await connection.execute(
                     update(relocks)
                     .where(relocks.c.unlock_id == relock.unlock_id, relocks.c.state == _PENDING)
@@ -122,8 +124,31 @@ class RelockRecords:
                         await write_audit(connection, audit_of(settled[-1]))
         return settled
 
+    async def retry_relock(self, relock: Relock, *, due_at: datetime, status_ts: str | None) -> Relock | None:
+        """Its lock action (`relock.lock_action_id`) failed: pending again, due at `due_at`, its
+        status message `status_ts` edited by the retry. None when that action is no longer the
+        relock's current one (it was moved already), so each failure is acted on once."""
+        return await self._after_try(relock, state=RelockState.PENDING, due_at=due_at, status_ts=status_ts)
+
+    async def give_up_relock(self, relock: Relock) -> Relock | None:
+        """Its last lock action failed too: no more tries. None when it was moved already."""
+        return await self._after_try(relock, state=RelockState.GAVE_UP)
+
+    async def _after_try(self, relock: Relock, *, state: RelockState, **changes: Any) -> Relock | None:
+        async with self._db.transaction() as connection:
+            moved = await connection.execute(
+                update(relocks)
+                .where(
+                    relocks.c.unlock_id == relock.unlock_id,
+                    relocks.c.state == str(RelockState.STARTED),
+                    relocks.c.lock_action_id == relock.lock_action_id,
+                )
+                .values(state=str(state), **changes)
+            )
+        return replace(relock, state=state, **changes) if moved.rowcount == 1 else None
+
     async def relock_by_lock_action(self, action_id: str) -> Relock | None:
         """The relock a lock action carries out, if it is one."""
         async with self._db.reading() as connection:
             row = (await connection.execute(select(relocks).where(relocks.c.lock_action_id == action_id))).first()
-        return _relock(row) if row is not None else None
+        return relock_of_row(row) if row is not None else None

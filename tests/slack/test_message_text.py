@@ -58,7 +58,14 @@ from bot.slack.messages.notices import (
 )
 from bot.slack.messages.outcomes import not_confirmed_reason
 from bot.slack.messages.primitives import SlackMessage
-from bot.slack.messages.relocks import render_relock_failed, render_relock_settled, render_timed_unlock_reply
+from bot.slack.messages.relocks import (
+    render_relock_failed,
+    render_relock_gave_up,
+    render_relock_locked_on_retry,
+    render_relock_retrying,
+    render_relock_settled,
+    render_timed_unlock_reply,
+)
 from bot.slack.messages.reminders import render_reminded_request, render_reminder
 from bot.slack.messages.replies import render_notice, render_problem
 from bot.slack.messages.requests import (
@@ -254,9 +261,16 @@ def every_message(door: str, text: str) -> Iterator[tuple[str, SlackMessage]]:
     relock = Relock(text, "lock_1", door, "U0ADMIN001", "C1", "1.000001", AT, AT + timedelta(minutes=5))
     for settled_by in ("U0LOCKER1", None):
         yield "render_relock_settled", render_relock_settled(replace(relock, settled_by=settled_by))
+        yield "render_relock_settled", render_relock_settled(replace(relock, settled_by=settled_by, tries=2))
+    retried = replace(relock, tries=3, status_ts="1.000002")
     for view in action_views(door, text):
         yield "render_relock_failed", render_relock_failed(relock, view, mentioning="U0ADMIN001")
         yield "render_relock_failed", render_relock_failed(relock, view)
+        yield "render_relock_failed", render_relock_failed(relock, view, retry_in=timedelta(seconds=30))
+        yield "render_relock_retrying", render_relock_retrying(retried, view, retry_in=timedelta(minutes=2), tries=4)
+        yield "render_relock_locked_on_retry", render_relock_locked_on_retry(retried, view, tries=4)
+    yield "render_relock_gave_up", render_relock_gave_up(retried, mentioning="U0ADMIN001")
+    yield "render_relock_gave_up", render_relock_gave_up(retried)
     for approvers in (frozenset({"U0APPROV01", "S0GROUP01", text}), None, frozenset({"*"}), frozenset()):
         unlock = EmergencyUnlock(
             door, "lock_1", "U0ONCALL01", text, timedelta(minutes=15), approvers, ActionThread(text, "1.0", "2.0"), AT

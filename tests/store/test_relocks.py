@@ -206,3 +206,99 @@ async def test_settling_a_relock_audits_it_in_the_same_write(database_url: str) 
         assert [e.event for e in await store.audit_entries()][-1] == pending.unlock_id[:32]
     finally:
         await store.close()
+
+
+@pytest.mark.anyio
+async def test_a_failed_relock_waits_to_try_again_and_each_try_is_taken_once(database_url: str) -> None:
+    store = await Store.open(database_url)
+    try:
+        pending = relock("lock_4")
+        await add(store, pending)
+        first = await store.start_relock(pending, lock_action(pending), owner="a", lease_until=NOW)
+        assert first is not None
+        assert first.tries == 1
+
+        retry_at = NOW + timedelta(minutes=1)
+        retrying = await store.retry_relock(first, due_at=retry_at, status_ts="1.000002")
+        again = await store.retry_relock(first, due_at=retry_at, status_ts="1.000002")  # the same failure twice
+
+        assert retrying is not None
+        assert again is None
+        assert await store.due_relocks(retry_at - timedelta(seconds=1), limit=10) == []
+        due = await store.due_relocks(retry_at, limit=10)
+        assert [(r.unlock_id, r.state, r.tries, r.status_ts) for r in due] == [
+            (pending.unlock_id, RelockState.PENDING, 1, "1.000002")
+        ]
+        # The retry is taken by one instance only; a stale read of the first try takes nothing.
+        assert await store.start_relock(pending, lock_action(pending), owner="b", lease_until=NOW) is None
+        taken = await asyncio.gather(
+            *(store.start_relock(due[0], lock_action(pending), owner=f"i{i}", lease_until=NOW) for i in range(3))
+        )
+        winners = [t for t in taken if t is not None]
+        assert len(winners) == 1
+        assert winners[0].tries == 2
+
+        assert await store.give_up_relock(first) is None  # an older try's outcome moves nothing
+        gave_up = await store.give_up_relock(winners[0])
+        assert gave_up is not None
+        assert gave_up.state is RelockState.GAVE_UP
+        assert await store.due_relocks(NOW + timedelta(hours=1), limit=10) == []
+    finally:
+        await store.close()
+
+
+@pytest.mark.anyio
+async def test_a_lock_settles_a_relock_waiting_to_try_again(database_url: str) -> None:
+    store = await Store.open(database_url)
+    try:
+        pending = relock("lock_5")
+        await add(store, pending)
+        first = await store.start_relock(pending, lock_action(pending), owner="a", lease_until=NOW)
+        assert first is not None
+        retrying = await store.retry_relock(first, due_at=NOW + timedelta(minutes=1), status_ts=None)
+        assert retrying is not None
+
+        settled = await store.settle_relocks("lock_5", by="U0MEMBER", unlocked_before=NOW + timedelta(seconds=20))
+
+        assert [(r.unlock_id, r.state, r.tries) for r in settled] == [(pending.unlock_id, RelockState.SETTLED, 1)]
+        assert await store.start_relock(retrying, lock_action(pending), owner="a", lease_until=NOW) is None
+    finally:
+        await store.close()
+
+
+@pytest.mark.anyio
+async def test_a_tick_takes_its_due_relocks_in_one_write_and_two_instances_share_them(database_url: str) -> None:
+    stores = [await Store.open(database_url), await Store.open(database_url)]
+    try:
+        due = [relock(f"lock_{10 + i}", due_in=timedelta(seconds=i)) for i in range(6)]
+        later = relock("lock_99", due_in=timedelta(minutes=5))
+        for pending in [*due, later]:
+            await add(stores[0], pending)
+
+        taken = await asyncio.gather(
+            *(
+                store.take_due_relocks(
+                    NOW + timedelta(seconds=10),
+                    limit=10,
+                    lock_action=lock_action,
+                    owner=f"instance-{i}",
+                    lease_until=NOW + timedelta(seconds=30),
+                )
+                for i, store in enumerate(stores)
+            )
+        )
+
+        pairs = [pair for _, started in taken for pair in started]
+        assert sorted(r.unlock_id for r, _ in pairs) == sorted(r.unlock_id for r in due)  # each once, the later not
+        assert all(r.state is RelockState.STARTED and r.tries == 1 and r.lock_action_id == a.id for r, a in pairs)
+        unfinished = {record.id for record in await stores[0].unfinished_actions()}
+        assert {a.id for _, a in pairs} <= unfinished  # their lock actions, stored with them
+        for _, action in pairs:
+            assert await stores[0].relock_by_lock_action(action.id) is not None
+        idle = await stores[0].take_due_relocks(
+            NOW + timedelta(seconds=10), limit=10, lock_action=lock_action, owner="x", lease_until=NOW
+        )
+        assert idle == (0, [])
+    finally:
+        for store in stores:
+            await store.close()
