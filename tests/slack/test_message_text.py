@@ -631,6 +631,30 @@ def test_lock_now_says_who_locked_in_the_thread_and_on_the_parent() -> None:
     assert "locked by <@U0PRESSER>" in render_action_parent(view).text
 
 
+def test_a_relock_or_lock_now_the_lock_did_not_confirm_is_never_shown_as_locked_again() -> None:
+    unconfirmed = "but the lock itself did not confirm it (unconfirmed by the device)."
+    relocked = TimedUnlockEnd(UnlockEnding.RELOCK, "U0UNLOCKER", AT, AT + timedelta(minutes=10))
+    relock = ActionView(ActionKind.LOCK, "Front Door", "U0UNLOCKER", ActionState.SUCCEEDED, ends=relocked)
+    pressed = replace(relocked, ending=UnlockEnding.LOCK_NOW, locked_by="U0PRESSER")
+    lock_now = replace(relock, requested_by="U0PRESSER", ends=pressed)
+    # the unlock's own status, once ended: the unlock was confirmed, the lock that ended it was not
+    unlock = ActionView(ActionKind.UNLOCK, "Front Door", "U0UNLOCKER", ActionState.SUCCEEDED, ends=relocked)
+
+    for view in (relock, lock_now):
+        assert unconfirmed not in render_action_parent(view).text
+        shown = replace(view, confirmed_by_device=False)
+        for message in (render_action_parent(shown), render_action_status(shown)):
+            assert unconfirmed in message.text
+            assert unconfirmed in " ".join(texts(message.blocks))
+    assert render_action_status(replace(lock_now, confirmed_by_device=False)).text == (
+        f"Done: Front Door locked by <@U0PRESSER> (Lock now), {unconfirmed}"
+    )
+    assert render_action_status(unlock).text.endswith(", locked again.")
+    assert render_action_status(replace(unlock, ends=replace(relocked, lock_confirmed=False))).text.endswith(
+        f", locked again, {unconfirmed}"
+    )
+
+
 def test_the_answers_to_a_press_say_plainly_why_nothing_was_done() -> None:
     relock = Relock("u1", "lock_1", "Front Door", "U0UNLOCKER", "C1", "1.000001", AT, AT + timedelta(minutes=5))
 
