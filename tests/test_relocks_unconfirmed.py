@@ -87,7 +87,9 @@ class Messenger:
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(("confirmed", "words"), [(True, "locked again."), (False, "(unconfirmed by the device).")])
+@pytest.mark.parametrize(
+    ("confirmed", "words"), [(True, ", locked again (UTC)."), (False, "(unconfirmed by the device).")]
+)
 async def test_the_unlocks_status_says_whether_its_relock_was_confirmed(confirmed: bool, words: str) -> None:
     messenger = Messenger()
     relocks = Relocks(Records(), None, messenger, Policy(), clock=lambda: AT + timedelta(minutes=10))  # type: ignore[arg-type]

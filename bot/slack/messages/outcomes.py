@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from bot.model import ActionKind, ActionProblem, ActionState, ActionView, ProblemReason, TimedUnlockEnd, UnlockEnding
-from bot.slack.text import NAME_LIMIT, Text, bold, code, compose, date, mention, time_span, value
+from bot.slack.text import IN_UTC, NAME_LIMIT, Text, bold, clock_time, code, compose, date, mention, time_span, value
 from bot.slots import SlotView
 
 __all__ = [
@@ -154,7 +154,7 @@ def _timed_unlock_outcome(view: ActionView, end: TimedUnlockEnd) -> Text:
     (an en dash between), locked again."""
     door = value(view.door, NAME_LIMIT)
     if view.state is ActionState.SUCCEEDED:
-        locked = compose(door, " unlocked ", time_span(end.unlocked_at, end.locked_at), ", locked again")
+        locked = compose(door, " unlocked ", time_span(end.unlocked_at, end.locked_at), ", locked again", IN_UTC)
         return compose(locked, _UNCONFIRMED if not _lock_confirmed(view, end) else ".")
     if view.state.final:
         return could_not_relock(view.door, view)
@@ -177,7 +177,7 @@ def _own_outcome(view: ActionView) -> Text:
     if view.state is ActionState.PENDING:
         return compose(f"{gerund} ", door, ": waiting for the lock to confirm…")
     if view.state is ActionState.SUCCEEDED:
-        until = compose(" until ", date(view.until)) if view.until is not None else compose()
+        until = compose(" until ", clock_time(view.until)) if view.until is not None else compose()
         if not view.confirmed_by_device:
             return compose(door, f" {view.kind.past}", until, _UNCONFIRMED)
         return compose(door, f" {view.kind.past}", until, ".")
