@@ -135,3 +135,21 @@ def test_a_relock_that_fails_is_said_loudly_in_the_thread_and_to_who_unlocked(
     assert f"<@{ADMIN}>" in loud.text
     dm = wait_until(lambda: workspace.direct_messages(ADMIN)[dms_before:], 10, "a DM to whoever unlocked")
     assert "Could not lock Garden Gate again: the lock is offline. It may still be unlocked." in dm[-1].text
+
+
+def test_a_relock_the_lock_did_not_confirm_is_never_shown_as_locked_again(workspace: Workspace, channel: str) -> None:
+    assert workspace.seam is not None
+    parent, status = workspace.finished_action(
+        workspace.command("/unlock", "back door 10s", user=ADMIN, channel=channel)
+    )
+    workspace.seam.configure(confirmed_by_device=False)  # Seam: was_confirmed_by_device false, for the relock
+    unconfirmed = ", but the lock itself did not confirm it (unconfirmed by the device)."
+
+    thread_says(workspace, channel, parent, "Done: Back Door locked, but the lock itself did not", timeout=30)
+
+    wait_until(lambda: "locked again (UTC)" in parent.text, 10, "the parent to tell the unlock's end")
+    assert re.match(
+        rf"Back Door unlocked \d\d:\d\d\u2013\d\d:\d\d, locked again \(UTC\){re.escape(unconfirmed)}", parent.text
+    )
+    wait_until(lambda: "locked again" in status.text, 10, "the unlock's status to tell its end")
+    assert status.text.endswith(f"locked again (UTC){unconfirmed}")
