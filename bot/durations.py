@@ -13,6 +13,7 @@ __all__ = [
     "parse_lock_until",
     "split_leading_duration",
     "spoken_duration",
+    "spoken_elapsed",
 ]
 
 SHORTEST_UNLOCK = timedelta(seconds=10)  # a door unlocked for less could not even be walked through
@@ -127,6 +128,14 @@ def spoken_duration(duration: timedelta) -> str:
     minutes, seconds = divmod(rest, 60)
     parts = (f"{hours} h" if hours else "", f"{minutes} min" if minutes else "", f"{seconds} s" if seconds else "")
     return " ".join(part for part in parts if part) or "0 s"
+
+
+def spoken_elapsed(elapsed: timedelta) -> str:
+    """How long something has lasted, in whole minutes once past one: "30 min", not "30 min 1 s"
+    (measured a little late, by a tick or a slow API)."""
+    if elapsed >= timedelta(minutes=1):
+        return spoken_duration(timedelta(minutes=elapsed // timedelta(minutes=1)))
+    return spoken_duration(elapsed)
 
 
 def _spoken(duration: timedelta) -> str:

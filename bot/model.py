@@ -389,6 +389,7 @@ class TimedUnlockEnd:
     locked_by: str | None = None  # who ended it early (Lock now, /lock)
     reason: str | None = None  # the unlock's reason
     request: UnlockRequest | None = None  # the approved request it carried out: its message is the parent
+    lock_confirmed: bool = True  # False: Seam said the lock that ended it was not confirmed by the device
 
 
 # -- unlock requests ---------------------------------------------------------------------------

@@ -271,7 +271,8 @@ class Relocks:
 
     async def _ended(self, relock: Relock, lock: ActionRecord) -> TimedUnlockEnd:
         ending = UnlockEnding.LOCK_NOW if relock.settled_by else UnlockEnding.RELOCK
-        return await timed_unlock_end(self._store, relock, ending, at=lock.created_at, by=relock.settled_by)
+        end = await timed_unlock_end(self._store, relock, ending, at=lock.created_at, by=relock.settled_by)
+        return replace(end, lock_confirmed=lock.confirmed_by_device is not False)
 
     async def door_locked(self, device_id: str, at: datetime) -> None:
         """Seam says the door was locked at `at` (`lock.locked`): unlocks before then need no relock."""

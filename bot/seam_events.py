@@ -153,7 +153,8 @@ class SeamEvents:
         self._change_listeners: list[Callable[[LockChange], Awaitable[None]]] = []
 
     def on_locked(self, listener: Callable[[str, datetime], Awaitable[None]]) -> None:
-        """Call `listener(device_id, occurred_at)` for each `lock.locked` event (a relock it settles)."""
+        """Call `listener(device_id, occurred_at)` for each `lock.locked` event (a relock it settles),
+        except those of lockbot's own actions, whose outcomes say who locked."""
         self._locked_listeners.append(listener)
 
     def on_door_event(self, listener: Callable[[str], Awaitable[None]]) -> None:
@@ -239,7 +240,9 @@ class SeamEvents:
         if event_type in _ATTEMPT_OUTCOMES:
             self.attempt_ended(event)
             return
-        if event_type == "lock.locked" and event.get("device_id"):
+        # lockbot's own lock: its outcome settles the relock, naming who asked (its event may come first)
+        own = bool(attempt_id) and await self._store.action_by_attempt(str(attempt_id)) is not None
+        if event_type == "lock.locked" and event.get("device_id") and not own:
             at = _parse_time(event.get("occurred_at") or event.get("created_at"), self._clock())
             for listener in self._locked_listeners:
                 await listener(str(event["device_id"]), at)
@@ -258,7 +261,7 @@ class SeamEvents:
                 await change_listener(change)
         if event_type not in _ANNOUNCED:
             return
-        if attempt_id and await self._store.action_by_attempt(str(attempt_id)) is not None:
+        if own:
             return  # lockbot's own action: its outcome is announced with the action
         device_id = str(event.get("device_id") or "")
         try:

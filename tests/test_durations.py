@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.durations import LockUntilError, parse_lock_until, split_leading_duration, spoken_duration
+from bot.durations import LockUntilError, parse_lock_until, split_leading_duration, spoken_duration, spoken_elapsed
 
 NOW = datetime(2026, 11, 22, 15, 0, tzinfo=UTC)  # 10:00 in New York, 00:00 the next day in Tokyo
 LONGEST = timedelta(hours=8)
@@ -89,3 +89,16 @@ def test_a_mistyped_duration_is_refused_rather_than_read_as_a_reason(text: str, 
 )
 def test_spoken_durations(duration: timedelta, words: str) -> None:
     assert spoken_duration(duration) == words
+
+
+@pytest.mark.parametrize(
+    ("elapsed", "words"),
+    [
+        (timedelta(seconds=59), "59 s"),
+        (timedelta(minutes=1), "1 min"),
+        (timedelta(minutes=30, seconds=1), "30 min"),
+        (timedelta(minutes=90, seconds=59), "1 h 30 min"),
+    ],
+)
+def test_how_long_something_has_lasted_is_said_in_whole_minutes_past_one(elapsed: timedelta, words: str) -> None:
+    assert spoken_elapsed(elapsed) == words

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.model import ActionView, Lock
+from bot.model import ActionKind, ActionRecord, ActionState, ActionView, Lock
 from bot.policy import DoorRules, Policy
 from bot.seam_events import DoorNotice, SeamEvents
 from bot.store import Store
@@ -193,3 +194,41 @@ async def test_a_locks_own_event_from_an_unlisted_lock_is_still_told_and_looked_
 
     assert directory.lookups == ["lock_99"]
     assert [(notice.device_id, notice.known) for _, notice in notices] == [("lock_99", False)] * 3
+
+
+@pytest.mark.anyio
+async def test_a_lock_event_of_lockbots_own_lock_is_left_to_its_outcome_to_settle_the_relock(tmp_path: Path) -> None:
+    store = await Store.open(f"sqlite:///{tmp_path / 'lockbot.db'}")
+    at = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+    own_lock = ActionRecord(
+        id="a" * 32,
+        kind=ActionKind.LOCK,
+        device_id="lock_1",
+        door="Front Door",
+        requested_by="U0LOCKER01",
+        reason="",
+        channel="C0GENERAL",
+        state=ActionState.PENDING,
+        created_at=at,
+        updated_at=at,
+        attempt_id="attempt_own",
+    )
+    await store.add_action(own_lock, owner="i", lease_until=at + timedelta(minutes=1))
+    settled: list[tuple[str, datetime]] = []
+
+    async def door_locked(device_id: str, locked_at: datetime) -> None:
+        settled.append((device_id, locked_at))
+
+    events = SeamEvents(store, Policy(), Tracker(), Directory().lock_named, Board())  # type: ignore[arg-type]
+    events.on_locked(door_locked)
+
+    def locked(number: int, attempt_id: str | None) -> dict[str, Any]:
+        event = {"event_id": f"evt_{number}", "event_type": "lock.locked", "device_id": "lock_1"}
+        return event | {"occurred_at": "2026-11-22T10:05:00Z", "action_attempt_id": attempt_id}
+
+    for event in (locked(1, "attempt_own"), locked(2, "attempt_elsewhere"), locked(3, None)):
+        await events.handle(event)
+    await store.close()
+
+    # lockbot's own /lock (or relock) is settled by its outcome, which names who asked
+    assert settled == [("lock_1", datetime(2026, 11, 22, 10, 5, tzinfo=UTC))] * 2

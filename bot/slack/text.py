@@ -18,9 +18,11 @@ from slack_sdk.models.messages import DateLink, ObjectLink
 
 __all__ = [
     "ECHO_LIMIT",
+    "IN_UTC",
     "NAME_LIMIT",
     "Text",
     "bold",
+    "clock_time",
     "code",
     "compose",
     "cut",
@@ -189,15 +191,29 @@ def date(moment: datetime, *, at: bool = False) -> Text:
 _EN_DASH = "\u2013"
 
 
+def _time_of_day(moment: datetime) -> str:
+    """ "14:10": a time of day in UTC, as plain text."""
+    return plain_date(moment).split(" ")[1]
+
+
+def clock_time(moment: datetime) -> Text:
+    """A time of day every reader sees in their own zone, as Slack's `{time}` shows it ("14:10");
+    "14:10 UTC" as plain text. For a time less than a day ahead (an unlock's end): its next 14:10."""
+    plain = f"{_time_of_day(moment)} UTC"
+    markup = str(DateLink(date=moment, date_format="{time}", fallback=plain))
+    return Text((_Words(markup, plain),))
+
+
 def time_span(start: datetime, end: datetime) -> Text:
     """From one time of day to another (14:00 to 14:10, with an en dash), each in the reader's own
-    zone; UTC in the plain text, with the day when the two are on different days."""
-    (start_day, start_time), (end_day, end_time) = (plain_date(moment).split(" ", 1) for moment in (start, end))
-    plain = f"{start_time.removesuffix(' UTC')}{_EN_DASH}{end_time}"
-    if start_day != end_day:
-        plain = f"{start_day} {start_time.removesuffix(' UTC')}{_EN_DASH}{end_day} {end_time}"
-    marks = [str(DateLink(date=moment, date_format="{time}", fallback=plain_date(moment))) for moment in (start, end)]
-    return Text((_Words(_EN_DASH.join(marks), plain),))
+    zone, as Slack's `{time}` shows it; the plain text is the times alone, in UTC: say so after the
+    whole phrase with `IN_UTC` ("unlocked 14:00 to 14:10, locked again (UTC)")."""
+    marks = [str(DateLink(date=moment, date_format="{time}", fallback=_time_of_day(moment))) for moment in (start, end)]
+    return Text((_Words(_EN_DASH.join(marks), f"{_time_of_day(start)}{_EN_DASH}{_time_of_day(end)}"),))
+
+
+# The plain text's times are UTC (the blocks' are each reader's own): said once, after the phrase.
+IN_UTC = Text((_Words("", " (UTC)"),))
 
 
 def fitting(items: Sequence[Text], budget: int, separator: str) -> int:

@@ -139,7 +139,7 @@ def test_break_glass_unlocks_once_relocks_alarms_every_approver_and_is_audited(
     parent, status = workspace.finished_action(sent)
     unlocked_at = time.monotonic()
 
-    assert re.fullmatch(r"Done: Front Door unlocked until \d{4}-\d\d-\d\d \d\d:\d\d UTC\.", status.text)
+    assert re.fullmatch(r"Done: Front Door unlocked until \d\d:\d\d UTC\.", status.text)
     assert "gas leak in the hall" in parent.text
     assert calls(workspace, "/locks/unlock_door") == 1
     assert workspace.slack.responses_for(sent.response_id) == []  # no approval asked, no refusal

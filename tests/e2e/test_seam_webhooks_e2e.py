@@ -300,3 +300,29 @@ def test_a_door_locked_at_the_door_settles_its_timed_unlock(workspace: Workspace
     )
     wait_until(lambda: datetime.now(UTC) > due + timedelta(seconds=3), 20, "the relock's time to pass")
     assert seam.calls().get("/locks/lock_door", 0) == 0
+
+
+def test_the_event_of_lockbots_own_lock_leaves_the_timed_unlock_to_say_who_locked(
+    workspace: Workspace, channel: str
+) -> None:
+    assert workspace.seam is not None
+    seam = workspace.seam
+    parent, _ = workspace.finished_action(workspace.command("/unlock", "garden gate 30s", user=ADMIN, channel=channel))
+    seam.configure(action_delay_ms=3000, confirmed_by_device=True)  # the lock's outcome comes well after its event
+    _, status = workspace.action(workspace.command("/lock", "garden gate", user=ADMIN, channel=channel))
+    workspace.slack.wait_for(lambda: status.text.startswith("Pending:"), 10, "the lock's attempt to be stored")
+    attempt = next(a for a in reversed(seam.attempts()) if a["action_type"] == "LOCK_DOOR")
+
+    # Seam's lock.locked for lockbot's own attempt, before lockbot has its outcome
+    own = event("lock.locked", "lock_4", method="seamapi", action_attempt_id=attempt["action_attempt_id"])
+    assert deliver(workspace, own).status_code == 200
+
+    settled = workspace.slack.wait_for(
+        lambda: next((m for m in workspace.slack.replies(channel, parent.ts) if "was locked" in m.text), None),
+        15,
+        "the thread to say the door was locked",
+    )
+    assert settled.text == (
+        f":lock: Garden Gate was locked by <@{ADMIN}> before its timed unlock ended; lockbot will not lock it again."
+    )
+    assert status.text == "Done: Garden Gate locked."

@@ -70,7 +70,7 @@ def test_a_timed_unlock_locks_the_door_again_once_in_its_thread(workspace: Works
     parent, status = workspace.finished_action(sent)
     unlocked_at = time.monotonic()
     # Until when, in each reader's own zone (Slack's date formatting); UTC in the plain text.
-    assert re.fullmatch(r"Done: Back Door unlocked until \d{4}-\d\d-\d\d \d\d:\d\d UTC\.", status.text)
+    assert re.fullmatch(r"Done: Back Door unlocked until \d\d:\d\d UTC\.", status.text)
     assert "<!date^" in str(status.blocks)
     assert "unlocked until" in parent.text
     assert lock_calls(workspace) == 0
@@ -139,3 +139,21 @@ def test_a_relock_that_fails_is_said_loudly_in_the_thread_and_to_who_unlocked(
     # so no lock_door of it lands in another test.
     workspace.finished_action(workspace.command("/lock", "garden gate", user=ADMIN, channel=channel))
     thread_says(workspace, channel, parent, "lockbot will not try again", timeout=10)
+
+
+def test_a_relock_the_lock_did_not_confirm_is_never_shown_as_locked_again(workspace: Workspace, channel: str) -> None:
+    assert workspace.seam is not None
+    parent, status = workspace.finished_action(
+        workspace.command("/unlock", "back door 10s", user=ADMIN, channel=channel)
+    )
+    workspace.seam.configure(confirmed_by_device=False)  # Seam: was_confirmed_by_device false, for the relock
+    unconfirmed = ", but the lock itself did not confirm it (unconfirmed by the device)."
+
+    thread_says(workspace, channel, parent, "Done: Back Door locked, but the lock itself did not", timeout=30)
+
+    wait_until(lambda: "locked again (UTC)" in parent.text, 10, "the parent to tell the unlock's end")
+    assert re.match(
+        rf"Back Door unlocked \d\d:\d\d\u2013\d\d:\d\d, locked again \(UTC\){re.escape(unconfirmed)}", parent.text
+    )
+    wait_until(lambda: "locked again" in status.text, 10, "the unlock's status to tell its end")
+    assert status.text.endswith(f"locked again (UTC){unconfirmed}")

@@ -629,10 +629,11 @@ def test_the_parent_of_a_timed_unlock_ends_as_unlocked_from_to_locked_again() ->
 
     parent = render_action_parent(locked)
 
-    assert parent.text.startswith("Front Door unlocked 17:30\u201317:40 UTC, locked again.")
+    assert parent.text.startswith("Front Door unlocked 17:30\u201317:40, locked again (UTC).")
     assert "<@U0UNLOCKER>" in parent.text
     blocks = " ".join(texts(parent.blocks))
-    assert f"<!date^{int(AT.timestamp())}^{{time}}|2026-11-22 17:30 UTC>\u2013<!date^" in blocks
+    assert f"<!date^{int(AT.timestamp())}^{{time}}|17:30>\u2013<!date^" in blocks  # each token shows the time only
+    assert "17:40>, locked again." in blocks  # the reader's own zone: no "(UTC)" there
     failed = render_action_parent(replace(locked, state=ActionState.FAILED, problem=words("the lock is offline")))
     assert failed.text.startswith("Could not lock Front Door again: the lock is offline. It may still be unlocked.")
 
@@ -643,6 +644,51 @@ def test_lock_now_says_who_locked_in_the_thread_and_on_the_parent() -> None:
 
     assert render_action_status(view).text == "Done: Front Door locked by <@U0PRESSER> (Lock now)."
     assert "locked by <@U0PRESSER>" in render_action_parent(view).text
+
+
+def test_a_relock_or_lock_now_the_lock_did_not_confirm_is_never_shown_as_locked_again() -> None:
+    unconfirmed = "but the lock itself did not confirm it (unconfirmed by the device)."
+    relocked = TimedUnlockEnd(UnlockEnding.RELOCK, "U0UNLOCKER", AT, AT + timedelta(minutes=10))
+    relock = ActionView(ActionKind.LOCK, "Front Door", "U0UNLOCKER", ActionState.SUCCEEDED, ends=relocked)
+    pressed = replace(relocked, ending=UnlockEnding.LOCK_NOW, locked_by="U0PRESSER")
+    lock_now = replace(relock, requested_by="U0PRESSER", ends=pressed)
+    # the unlock's own status, once ended: the unlock was confirmed, the lock that ended it was not
+    unlock = ActionView(ActionKind.UNLOCK, "Front Door", "U0UNLOCKER", ActionState.SUCCEEDED, ends=relocked)
+
+    for view in (relock, lock_now):
+        assert unconfirmed not in render_action_parent(view).text
+        shown = replace(view, confirmed_by_device=False)
+        for message in (render_action_parent(shown), render_action_status(shown)):
+            assert unconfirmed in message.text
+            assert unconfirmed in " ".join(texts(message.blocks))
+    assert render_action_status(replace(lock_now, confirmed_by_device=False)).text == (
+        f"Done: Front Door locked by <@U0PRESSER> (Lock now), {unconfirmed}"
+    )
+    assert render_action_status(unlock).text.endswith(", locked again (UTC).")
+    assert render_action_status(replace(unlock, ends=replace(relocked, lock_confirmed=False))).text.endswith(
+        f", locked again (UTC), {unconfirmed}"
+    )
+
+
+def test_unlocked_until_reads_as_the_time_alone_in_text_and_blocks() -> None:
+    until = AT + timedelta(minutes=10)  # 17:40 UTC
+    token = f"<!date^{int(until.timestamp())}^{{time}}|17:40 UTC>"  # the reader's own 17:40, no date
+    lock = Lock(device_id="lock_1", display_name="Front Door", locked=False, online=True)
+    relock = Relock("u1", "lock_1", "Front Door", "U0UNLOCKER", "C1", "1.000001", AT, until)
+    overview = render_door_overview(DoorOverview((DoorStatus(lock, True, True, unlocked_until=until),)))
+    status = render_action_status(ActionView(ActionKind.UNLOCK, "Front Door", "U1", ActionState.SUCCEEDED, until=until))
+    extended = render_timed_unlock_reply(Extended(relock))
+    assert extended is not None
+    home = render_home(HomePage("U0UNLOCKER", (HomeDoor(lock, True, unlocked_until=until),), timed_unlocks=(relock,)))
+
+    assert "Front Door — unlocked until 17:40 UTC, online" in overview.text
+    assert f"unlocked until {token}, online" in " ".join(texts(overview.blocks))
+    assert status.text == "Done: Front Door unlocked until 17:40 UTC."
+    assert f"Front Door unlocked until {token}." in " ".join(texts(status.blocks))
+    assert extended.text == "Front Door stays unlocked until 17:40 UTC."
+    shown = " ".join(texts(home["blocks"]))
+    assert f"unlocked until {token}" in shown
+    assert f"unlocked by you until {token}" in shown
 
 
 def test_the_answers_to_a_press_say_plainly_why_nothing_was_done() -> None:
@@ -675,4 +721,4 @@ def test_an_approved_timed_unlock_keeps_its_request_message_when_locked_again() 
     parent = render_action_parent(locked)
 
     assert parent.text.startswith("<@U0REQUEST1> asks to unlock Front Door")
-    assert parent.text.endswith("Front Door unlocked 17:30\u201317:40 UTC, locked again.")
+    assert parent.text.endswith("Front Door unlocked 17:30\u201317:40, locked again (UTC).")

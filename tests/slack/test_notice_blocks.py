@@ -70,6 +70,20 @@ def test_the_alert_says_how_long_and_since_when_with_lock_it() -> None:
 
 
 @pytest.mark.parametrize(
+    ("unlocked_for", "words"),
+    [
+        (timedelta(minutes=30, seconds=1), "30 min"),  # measured a tick and a Seam GET late
+        (timedelta(hours=2, minutes=13, seconds=47), "2 h 13 min"),
+        (timedelta(seconds=5, microseconds=600_000), "5 s"),  # a seconds-scale alert_unlocked_after
+    ],
+)
+def test_the_alert_says_the_whole_minutes_the_door_has_been_unlocked(unlocked_for: timedelta, words: str) -> None:
+    message = render_unlocked_alert(ALERT, unlocked_for)
+
+    assert message.text.startswith(f":warning: Front Door has been unlocked for {words} (since ")
+
+
+@pytest.mark.parametrize(
     ("by", "how", "words"),
     [
         ("U0LOCKER01", None, "Front Door was locked by <@U0LOCKER01> at 2026-11-22 18:00 UTC."),

@@ -21,7 +21,7 @@ from bot.slack.messages.primitives import (
     section,
     section_message,
 )
-from bot.slack.text import NAME_LIMIT, Text, bold, code, compose, date, fitting, join, mention, value
+from bot.slack.text import NAME_LIMIT, Text, bold, clock_time, code, compose, date, fitting, join, mention, value
 
 __all__ = [
     "render_ambiguous_door",
@@ -96,7 +96,7 @@ def _door_line(lock: Lock, may_lock: bool, may_unlock: bool, until: datetime | N
     """(icon, line) for one door; `until`: lockbot locks it again then."""
     locked = compose({True: "locked", False: "unlocked", None: "lock state unknown"}[lock.locked])
     if until is not None:
-        locked = compose("unlocked until ", date(until))
+        locked = compose("unlocked until ", clock_time(until))
     online = {True: "online", False: "offline", None: "connection unknown"}[lock.online]
     icon = ":lock:" if lock.locked else ":unlock:" if lock.locked is False else ":grey_question:"
     rights = [right for right, allowed in (("lock", may_lock), ("unlock", may_unlock)) if allowed]

@@ -26,7 +26,7 @@ from bot.slack.messages.notices import door_lock_button
 from bot.slack.messages.primitives import SECTION_LIMIT, Block, SlackMessage, actions, button, context, section
 from bot.slack.messages.replies import render_problem
 from bot.slack.messages.requests import decision_buttons
-from bot.slack.text import Text, bold, code, compose, cut, date, join, mention, value
+from bot.slack.text import Text, bold, clock_time, code, compose, cut, date, join, mention, value
 
 __all__ = [
     "DOOR_REQUEST",
@@ -68,7 +68,7 @@ def _more(count: int, how: str) -> Block:
 def _door_state(door: HomeDoor) -> Text:
     lock = door.lock
     if lock.locked is False and door.unlocked_until is not None:
-        state = compose("unlocked until ", date(door.unlocked_until))
+        state = compose("unlocked until ", clock_time(door.unlocked_until))
     else:
         state = compose({True: "locked", False: "unlocked", None: "lock state unknown"}[lock.locked])
     parts = [state, compose({True: "online", False: "offline", None: "connection unknown"}[lock.online])]
@@ -118,7 +118,9 @@ def _door_blocks(door: HomeDoor, index: int) -> list[Block]:
 
 
 def _timed_unlock_blocks(relock: Relock, index: int) -> list[Block]:
-    line = compose(":hourglass_flowing_sand: ", bold(relock.door), " — unlocked by you until ", date(relock.due_at))
+    line = compose(
+        ":hourglass_flowing_sand: ", bold(relock.door), " — unlocked by you until ", clock_time(relock.due_at)
+    )
     if not _carried(relock.unlock_id):
         return [section(line)]
     buttons = [button(RELOCK_NOW, "Lock now", relock.unlock_id), button(UNLOCK_EXTEND, "+15 min", relock.unlock_id)]

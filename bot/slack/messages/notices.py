@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from slack_sdk.models.blocks import ButtonElement
 
-from bot.durations import spoken_duration
+from bot.durations import spoken_elapsed
 from bot.model import ActionView, UnlockedAlert
 from bot.seam_events import DoorNotice
 from bot.slack.messages.outcomes import action_icon, action_outcome
@@ -69,7 +69,7 @@ def render_unlocked_alert(alert: UnlockedAlert, unlocked_for: timedelta) -> Slac
     """ "Front Door has been unlocked for 30 min", with a button to lock it."""
     sentence = compose(
         bold(alert.door),
-        f" has been unlocked for {spoken_duration(unlocked_for)} (since ",
+        f" has been unlocked for {spoken_elapsed(unlocked_for)} (since ",
         date(alert.unlocked_at),
         ")",
     )

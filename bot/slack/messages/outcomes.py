@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from bot.model import ActionKind, ActionProblem, ActionState, ActionView, ProblemReason, TimedUnlockEnd, UnlockEnding
-from bot.slack.text import NAME_LIMIT, Text, bold, code, compose, date, mention, time_span, value
+from bot.slack.text import IN_UTC, NAME_LIMIT, Text, bold, clock_time, code, compose, date, mention, time_span, value
 from bot.slots import SlotView
 
 __all__ = [
@@ -138,13 +138,24 @@ def could_not_relock(door: str, outcome: ActionView) -> Text:
     return compose("Could not lock ", value(door, NAME_LIMIT), " again: ", reason, ". It may still be unlocked.")
 
 
+# A success Seam marks `was_confirmed_by_device: false`: said, never shown as a plain success.
+_UNCONFIRMED = ", but the lock itself did not confirm it (unconfirmed by the device)."
+
+
+def _lock_confirmed(view: ActionView, end: TimedUnlockEnd) -> bool:
+    """Whether the lock that ended a timed unlock was confirmed by the device (`view` is that lock,
+    or the unlock itself, whose own confirmation is not the lock's)."""
+    return end.lock_confirmed and (view.confirmed_by_device or view.kind is not ActionKind.LOCK)
+
+
 def _timed_unlock_outcome(view: ActionView, end: TimedUnlockEnd) -> Text:
     # `view`: the lock that ended it, or the unlock itself once it ended (never shown before a lock worked).
     """A timed unlock and the lock that ends it, in one sentence: "Front Door unlocked 14:00 to 14:10
     (an en dash between), locked again."""
     door = value(view.door, NAME_LIMIT)
     if view.state is ActionState.SUCCEEDED:
-        return compose(door, " unlocked ", time_span(end.unlocked_at, end.locked_at), ", locked again.")
+        locked = compose(door, " unlocked ", time_span(end.unlocked_at, end.locked_at), ", locked again", IN_UTC)
+        return compose(locked, _UNCONFIRMED if not _lock_confirmed(view, end) else ".")
     if view.state.final:
         return could_not_relock(view.door, view)
     return compose(door, " unlocked since ", date(end.unlocked_at), "; locking it again…")
@@ -166,14 +177,9 @@ def _own_outcome(view: ActionView) -> Text:
     if view.state is ActionState.PENDING:
         return compose(f"{gerund} ", door, ": waiting for the lock to confirm…")
     if view.state is ActionState.SUCCEEDED:
-        until = compose(" until ", date(view.until)) if view.until is not None else compose()
+        until = compose(" until ", clock_time(view.until)) if view.until is not None else compose()
         if not view.confirmed_by_device:
-            return compose(
-                door,
-                f" {view.kind.past}",
-                until,
-                ", but the lock itself did not confirm it (unconfirmed by the device).",
-            )
+            return compose(door, f" {view.kind.past}", until, _UNCONFIRMED)
         return compose(door, f" {view.kind.past}", until, ".")
     if view.state is ActionState.FAILED:
         problem = value((_words(view.problem, view.kind) or "Seam reported an error").rstrip("."), NAME_LIMIT * 4)
@@ -201,7 +207,9 @@ def action_status(view: ActionView) -> tuple[str, Text]:
         return _STATUS_LABEL[view.state], _timed_unlock_outcome(view, end)
     if end is not None and end.ending is UnlockEnding.LOCK_NOW and view.state is ActionState.SUCCEEDED:
         door = value(view.door, NAME_LIMIT)
-        return _STATUS_LABEL[view.state], compose(door, " locked by ", mention(view.requested_by), " (Lock now).")
+        ending = "." if _lock_confirmed(view, end) else _UNCONFIRMED
+        locked = compose(door, " locked by ", mention(view.requested_by), " (Lock now)", ending)
+        return _STATUS_LABEL[view.state], locked
     return _STATUS_LABEL[view.state], _own_outcome(view)
 
 

@@ -13,7 +13,7 @@ from bot.durations import spoken_duration
 from bot.model import ActionKind, ActionState, ActionView, Relock, RelockState
 from bot.slack.messages.outcomes import could_not_relock, not_confirmed_reason, problem_words
 from bot.slack.messages.primitives import Block, SlackMessage, actions, button, section_message
-from bot.slack.text import NAME_LIMIT, Text, bold, compose, date, mention, value
+from bot.slack.text import NAME_LIMIT, Text, bold, clock_time, compose, date, mention, value
 from bot.timed_unlocks import (
     EXTEND_BY,
     AlreadyEnded,
@@ -171,7 +171,7 @@ def render_timed_unlock_reply(change: TimedUnlockChange) -> SlackMessage | None:
         return None  # the lock's own status, in the thread, says who locked it and how it ended
     if isinstance(change, Extended):
         relock = change.relock
-        text = compose(bold(relock.door), " stays unlocked until ", date(relock.due_at), ".")
+        text = compose(bold(relock.door), " stays unlocked until ", clock_time(relock.due_at), ".")
         if change.capped_by is not None:
             limit = spoken_duration(change.capped_by)
             text = text + f" That is as long as it may be unlocked: at most {limit} from now (its max_unlock)."

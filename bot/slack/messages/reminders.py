@@ -3,9 +3,7 @@ the request message saying who was reminded and when."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from bot.durations import spoken_duration
+from bot.durations import spoken_elapsed
 from bot.model import UnlockRequest
 from bot.policy import EVERYONE
 from bot.reminders import Reminder, ReminderHistory
@@ -35,13 +33,6 @@ def _approvers(approvers: frozenset[str] | None, *, sentence_start: bool) -> lis
     return _mentions(approvers)
 
 
-def _waited(waited: timedelta) -> str:
-    """Whole minutes once past one: "waiting 10 min", not "10 min 2 s"."""
-    if waited >= timedelta(minutes=1):
-        return spoken_duration(timedelta(minutes=waited // timedelta(minutes=1)))
-    return spoken_duration(waited)
-
-
 def render_reminder(reminder: Reminder) -> SlackMessage:
     """The reply in the request's thread: whom it concerns, and what to do."""
     request = reminder.request
@@ -52,7 +43,7 @@ def render_reminder(reminder: Reminder) -> SlackMessage:
         bold(request.door),
         ": ",
         mention(request.requester),
-        f" has been waiting {_waited(reminder.waited)} for approval. Approve or deny above.",
+        f" has been waiting {spoken_elapsed(reminder.waited)} for approval. Approve or deny above.",
     )
     if reminder.escalating:
         return section_message(
