@@ -12,11 +12,20 @@ from pathlib import Path
 
 import pytest
 
-from bot.model import RequestReminder, RequestState, UnlockRequest, new_id
+from bot.model import (
+    ActionKind,
+    ActionState,
+    ActionView,
+    ReminderHistory,
+    RequestReminder,
+    RequestState,
+    UnlockRequest,
+    new_id,
+)
 from bot.policy import DoorRules, Policy
 from bot.reminders import (
     Reminder,
-    ReminderHistory,
+    ReminderHistories,
     ReminderPost,
     Reminders,
     first_reminder_due,
@@ -255,6 +264,35 @@ async def test_a_decided_request_is_reminded_no_more(database_url: str) -> None:
         stored = await store.reminder_of(pending.id)
         assert stored is not None
         assert stored.due_at is None
+    finally:
+        await store.close()
+
+
+@pytest.mark.anyio
+async def test_a_decided_request_and_its_unlock_carry_who_was_reminded_and_when(database_url: str) -> None:
+    store = await Store.open(database_url)
+    try:
+        pending = await filed(store, request())
+        never_reminded = request()
+        await store.add_request(never_reminded)  # as with a policy without remind_after
+        clock = Clock(FILED + 10 * MIN)
+        reminders = Reminders(store, Messenger(), Policy(RULES), clock=clock)
+        await reminders.run_due()
+        clock.now = FILED + 25 * MIN
+        await reminders.run_due()  # the escalation
+        approved = await store.decide(pending.id, RequestState.APPROVED, by="U0APPROV01", at=clock.now)
+        assert approved is not None
+        histories = ReminderHistories(store, Policy(RULES))
+
+        shown = await histories.attach(approved)
+
+        assert shown.reminded == ReminderHistory(RULES.approvers, FILED + 25 * MIN, RULES.escalate_to, FILED + 25 * MIN)
+        assert replace(shown, reminded=None) == approved
+        assert (await histories.attach(never_reminded)).reminded is None
+        unlock = ActionView(ActionKind.UNLOCK, "Front Door", "U0MEMBER01", ActionState.SUCCEEDED, request=approved)
+        assert (await histories.attach_to_action(unlock)).request == shown
+        direct = ActionView(ActionKind.UNLOCK, "Front Door", "U0MEMBER01", ActionState.SUCCEEDED)
+        assert await histories.attach_to_action(direct) == direct
     finally:
         await store.close()
 

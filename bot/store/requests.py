@@ -38,6 +38,7 @@ class RequestRecords:
 
     async def add_request(self, request: UnlockRequest) -> None:
         values = asdict(request)
+        values.pop("reminded")  # the reminders' own table holds that
         values["state"] = str(request.state)
         unlock_for = values.pop("unlock_for")
         values["unlock_for_seconds"] = int(unlock_for.total_seconds()) if unlock_for is not None else None
