@@ -150,6 +150,8 @@ def test_reminders_stop_at_denial_cancellation_and_expiry(workspace: Workspace, 
     no_more_reminders(workspace, requests, 1, filed_at + 23)  # past the 20 s escalation
     assert "Denied by" in denied.text
     assert "Cancelled by" in cancelled.text
+    for name, message in requests.items():  # each keeps who was reminded, and when
+        assert f"Reminded {APPROVERS} at " in message.text, name
 
 
 def test_a_reminder_slack_did_not_take_is_tried_again_and_said_loudly(workspace: Workspace, channel: str) -> None:
