@@ -200,7 +200,7 @@ class ThreadReporter(_SlackMessages, Generic[_V]):
         self._attach = attach
 
     async def open(self, channel: str, view: _V) -> ActionThread:
-        channel, parent_ts = await self._post(channel, self._render_parent(view))
+        channel, parent_ts = await self._post(channel, self._render_parent(await self._attach(view)))
         try:
             _, status_ts = await self._post(channel, self._render_status(view), thread_ts=parent_ts)
         except CannotReport:
