@@ -34,7 +34,7 @@ from bot.overbooked import SlotClient
 from bot.policy import Policy
 from bot.policy_file import load_policy, policy_path
 from bot.relocks import Relocks
-from bot.reminders import Reminders
+from bot.reminders import ReminderHistories, Reminders
 from bot.seam import SeamClient, SeamError
 from bot.seam_events import SeamEvents, UnreadableEvent
 from bot.slack.buttons import RequestButtons
@@ -411,7 +411,9 @@ def _wire_doors(lockbot: Lockbot, people: SlackPeople) -> DoorService | None:
         lockbot.tracker = tracker = AttemptTracker(
             seam, deadline_seconds=settings.lockbot_action_timeout, patience=patience
         )
-        reporter = action_reporter(slack, owed)
+        # Every request message keeps who was reminded of it and when, also once it is decided.
+        histories = ReminderHistories(store, policy)
+        reporter = action_reporter(slack, owed, histories.attach_to_action)
         lockbot.actions = actions = DoorActions(
             seam,
             tracker,
@@ -427,7 +429,7 @@ def _wire_doors(lockbot: Lockbot, people: SlackPeople) -> DoorService | None:
             policy,
             people,
             actions,
-            _ShownOnHome(SlackRequestMessenger(slack, owed), homes),
+            _ShownOnHome(SlackRequestMessenger(slack, owed, histories.attach), homes),
             directory.lock_named,
         )
         requests.on_state_change(metrics.request_changed)
@@ -438,11 +440,15 @@ def _wire_doors(lockbot: Lockbot, people: SlackPeople) -> DoorService | None:
             lockbot.webhook_signed = _svix_signature_check(settings.seam_webhook_secret.get_secret_value())
         actions.on_final(metrics.action_finished)
         lockbot.relocks = relocks = Relocks(
-            store, actions, SlackRelockMessenger(slack, owed), policy, retry_after=settings.relock_retries
+            store,
+            actions,
+            SlackRelockMessenger(slack, owed, histories.attach_to_action),
+            policy,
+            retry_after=settings.relock_retries,
         )
         actions.on_final(relocks.quiet_retries(events.announce_outcome))
         actions.on_final(relocks.action_finished)
-        lockbot.reminders = Reminders(store, SlackReminderMessenger(slack, owed), policy)
+        lockbot.reminders = Reminders(store, SlackReminderMessenger(slack, owed, histories.attach), policy)
         actions.show_timed_unlocks_with(relocks.timed_unlock_ended_by)
         events.on_locked(relocks.door_locked)
         lockbot.alerts = alerts = UnlockedAlerts(

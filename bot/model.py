@@ -29,6 +29,7 @@ __all__ = [
     "ProblemReason",
     "Relock",
     "RelockState",
+    "ReminderHistory",
     "RequestReminder",
     "RequestState",
     "SlotLock",
@@ -404,6 +405,16 @@ class RequestState(StrEnum):
 
 
 @dataclass(frozen=True)
+class ReminderHistory:
+    """Who was reminded of a request and when, shown on its message so an approver landing on it sees it."""
+
+    approvers: frozenset[str] | None  # None: workspace admins and owners
+    reminded_at: datetime  # the last reminder posted
+    escalate_to: frozenset[str]  # empty until escalated
+    escalated_at: datetime | None
+
+
+@dataclass(frozen=True)
 class UnlockRequest:
     id: str
     device_id: str
@@ -420,6 +431,9 @@ class UnlockRequest:
     decided_at: datetime | None = None
     note: str | None = None
     unlock_for: timedelta | None = None  # approved, it locks again this long after it succeeded
+    # Its reminders so far, for its message: not a column; attached where the message is shown
+    # (`bot.reminders.ReminderHistories`), None when it was never reminded or it was not looked up.
+    reminded: ReminderHistory | None = None
 
 
 @dataclass(frozen=True)

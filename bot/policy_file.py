@@ -189,14 +189,35 @@ def load_policy(path: Path) -> Policy:
         raise ConfigError("lockbot cannot start: " + "; ".join(problems)) from None
     defaults = parsed.defaults.over(DoorRules())
     doors = {name.casefold(): rules.over(defaults) for name, rules in parsed.doors.items()}
-    # A relock later than anyone may unlock for could never be used: refuse it where it is read.
-    for where, rules in (
-        ("defaults", defaults),
-        *((f"doors.{name}", parsed.doors[name].over(defaults)) for name in parsed.doors),
-    ):
-        if rules.relock_after is not None and rules.relock_after > rules.max_unlock:
-            raise ConfigError(f"lockbot cannot start: {path}: {where}: relock_after is longer than max_unlock")
+    tables: list[tuple[tuple[str, ...], _RulesFile, DoorRules]] = [
+        (("defaults",), parsed.defaults, defaults),
+        *((("doors", name), table, table.over(defaults)) for name, table in parsed.doors.items()),
+    ]
+    for place, table, rules in tables:
+        mistake = _mistake(table, rules)
+        if mistake is not None:
+            key, reason = mistake
+            line = _line_of(source, (*place, key) if key in table.model_fields_set else place)
+            where = f"{path} line {line}" if line else str(path)
+            raise ConfigError(f"lockbot cannot start: {where}: {'.'.join(place)}: {reason}")
     return Policy(defaults=defaults, doors=doors)
+
+
+def _mistake(table: _RulesFile, rules: DoorRules) -> tuple[str, str] | None:
+    """(the key to point at, why) when a table's rules, defaults applied, cannot mean what they say."""
+    given = table.model_fields_set
+    # A relock later than anyone may unlock for could never be used.
+    if rules.relock_after is not None and rules.relock_after > rules.max_unlock:
+        return ("relock_after" if "relock_after" in given else "max_unlock"), "relock_after is longer than max_unlock"
+    # An escalation to nobody would silently never happen. A door that writes `escalate_to = []`
+    # under an escalate_after it inherits means it: that is how one door opts out of escalating.
+    # An escalate_after at or before remind_after is no mistake: the escalation comes alone, before
+    # the first reminder, or as the first reminder ("page security if nobody answers in 5 minutes").
+    if rules.escalate_after is not None and not rules.escalate_to:
+        if "escalate_to" in given and "escalate_after" not in given:
+            return None
+        return "escalate_after" if "escalate_after" in given else "escalate_to", "escalate_after needs escalate_to"
+    return None
 
 
 def policy_path(settings: Settings) -> Path | None:

@@ -13,19 +13,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
-from bot.model import RequestReminder, RequestState, UnlockRequest, utcnow
+from bot.model import ActionView, ReminderHistory, RequestReminder, RequestState, UnlockRequest, utcnow
 from bot.policy import DoorRules, Policy
 from bot.ticks import run_every_tick
 
 __all__ = [
     "DueReminder",
+    "HistoryStore",
     "Reminder",
-    "ReminderHistory",
+    "ReminderHistories",
     "ReminderMessenger",
     "ReminderPost",
     "ReminderStore",
@@ -33,6 +34,7 @@ __all__ = [
     "first_reminder_due",
     "next_reminder_due",
     "reminder_at",
+    "reminder_history",
 ]
 
 log = logging.getLogger(__name__)
@@ -106,14 +108,17 @@ def reminder_at(rules: DoorRules, request: UnlockRequest, now: datetime, *, esca
     )
 
 
-@dataclass(frozen=True)
-class ReminderHistory:
-    """What the request message shows of its reminders, so an approver landing on it sees them."""
-
-    approvers: frozenset[str] | None
-    reminded_at: datetime
-    escalate_to: frozenset[str]
-    escalated_at: datetime | None
+def reminder_history(rules: DoorRules, stored: RequestReminder | None) -> ReminderHistory | None:
+    """Who was reminded and when, as the request's message shows it; None while nobody was reminded."""
+    if stored is None or stored.reminded_at is None:
+        return None
+    escalated = stored.escalated_at is not None and bool(rules.escalate_to)
+    return ReminderHistory(
+        approvers=rules.approvers,
+        reminded_at=stored.reminded_at,
+        escalate_to=rules.escalate_to if escalated else frozenset(),
+        escalated_at=stored.escalated_at if escalated else None,
+    )
 
 
 # -- the scheduler ----------------------------------------------------------------------------------
@@ -263,3 +268,39 @@ class Reminders:
         request = await self._store.request(request_id)
         if request is not None and request.state is not RequestState.PENDING:
             await self._messenger.show(request)
+
+
+# -- the history a request message shows ----------------------------------------------------------
+
+
+class HistoryStore(Protocol):
+    async def reminder_of(self, request_id: str) -> RequestReminder | None: ...
+
+
+class ReminderHistories:
+    """Attaches to a request, before its message is shown, who was reminded of it and when: the
+    message keeps that line once the request is decided, cancelled or expired, and as its unlock runs."""
+
+    def __init__(self, store: HistoryStore, policy: Policy) -> None:
+        self._store = store
+        self._policy = policy
+
+    async def attach(self, request: UnlockRequest) -> UnlockRequest:
+        """The request with its reminder history (as it was, if that cannot be read now: never raises)."""
+        if request.reminded is not None:
+            return request
+        try:
+            stored = await self._store.reminder_of(request.id)
+        except Exception:
+            log.warning("could not read the reminders of request %s to show them", request.id, exc_info=True)
+            return request
+        history = reminder_history(self._policy.rules_for_door(request.device_id, request.door), stored)
+        return replace(request, reminded=history) if history is not None else request
+
+    async def attach_to_action(self, view: ActionView) -> ActionView:
+        """The action's view with the history on the approved request whose message is its parent."""
+        if view.request is not None:
+            view = replace(view, request=await self.attach(view.request))
+        if view.ends is not None and view.ends.request is not None:
+            view = replace(view, ends=replace(view.ends, request=await self.attach(view.ends.request)))
+        return view

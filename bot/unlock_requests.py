@@ -140,7 +140,9 @@ class RequestStore(Protocol):
 
     async def request(self, request_id: str) -> UnlockRequest | None: ...
 
-    async def set_request_message(self, request_id: str, channel: str, message_ts: str) -> None: ...
+    async def set_request_message(
+        self, request_id: str, channel: str, message_ts: str, *, first_reminder_due: datetime | None = None
+    ) -> None: ...
 
     async def set_request_note(self, request_id: str, note: str) -> None: ...
 
@@ -169,8 +171,6 @@ class RequestStore(Protocol):
     async def next_expiry(self) -> datetime | None: ...
 
     async def audit(self, entry: AuditEntry) -> None: ...
-
-    async def add_reminder(self, request_id: str, due_at: datetime) -> None: ...
 
 
 class UnlockRequests:
@@ -237,12 +237,11 @@ class UnlockRequests:
             await self._store.decide(request.id, RequestState.CANCELLED, by="lockbot", at=now, note=exc.user_message)
             await self._audit(request, "request", "not_posted", actor=requester, detail=exc.user_message)
             return Problem(ProblemReason.REQUEST_NOT_POSTED, detail=exc.user_message)
-        await self._store.set_request_message(request.id, request.channel, message_ts)
+        # Its first reminder with its message: a stop between the two would leave it never reminded.
+        reminder_due = first_reminder_due(rules, request.created_at, request.expires_at)
+        await self._store.set_request_message(request.id, request.channel, message_ts, first_reminder_due=reminder_due)
         request = replace(request, message_ts=message_ts)
         await self._audit(request, "request", "pending", actor=requester, detail=reason or None)
-        reminder_due = first_reminder_due(rules, request.created_at, request.expires_at)
-        if reminder_due is not None:
-            await self._store.add_reminder(request.id, reminder_due)
         self._changed(request)
         self._expiry_changed.set()
         return RequestFiled(request, rules.approvers)

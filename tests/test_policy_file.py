@@ -221,3 +221,58 @@ def test_bad_values_of_the_new_keys_are_refused_with_their_place(tmp_path: Path,
         load_policy(write(tmp_path, text))
 
     assert expected in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            '[defaults]\nremind_after = "5m"\nescalate_after = "15m"\n',
+            "lockbot.toml line 3: defaults: escalate_after needs escalate_to",
+        ),
+        (
+            '[defaults]\nescalate_after = "15m"\nescalate_to = []\n',
+            "lockbot.toml line 2: defaults: escalate_after needs escalate_to",
+        ),
+        (
+            '[defaults]\napprovers = ["U1AB"]\n\n[doors."Lab"]\nescalate_after = "10m"\n',
+            "lockbot.toml line 5: doors.Lab: escalate_after needs escalate_to",
+        ),
+        (
+            '[doors."Lab"]\nescalate_to = []\nescalate_after = "10m"\n',
+            "lockbot.toml line 3: doors.Lab: escalate_after needs escalate_to",
+        ),
+    ],
+)
+def test_an_escalation_to_nobody_is_refused_with_its_place(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_policy(write(tmp_path, text))
+
+    assert expected in str(refused.value)
+
+
+def test_a_door_opts_out_of_an_inherited_escalation_with_an_empty_escalate_to(tmp_path: Path) -> None:
+    text = '[defaults]\nescalate_after = "15m"\nescalate_to = ["S0SECURITY"]\n\n[doors."Lab"]\nescalate_to = []\n'
+
+    policy = load_policy(write(tmp_path, text))
+
+    lab = policy.rules_for_door("D1", "Lab")
+    assert (lab.escalate_after, lab.escalate_to) == (timedelta(minutes=15), frozenset())
+    assert policy.defaults.escalate_to == frozenset({"S0SECURITY"})
+
+
+@pytest.mark.parametrize("escalate_after", ["5m", "2m"])
+def test_an_escalation_at_or_before_the_first_reminder_is_allowed(tmp_path: Path, escalate_after: str) -> None:
+    text = f'[defaults]\nremind_after = "5m"\nescalate_after = "{escalate_after}"\nescalate_to = ["S0SECURITY"]\n'
+
+    rules = load_policy(write(tmp_path, text)).defaults
+
+    assert rules.remind_after is not None
+    assert rules.escalate_after == parse_duration(escalate_after) <= rules.remind_after
+
+
+def test_a_relock_longer_than_max_unlock_is_refused_with_its_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_policy(write(tmp_path, '[doors."Lab"]\nreason_required = true\nrelock_after = "13h"\n'))
+
+    assert "lockbot.toml line 3: doors.Lab: relock_after is longer than max_unlock" in str(refused.value)

@@ -6,17 +6,26 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from bot.model import RequestState, UnlockRequest, new_id
+from bot.model import (
+    ActionKind,
+    ActionState,
+    ActionView,
+    ReminderHistory,
+    RequestReminder,
+    RequestState,
+    UnlockRequest,
+    new_id,
+)
 from bot.policy import DoorRules, Policy
 from bot.reminders import (
     Reminder,
-    ReminderHistory,
+    ReminderHistories,
     ReminderPost,
     Reminders,
     first_reminder_due,
@@ -165,8 +174,40 @@ async def filed(store: Store, pending: UnlockRequest) -> UnlockRequest:
     await store.add_request(pending)
     due = first_reminder_due(RULES, pending.created_at, pending.expires_at)
     assert due is not None
-    await store.add_reminder(pending.id, due)
+    assert pending.message_ts is not None
+    await store.set_request_message(pending.id, pending.channel, pending.message_ts, first_reminder_due=due)
     return pending
+
+
+@pytest.mark.anyio
+async def test_the_first_reminder_is_stored_with_the_request_message_in_one_transaction(database_url: str) -> None:
+    store = await Store.open(database_url)
+    try:
+        unposted = replace(request(), message_ts=None)
+        await store.add_request(unposted)
+        assert await store.reminder_of(unposted.id) is None  # a request not posted yet has no reminder
+
+        due = FILED + 10 * MIN
+        await store.set_request_message(unposted.id, "C0APPROVE1", "1.000002", first_reminder_due=due)
+        assert await store.reminder_of(unposted.id) == RequestReminder(unposted.id, due)
+        posted = await store.request(unposted.id)
+        assert posted is not None
+        assert (posted.channel, posted.message_ts) == ("C0APPROVE1", "1.000002")
+
+        # One transaction: a reminder that cannot be stored (one exists) takes the message with it.
+        with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
+            await store.set_request_message(unposted.id, "C0APPROVE1", "2.000002", first_reminder_due=due + MIN)
+        kept = await store.request(unposted.id)
+        assert kept is not None
+        assert kept.message_ts == "1.000002"
+        assert await store.reminder_of(unposted.id) == RequestReminder(unposted.id, due)
+
+        without = replace(request(), message_ts=None)
+        await store.add_request(without)
+        await store.set_request_message(without.id, "C0APPROVE1", "3.000002")  # a policy that never reminds
+        assert await store.reminder_of(without.id) is None
+    finally:
+        await store.close()
 
 
 @pytest.mark.anyio
@@ -224,6 +265,35 @@ async def test_a_decided_request_is_reminded_no_more(database_url: str) -> None:
         stored = await store.reminder_of(pending.id)
         assert stored is not None
         assert stored.due_at is None
+    finally:
+        await store.close()
+
+
+@pytest.mark.anyio
+async def test_a_decided_request_and_its_unlock_carry_who_was_reminded_and_when(database_url: str) -> None:
+    store = await Store.open(database_url)
+    try:
+        pending = await filed(store, request())
+        never_reminded = request()
+        await store.add_request(never_reminded)  # as with a policy without remind_after
+        clock = Clock(FILED + 10 * MIN)
+        reminders = Reminders(store, Messenger(), Policy(RULES), clock=clock)
+        await reminders.run_due()
+        clock.now = FILED + 25 * MIN
+        await reminders.run_due()  # the escalation
+        approved = await store.decide(pending.id, RequestState.APPROVED, by="U0APPROV01", at=clock.now)
+        assert approved is not None
+        histories = ReminderHistories(store, Policy(RULES))
+
+        shown = await histories.attach(approved)
+
+        assert shown.reminded == ReminderHistory(RULES.approvers, FILED + 25 * MIN, RULES.escalate_to, FILED + 25 * MIN)
+        assert replace(shown, reminded=None) == approved
+        assert (await histories.attach(never_reminded)).reminded is None
+        unlock = ActionView(ActionKind.UNLOCK, "Front Door", "U0MEMBER01", ActionState.SUCCEEDED, request=approved)
+        assert (await histories.attach_to_action(unlock)).request == shown
+        direct = ActionView(ActionKind.UNLOCK, "Front Door", "U0MEMBER01", ActionState.SUCCEEDED)
+        assert await histories.attach_to_action(direct) == direct
     finally:
         await store.close()
 

@@ -206,3 +206,39 @@ async def test_a_decision_shown_at_once_is_not_shown_again(tmp_path: Path) -> No
 
     assert len(messenger.shown) == 1
     assert len(messenger.told) == 1
+
+
+class StoppedHere(Exception):
+    """lockbot stopping at this point."""
+
+
+@pytest.mark.anyio
+async def test_a_stop_right_after_the_request_message_is_stored_leaves_its_first_reminder_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = await Store.open(f"sqlite:///{tmp_path / 'lockbot.db'}")
+    now = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)
+    reminding = Policy(DoorRules(approvers=frozenset({"U0SECURE01"}), remind_after=timedelta(minutes=5)))
+    requests = UnlockRequests(
+        store,
+        reminding,
+        People(),
+        Actions(),  # type: ignore[arg-type]
+        Messenger(),
+        always_server_room,
+        clock=lambda: now,
+    )
+
+    async def stop(*args: object, **kwargs: object) -> None:
+        raise StoppedHere
+
+    monkeypatch.setattr(store, "audit", stop)  # the next write after the message's
+    with pytest.raises(StoppedHere):
+        await requests.file(SERVER_ROOM, "U0MEMBER01", "C0APPROVE1", "")
+
+    [pending] = await store.pending_requests()
+    assert pending.message_ts == "1700000000.000100"
+    reminder = await store.reminder_of(pending.id)
+    assert reminder is not None
+    assert reminder.due_at == now + timedelta(minutes=5)
+    await store.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import timedelta
 from typing import Generic, TypeVar
@@ -13,8 +13,17 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.break_glass import EmergencyUnlock
-from bot.model import ActionThread, ActionView, CannotReport, Relock, UnlockedAlert, UnlockRequest, utcnow
-from bot.reminders import Reminder, ReminderHistory, ReminderPost
+from bot.model import (
+    ActionThread,
+    ActionView,
+    CannotReport,
+    Relock,
+    ReminderHistory,
+    UnlockedAlert,
+    UnlockRequest,
+    utcnow,
+)
+from bot.reminders import Reminder, ReminderPost
 from bot.seam_events import DoorNotice
 from bot.slack.messages.actions import render_action_parent, render_action_status
 from bot.slack.messages.emergencies import render_emergency_direct_message, render_emergency_notice
@@ -32,13 +41,14 @@ from bot.slack.messages.relocks import (
     render_relock_retrying,
     render_relock_settled,
 )
-from bot.slack.messages.reminders import render_reminded_request, render_reminder
+from bot.slack.messages.reminders import render_reminder
 from bot.slack.messages.requests import render_request, render_requester_message
 from bot.slack.messages.slots import render_slot_parent, render_slot_status
 from bot.slack.owed import OwedSlackMessages, is_lasting
 from bot.slots import SlotView
 
 __all__ = [
+    "Attach",
     "SlackAlertBoard",
     "SlackEmergencyAlarm",
     "SlackNoticeBoard",
@@ -51,6 +61,14 @@ __all__ = [
 ]
 
 _V = TypeVar("_V")
+
+# Before a message is rendered: the value with what it shows looked up (a request's reminder history).
+Attach = Callable[[_V], Awaitable[_V]]
+
+
+async def _as_is(value: _V) -> _V:
+    return value
+
 
 log = logging.getLogger(__name__)
 
@@ -179,14 +197,16 @@ class ThreadReporter(_SlackMessages, Generic[_V]):
         render_status: Callable[[_V], SlackMessage],
         is_final: Callable[[_V], bool],
         owed: OwedSlackMessages | None = None,
+        attach: Attach[_V] = _as_is,
     ) -> None:
         super().__init__(client, owed)
         self._render_parent = render_parent
         self._render_status = render_status
         self._is_final = is_final
+        self._attach = attach
 
     async def open(self, channel: str, view: _V) -> ActionThread:
-        channel, parent_ts = await self._post(channel, self._render_parent(view))
+        channel, parent_ts = await self._post(channel, self._render_parent(await self._attach(view)))
         try:
             _, status_ts = await self._post(channel, self._render_status(view), thread_ts=parent_ts)
         except CannotReport:
@@ -197,7 +217,7 @@ class ThreadReporter(_SlackMessages, Generic[_V]):
 
     async def open_in_thread(self, channel: str, parent_ts: str, view: _V) -> ActionThread:
         channel, status_ts = await self._post(channel, self._render_status(view), thread_ts=parent_ts)
-        await self._update(channel, parent_ts, self._render_parent(view))
+        await self._update(channel, parent_ts, self._render_parent(await self._attach(view)))
         return ActionThread(channel=channel, parent_ts=parent_ts, status_ts=status_ts)
 
     async def show(self, thread: ActionThread, view: _V) -> ActionThread:
@@ -205,7 +225,9 @@ class ThreadReporter(_SlackMessages, Generic[_V]):
         updated = await self._update_status(thread, self._render_status(view), final=final)
         if final:
             # After the status message: that is what the person who asked is watching.
-            await self._update(thread.channel, thread.parent_ts, self._render_parent(view), final=True)
+            await self._update(
+                thread.channel, thread.parent_ts, self._render_parent(await self._attach(view)), final=True
+            )
         return updated
 
     async def _update_status(self, thread: ActionThread, message: SlackMessage, *, final: bool) -> ActionThread:
@@ -227,9 +249,14 @@ class ThreadReporter(_SlackMessages, Generic[_V]):
         return thread
 
 
-def action_reporter(client: AsyncWebClient, owed: OwedSlackMessages | None = None) -> ThreadReporter[ActionView]:
-    """Implements `bot.actions.ActionReporter`."""
-    return ThreadReporter(client, render_action_parent, render_action_status, lambda view: view.state.final, owed)
+def action_reporter(
+    client: AsyncWebClient, owed: OwedSlackMessages | None = None, attach: Attach[ActionView] = _as_is
+) -> ThreadReporter[ActionView]:
+    """Implements `bot.actions.ActionReporter`. `attach`: what an approved request's parent shows besides
+    (`bot.reminders.ReminderHistories.attach_to_action`)."""
+    return ThreadReporter(
+        client, render_action_parent, render_action_status, lambda view: view.state.final, owed, attach
+    )
 
 
 def slot_reporter(client: AsyncWebClient, owed: OwedSlackMessages | None = None) -> ThreadReporter[SlotView]:
@@ -238,7 +265,14 @@ def slot_reporter(client: AsyncWebClient, owed: OwedSlackMessages | None = None)
 
 
 class SlackRequestMessenger(_SlackMessages):
-    """Implements `bot.unlock_requests.RequestMessenger`."""
+    """Implements `bot.unlock_requests.RequestMessenger`. `attach`: what a request's message shows
+    besides, looked up before it is edited (`bot.reminders.ReminderHistories.attach`)."""
+
+    def __init__(
+        self, client: AsyncWebClient, owed: OwedSlackMessages | None = None, attach: Attach[UnlockRequest] = _as_is
+    ) -> None:
+        super().__init__(client, owed)
+        self._attach = attach
 
     async def post(self, request: UnlockRequest, approvers: frozenset[str] | None) -> str:
         _, ts = await self._post(request.channel, render_request(request, approvers))
@@ -246,7 +280,8 @@ class SlackRequestMessenger(_SlackMessages):
 
     async def show(self, request: UnlockRequest) -> None:
         if request.message_ts is not None:
-            await self._update(request.channel, request.message_ts, render_request(request, None), final=True)
+            shown = render_request(await self._attach(request), None)
+            await self._update(request.channel, request.message_ts, shown, final=True)
 
     async def tell_requester(self, request: UnlockRequest, outcome: ActionView | None) -> None:
         thread = (request.channel, request.message_ts) if request.message_ts is not None else None
@@ -269,7 +304,7 @@ class SlackReminderMessenger(SlackRequestMessenger):
 
     async def show_reminded(self, request: UnlockRequest, history: ReminderHistory) -> None:
         if request.message_ts is not None:
-            message = render_reminded_request(request, history.approvers, history)
+            message = render_request(replace(request, reminded=history), history.approvers)
             await self._update(request.channel, request.message_ts, message)
 
 
@@ -292,11 +327,18 @@ class SlackNoticeBoard(_SlackMessages):
 
 
 class SlackRelockMessenger(_SlackMessages):
-    """Implements `bot.relocks.RelockMessenger`."""
+    """Implements `bot.relocks.RelockMessenger`. `attach`: as `action_reporter`'s, for the unlock's parent."""
+
+    def __init__(
+        self, client: AsyncWebClient, owed: OwedSlackMessages | None = None, attach: Attach[ActionView] = _as_is
+    ) -> None:
+        super().__init__(client, owed)
+        self._attach = attach
 
     async def settled(self, relock: Relock, parent: ActionView) -> None:
         await self._post_or_log(relock.channel, render_relock_settled(relock), thread_ts=relock.parent_ts)
-        await self._update(relock.channel, relock.parent_ts, render_action_parent(parent), final=True)
+        shown = render_action_parent(await self._attach(parent))
+        await self._update(relock.channel, relock.parent_ts, shown, final=True)
 
     async def unlock_ended(self, thread: ActionThread, unlock: ActionView) -> None:
         await self._update(thread.channel, thread.status_ts, render_action_status(unlock), final=True)

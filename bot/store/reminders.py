@@ -1,5 +1,6 @@
 """Reminders of undecided requests as stored: one row per request, moved only by conditional writes.
 
+A request's first reminder is stored with its message (`RequestRecords.set_request_message`).
 The scheduler's cost is one indexed query per tick (`due_reminders`); a due reminder is taken by
 one instance only (`take_reminder`: one conditional write on how many times it was taken, and only
 while its request is pending and unexpired).
@@ -10,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, select, update
 
 from bot.db import request_reminders, unlock_requests
 from bot.model import RequestReminder, RequestState
@@ -31,13 +32,6 @@ def _reminder(row: Row[Any]) -> RequestReminder:
 class ReminderRecords:
     def __init__(self, database: Database) -> None:
         self._db = database
-
-    async def add_reminder(self, request_id: str, due_at: datetime) -> None:
-        """The request's first reminder is due then."""
-        async with self._db.transaction() as connection:
-            await connection.execute(
-                insert(request_reminders).values(request_id=request_id, due_at=due_at, taken=0, failures=0)
-            )
 
     async def due_reminders(self, now: datetime, *, limit: int) -> list[DueReminder]:
         """The reminders due by `now`, soonest first, each with its request (one query on due_at)."""

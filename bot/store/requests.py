@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Row, insert, select, update
 
-from bot.db import unlock_requests
+from bot.db import request_reminders, unlock_requests
 from bot.model import ActionRecord, AuditEntry, RequestState, UnlockRequest
 from bot.store.actions import write_action
 from bot.store.audit import write_audit
@@ -38,6 +38,7 @@ class RequestRecords:
 
     async def add_request(self, request: UnlockRequest) -> None:
         values = asdict(request)
+        values.pop("reminded")  # the reminders' own table holds that
         values["state"] = str(request.state)
         unlock_for = values.pop("unlock_for")
         values["unlock_for_seconds"] = int(unlock_for.total_seconds()) if unlock_for is not None else None
@@ -49,14 +50,24 @@ class RequestRecords:
             row = (await connection.execute(select(unlock_requests).where(unlock_requests.c.id == request_id))).first()
         return _request(row) if row is not None else None
 
-    async def set_request_message(self, request_id: str, channel: str, message_ts: str) -> None:
-        """Where the request's message is (its channel and ts)."""
+    async def set_request_message(
+        self, request_id: str, channel: str, message_ts: str, *, first_reminder_due: datetime | None = None
+    ) -> None:
+        """Where the request's message is (its channel and ts); with `first_reminder_due`, its first
+        reminder, in the same transaction: a posted request is never left without its reminders, and
+        no reminder exists for a request whose message was never posted."""
         async with self._db.transaction() as connection:
             await connection.execute(
                 update(unlock_requests)
                 .where(unlock_requests.c.id == request_id)
                 .values(channel=channel, message_ts=message_ts)
             )
+            if first_reminder_due is not None:
+                await connection.execute(
+                    insert(request_reminders).values(
+                        request_id=request_id, due_at=first_reminder_due, taken=0, failures=0
+                    )
+                )
 
     async def set_request_note(self, request_id: str, note: str) -> None:
         async with self._db.transaction() as connection:

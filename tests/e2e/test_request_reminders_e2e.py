@@ -121,10 +121,18 @@ def test_reminders_mention_the_approvers_escalate_once_and_stop_at_approval(work
     assert third.text.startswith(f":bell: {APPROVERS}, {SECURITY}: Front Door")  # escalate_to stays mentioned
     assert [r.text.startswith(":rotating_light:") for r in reminders(workspace, message)] == [False, True, False]
 
+    edits_before = len(workspace.slack.calls_of("chat.update"))
     assert click(workspace, APPROVE, request_id, APPROVER, message).startswith("You approved")
     workspace.slack.wait_for(lambda: f"Approved by <@{APPROVER}>" in message.text, 10, "the approval shown")
+    workspace.slack.wait_for(lambda: "Front Door unlocked." in message.text, 15, "the unlock's outcome shown")
     no_more_reminders(workspace, {"approved": message}, 3, filed_at + 42)  # past the 40 s reminder
     assert buttons(message) == {}
+    # Its history stays on the message: decided, as its unlock ran, and once it ended.
+    history = re.compile(rf"Reminded {re.escape(APPROVERS)} at .+; escalated to {re.escape(SECURITY)} at ")
+    assert history.search(message.text)
+    edits = [c for c in workspace.slack.calls_of("chat.update")[edits_before:] if c.params.get("ts") == message.ts]
+    assert len(edits) >= 2  # the approval (with the unlock running) and the outcome
+    assert all(history.search(str(edit.params.get("text"))) for edit in edits)
 
 
 def test_reminders_stop_at_denial_cancellation_and_expiry(workspace: Workspace, channel: str) -> None:
@@ -142,6 +150,8 @@ def test_reminders_stop_at_denial_cancellation_and_expiry(workspace: Workspace, 
     no_more_reminders(workspace, requests, 1, filed_at + 23)  # past the 20 s escalation
     assert "Denied by" in denied.text
     assert "Cancelled by" in cancelled.text
+    for name, message in requests.items():  # each keeps who was reminded, and when
+        assert f"Reminded {APPROVERS} at " in message.text, name
 
 
 def test_a_reminder_slack_did_not_take_is_tried_again_and_said_loudly(workspace: Workspace, channel: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -26,6 +27,7 @@ from bot.model import (
     AuditEntry,
     Relock,
     RelockState,
+    ReminderHistory,
     RequestState,
     SlotLock,
     SlotLockState,
@@ -36,7 +38,7 @@ from bot.model import (
     UnlockRequest,
 )
 from bot.overbooked import OverbookedServerError, Slot
-from bot.reminders import Reminder, ReminderHistory
+from bot.reminders import Reminder
 from bot.replies import Problem, ProblemReason
 from bot.seam import Lock, SeamServerError
 from bot.seam_events import DoorNotice
@@ -66,7 +68,7 @@ from bot.slack.messages.relocks import (
     render_relock_settled,
     render_timed_unlock_reply,
 )
-from bot.slack.messages.reminders import render_reminded_request, render_reminder
+from bot.slack.messages.reminders import render_reminder
 from bot.slack.messages.replies import render_notice, render_problem
 from bot.slack.messages.requests import (
     render_decision_reply,
@@ -161,8 +163,15 @@ def requests(door: str, text: str) -> Iterator[UnlockRequest]:
         expires_at=AT + timedelta(minutes=15),
     )
     yield pending
-    for state in (RequestState.APPROVED, RequestState.DENIED, RequestState.CANCELLED, RequestState.EXPIRED):
-        yield replace(pending, state=state, decided_by="U0APPROV01", decided_at=AT, note=text)
+    decided = [
+        replace(pending, state=state, decided_by="U0APPROV01", decided_at=AT, note=text)
+        for state in (RequestState.APPROVED, RequestState.DENIED, RequestState.CANCELLED, RequestState.EXPIRED)
+    ]
+    yield from decided
+    # Reminded, by hostile and many names: the line stays on the message in every state.
+    reminded = ReminderHistory(MANY_APPROVERS, AT, MANY_APPROVERS, AT)
+    for request in (pending, *decided):
+        yield replace(request, reminded=reminded)
 
 
 MANY_APPROVERS = frozenset({f"U0APPR{n:04d}" for n in range(200)} | {"S0GROUP01", "*", EVIL})
@@ -184,7 +193,7 @@ def reminder_messages(door: str, text: str) -> Iterator[tuple[str, SlackMessage]
                 yield "render_reminder", render_reminder(reminder)
             for escalated_at in (None, AT):
                 history = ReminderHistory(approvers, AT, escalate_to, escalated_at)
-                yield "render_reminded_request", render_reminded_request(pending, approvers, history)
+                yield "render_request", render_request(replace(pending, reminded=history), approvers)
 
 
 def locks(name: str, count: int) -> tuple[Lock, ...]:
@@ -596,7 +605,7 @@ def test_the_reminded_request_keeps_its_buttons_and_says_who_was_reminded_and_wh
     approvers = frozenset({"U0APPROV01"})
     history = ReminderHistory(approvers, AT, frozenset({"S0SECURITY"}), AT - timedelta(minutes=5))
 
-    message = render_reminded_request(pending, approvers, history)
+    message = render_request(replace(pending, reminded=history), approvers)
 
     plain = render_request(pending, approvers)
     assert message.blocks[:-2] == plain.blocks[:-1]
@@ -606,6 +615,65 @@ def test_the_reminded_request_keeps_its_buttons_and_says_who_was_reminded_and_wh
     )
     line = texts(message.blocks[-2])[0]
     assert line.startswith(":bell: Reminded <@U0APPROV01> <!date^")
+
+
+REMINDED = ReminderHistory(frozenset({"U0APPROV01"}), AT, frozenset({"S0SECURITY"}), AT + timedelta(minutes=5))
+REMINDED_WORDS = (
+    "Reminded <@U0APPROV01> at 2026-11-22 17:30 UTC; escalated to <!subteam^S0SECURITY> at 2026-11-22 17:35 UTC."
+)
+
+
+@pytest.mark.parametrize(
+    "state", [RequestState.APPROVED, RequestState.DENIED, RequestState.CANCELLED, RequestState.EXPIRED]
+)
+def test_a_decided_cancelled_or_expired_request_keeps_who_was_reminded_and_when(state: RequestState) -> None:
+    decided = next(request for request in requests("Front Door", "parcel") if request.state is state)
+
+    message = render_request(replace(decided, reminded=REMINDED), None)
+
+    assert message.text.endswith(REMINDED_WORDS)
+    assert [block["type"] for block in message.blocks] == ["section", "context", "context"]  # no buttons
+    assert texts(message.blocks[1])[0].startswith(  # the decision first, then the history
+        {
+            RequestState.APPROVED: ":white_check_mark: Approved",
+            RequestState.DENIED: ":no_entry: Denied",
+            RequestState.CANCELLED: ":heavy_multiplication_x: Cancelled",
+            RequestState.EXPIRED: ":hourglass: Expired",
+        }[state]
+    )
+    line = texts(message.blocks[2])[0]
+    assert line.startswith(":bell: Reminded <@U0APPROV01> <!date^")
+    assert "escalated to <!subteam^S0SECURITY> <!date^" in line
+    assert render_request(decided, None).text.count("Reminded") == 0  # never reminded: no line
+
+
+@pytest.mark.parametrize(
+    "state", [ActionState.QUEUED, ActionState.REQUESTING, ActionState.SUCCEEDED, ActionState.FAILED]
+)
+def test_the_approved_requests_parent_keeps_the_history_as_its_unlock_runs_and_ends(state: ActionState) -> None:
+    approved = next(request for request in requests("Front Door", "parcel") if request.state is RequestState.APPROVED)
+    view = ActionView(
+        ActionKind.UNLOCK, "Front Door", "U0REQUEST1", state, request=replace(approved, reminded=REMINDED)
+    )
+
+    parent = render_action_parent(view)
+
+    assert REMINDED_WORDS.removesuffix(".") in parent.text
+    shown = [line for block in parent.blocks for line in texts(block)]
+    assert any(line.startswith(":bell: Reminded <@U0APPROV01>") for line in shown)
+    end = TimedUnlockEnd(UnlockEnding.RELOCK, "U0REQUEST1", AT, AT, request=replace(approved, reminded=REMINDED))
+    relocked = render_action_parent(ActionView(ActionKind.LOCK, "Front Door", "U0REQUEST1", state, ends=end))
+    assert REMINDED_WORDS.removesuffix(".") in relocked.text
+
+
+def test_a_hostile_or_huge_history_is_escaped_and_kept_within_slacks_limits() -> None:
+    crowd = frozenset({EVIL, LONG, "*"} | {f"S0GRP{n:05d}" for n in range(5000)})
+    for approvers in (crowd, None, frozenset({"*"})):
+        history = ReminderHistory(approvers, AT, crowd, AT)
+        for request in requests(LONG, LONG):
+            message = render_request(replace(request, reminded=history), approvers)
+            assert_safe(message)
+            assert re.search(r"escalated to .*, and \d+ more ", message.text)
 
 
 # -- timed unlocks: buttons, the parent's final words, the answers to a press -----------------------

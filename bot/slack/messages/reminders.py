@@ -1,17 +1,17 @@
 """Reminders of an undecided request: the reply in its thread that says what to do, and the line on
-the request message saying who was reminded and when."""
+the request message saying who was reminded and when (`bot.slack.messages.requests` shows it, also
+once the request is decided)."""
 
 from __future__ import annotations
 
 from bot.durations import spoken_elapsed
-from bot.model import UnlockRequest
+from bot.model import ReminderHistory
 from bot.policy import EVERYONE
-from bot.reminders import Reminder, ReminderHistory
-from bot.slack.messages.primitives import SlackMessage, context, section_message
-from bot.slack.messages.requests import render_request
+from bot.reminders import Reminder
+from bot.slack.messages.primitives import SlackMessage, section_message
 from bot.slack.text import Text, bold, compose, date, join, mention
 
-__all__ = ["render_reminded_request", "render_reminder"]
+__all__ = ["reminded_line", "render_reminder"]
 
 # Mentions named one by one, at most: more read "and N more" (and keep every text within Slack's limits).
 _MENTIONS = 30
@@ -60,7 +60,8 @@ def render_reminder(reminder: Reminder) -> SlackMessage:
     return section_message(compose(":bell: ", join(", ", audience), ": ", waiting))
 
 
-def _history(history: ReminderHistory) -> Text:
+def reminded_line(history: ReminderHistory) -> Text:
+    """Who was reminded of a request and when (and escalated to whom), for its message."""
     line = compose(
         "Reminded ",
         join(", ", _approvers(history.approvers, sentence_start=False)),
@@ -72,15 +73,3 @@ def _history(history: ReminderHistory) -> Text:
             "; escalated to ", join(", ", _mentions(history.escalate_to)), " ", date(history.escalated_at, at=True)
         )
     return line
-
-
-def render_reminded_request(
-    request: UnlockRequest, approvers: frozenset[str] | None, history: ReminderHistory
-) -> SlackMessage:
-    """The pending request message with a line saying who was reminded and when, above its buttons."""
-    message = render_request(request, approvers)
-    line = _history(history)
-    blocks = list(message.blocks)
-    buttons_at = next((index for index, block in enumerate(blocks) if block.get("type") == "actions"), len(blocks))
-    blocks.insert(buttons_at, context(compose(":bell: ", line)))
-    return SlackMessage(text=f"{message.text} {line.plain()}.", blocks=blocks)

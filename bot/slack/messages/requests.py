@@ -22,6 +22,7 @@ from bot.model import ActionView, RequestState, UnlockRequest
 from bot.policy import EVERYONE
 from bot.slack.messages.outcomes import action_icon, action_outcome
 from bot.slack.messages.primitives import Block, SlackMessage, actions, button, context, section, section_message
+from bot.slack.messages.reminders import reminded_line
 from bot.slack.messages.replies import render_notice
 from bot.slack.text import Text, bold, compose, date, escape, join, mention, value
 from bot.unlock_requests import (
@@ -150,7 +151,8 @@ def _decision_line(request: UnlockRequest) -> tuple[str, Text] | None:
 def render_request(
     request: UnlockRequest, approvers: frozenset[str] | None, outcome: ActionView | None = None
 ) -> SlackMessage:
-    """The request message: who asks for which door and why; buttons while it is pending."""
+    """The request message: who asks for which door and why; who was reminded of it and when; buttons
+    while it is pending."""
     ask = compose(mention(request.requester), " asks to unlock ", bold(request.door))
     if request.unlock_for is not None:
         ask = ask + compose(f" for {spoken_duration(request.unlock_for)}")
@@ -183,11 +185,17 @@ def render_request(
             ).plain()
         )
         blocks.append(context(details))
-        blocks.append(actions("unlock_request", *decision_buttons(request), cancel_button(request)))
     else:
         icon, words = decided
         blocks.append(context(compose(f"{icon} ", words)))
         plain.append(words.plain() + ".")
+    if request.reminded is not None:
+        # Kept once decided: an approver landing on the message sees who was asked, and when.
+        reminded = reminded_line(request.reminded)
+        blocks.append(context(compose(":bell: ", reminded)))
+        plain.append(reminded.plain() + ".")
+    if decided is None:
+        blocks.append(actions("unlock_request", *decision_buttons(request), cancel_button(request)))
     if outcome is not None and request.state is RequestState.APPROVED:
         sentence = action_outcome(outcome)
         blocks.append(section(compose(f"{action_icon(outcome)} ", sentence)))
