@@ -129,14 +129,23 @@ def test_a_members_home_shows_the_doors_and_asks_instead_of_unlocking(workspace:
     assert "Requests waiting" not in json.dumps(view)  # a member approves nothing
 
 
-def test_an_admins_home_offers_unlock_with_a_confirm_naming_the_door(workspace: Workspace) -> None:
+def test_an_admins_home_offers_unlock_with_a_confirm_naming_the_door_and_the_requester(workspace: Workspace) -> None:
     assert workspace.seam is not None
     view = opened_home(workspace, ADMIN)
     front = door_buttons(view, workspace.seam.device_id("Front Door"))
     assert set(front) == {"door_lock", "door_unlock"}
     confirm = front["door_unlock"]["confirm"]
     assert confirm["title"]["text"] == "Unlock Front Door?"
+    assert f"*Front Door* for you (<@{ADMIN}>)" in confirm["text"]["text"]
     assert "locks again after 5 min" in confirm["text"]["text"]
+
+
+def test_a_members_ask_to_unlock_carries_a_confirm_naming_the_door_and_the_requester(workspace: Workspace) -> None:
+    assert workspace.seam is not None
+    view = opened_home(workspace, MEMBER)
+    confirm = door_buttons(view, workspace.seam.device_id("Front Door"))["door_request"]["confirm"]
+    assert confirm["title"]["text"] == "Ask to unlock Front Door?"
+    assert f"Ask to unlock *Front Door* for you (<@{MEMBER}>)?" in confirm["text"]["text"]
 
 
 def test_many_doors_stay_within_100_blocks_and_say_how_to_find_the_rest(workspace: Workspace) -> None:

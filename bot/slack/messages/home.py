@@ -12,7 +12,6 @@ from slack_sdk.models.blocks import (
     DividerBlock,
     HeaderBlock,
     InputBlock,
-    MarkdownTextObject,
     PlainTextInputElement,
     PlainTextObject,
 )
@@ -25,8 +24,8 @@ from bot.model import Relock, SlotLock, UnlockRequest
 from bot.slack.messages.notices import door_lock_button
 from bot.slack.messages.primitives import SECTION_LIMIT, Block, SlackMessage, actions, button, context, section
 from bot.slack.messages.replies import render_problem
-from bot.slack.messages.requests import decision_buttons
-from bot.slack.text import Text, bold, code, compose, cut, date, join, mention, value
+from bot.slack.messages.requests import decision_buttons, fitted_confirm
+from bot.slack.text import Text, bold, code, compose, date, join, mention, value
 
 __all__ = [
     "DOOR_REQUEST",
@@ -56,8 +55,6 @@ _SHOWN_UNLOCKS = 5
 _SHOWN_REQUESTS = 10
 _SHOWN_SLOT_LOCKS = 20
 _MODAL_TITLE = 24  # Slack's limit for a modal's title
-_CONFIRM_TITLE = 100
-_CONFIRM_TEXT = 300
 _BUTTON_VALUE_LIMIT = 2000
 
 
@@ -82,19 +79,32 @@ def _door_icon(door: HomeDoor) -> str:
     return {True: ":lock:", False: ":unlock:", None: ":grey_question:"}[door.lock.locked]
 
 
-def _unlock_confirm(door: HomeDoor) -> ConfirmObject:
+def _unlock_confirm(door: HomeDoor, viewer: str) -> ConfirmObject:
+    """Home's unlock: the door, and who it is unlocked for (the person pressing)."""
     name = door.lock.name
     how_long = (
-        compose(f" It locks again after {spoken_duration(door.relock_after)}.")
+        f" It locks again after {spoken_duration(door.relock_after)}."
         if door.relock_after is not None
-        else compose(" You'll say for how long next.")
+        else " You'll say for how long next."
     )
-    text = compose("Unlock ", bold(name), " now?") + how_long
-    return ConfirmObject(
-        title=PlainTextObject(text=cut(compose("Unlock ", value(name, 40), "?").plain(), _CONFIRM_TITLE)),
-        text=MarkdownTextObject(text=cut(text.mrkdwn(), _CONFIRM_TEXT)),
-        confirm=PlainTextObject(text="Unlock"),
-        deny=PlainTextObject(text="Cancel"),
+    return fitted_confirm(
+        lambda room: compose("Unlock ", value(name, room), "?"),
+        lambda room: compose("Unlock ", bold(name, room), " for you (", mention(viewer), ") now?", how_long),
+        "Unlock",
+        "Cancel",
+    )
+
+
+def _request_confirm(door: HomeDoor, viewer: str) -> ConfirmObject:
+    """Home's Ask to unlock: the door, and who asks (the person pressing)."""
+    name = door.lock.name
+    return fitted_confirm(
+        lambda room: compose("Ask to unlock ", value(name, room), "?"),
+        lambda room: compose(
+            "Ask to unlock ", bold(name, room), " for you (", mention(viewer), ")? Its approvers will be asked."
+        ),
+        "Ask",
+        "Cancel",
     )
 
 
@@ -103,14 +113,13 @@ def _carried(button_value: str) -> bool:
     return len(button_value) <= _BUTTON_VALUE_LIMIT
 
 
-def _door_blocks(door: HomeDoor, index: int) -> list[Block]:
+def _door_blocks(door: HomeDoor, index: int, viewer: str) -> list[Block]:
     device_id = door.lock.device_id
     lock = door_lock_button(device_id, "Lock")
     if door.may_unlock:
-        other = button(DOOR_UNLOCK, "Unlock", device_id, "primary")
-        other.confirm = _unlock_confirm(door)
+        other = button(DOOR_UNLOCK, "Unlock", device_id, "primary", confirm=_unlock_confirm(door, viewer))
     else:
-        other = button(DOOR_REQUEST, "Ask to unlock", device_id)
+        other = button(DOOR_REQUEST, "Ask to unlock", device_id, confirm=_request_confirm(door, viewer))
     line = compose(f"{_door_icon(door)} ", bold(door.lock.name), " — ", _door_state(door))
     if not _carried(device_id):
         return [section(line)]
@@ -179,7 +188,7 @@ def render_home(page: HomePage) -> dict[str, Any]:
         room = (HOME_BLOCK_LIMIT - len(blocks) - 1) // 2  # two blocks a door, one for "and N more"
         shown, more = _listed(page.doors, room)
         for index, door in enumerate(shown):
-            blocks += _door_blocks(door, index)
+            blocks += _door_blocks(door, index, page.user_id)
         if more:
             blocks.append(_more(more, "Type `/doors &lt;prefix&gt;` to find one by the start of its name."))
     return View(type="home", blocks=blocks[:HOME_BLOCK_LIMIT]).to_dict()
