@@ -453,7 +453,7 @@ def _wire_doors(lockbot: Lockbot, people: SlackPeople) -> DoorService | None:
         events.on_door_event(lambda _device_id: homes.changed())
         RequestButtons(requests, decided=homes.changed).register(bolt)
         DoorButtons(door_service).register(bolt)
-        TimedUnlockButtons(TimedUnlocks(store, actions, reporter, policy, people)).register(bolt)
+        TimedUnlockButtons(TimedUnlocks(store, actions, reporter, policy, people), changed=homes.changed).register(bolt)
     else:
         log.warning("SEAM_API_KEY is not set: door commands will say doors are not configured")
         lockbot.homes = Homes(store, None, people, policy, SlackHomePublisher(slack))

@@ -4,10 +4,13 @@ published again after a change, over real sockets."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -283,6 +286,53 @@ def test_unlock_from_home_unlocks_with_the_doors_relock(workspace: Workspace) ->
     assert {"relock_now", "unlock_extend"} <= timed
     workspace.command("/lock", "front door", user=ADMIN)
     wait_until(lambda: seam.lock_state(front)["locked"] is True, timeout=15, what="Front Door locked")
+
+
+def _until(line: str) -> int | None:
+    """The "unlocked until" time a Home line shows, as the timestamp of its Slack date token."""
+    found = re.search(r"until <!date\^(\d+)\^", line)
+    return int(found.group(1)) if found else None
+
+
+def _extend_button(view: dict[str, Any], door: str) -> str | None:
+    """The unlock id the +15 min button of the person's timed unlock of `door` carries."""
+    blocks = view["blocks"]
+    for block, following in itertools.pairwise(blocks):
+        if block["type"] == "section" and block["text"]["text"].startswith(f":hourglass_flowing_sand: *{door}* —"):
+            return next(str(e["value"]) for e in following["elements"] if e["action_id"] == "unlock_extend")
+    return None
+
+
+def test_plus_15_min_republishes_the_homes_with_the_new_time(workspace: Workspace, channel: str) -> None:
+    seam = workspace.seam
+    assert seam is not None
+    back = seam.device_id("Back Door")
+    seam.set_device(back, online=True)  # another test takes it offline
+    opened_home(workspace, ADMIN)
+    opened_home(workspace, RECENT)
+    workspace.finished_action(workspace.command("/unlock", "back door for 10m", user=ADMIN, channel=channel))
+    shown: dict[str, Any] = workspace.slack.wait_for(
+        lambda: latest_home_with(workspace, ADMIN, having=":hourglass_flowing_sand: *Back Door*"),
+        timeout=15,
+        what="the admin's Home with the timed unlock of Back Door",
+    )
+    first = _until(door_line(shown, "Back Door"))
+    unlock_id = _extend_button(shown, "Back Door")
+    assert first is not None
+    assert unlock_id is not None
+
+    assert workspace.press_on_home("unlock_extend", unlock_id, user=ADMIN).status_code == 200
+
+    def extended_on_home(user: str) -> dict[str, Any] | None:
+        view = workspace.slack.home_of(user)
+        return view if view is not None and _until(door_line(view, "Back Door")) == first + 15 * 60 else None
+
+    for user in (ADMIN, RECENT):  # the presser's Home, and another opened within the hour
+        workspace.slack.wait_for(
+            partial(extended_on_home, user), timeout=15, what=f"{user}'s Home showing Back Door 15 min longer"
+        )
+    workspace.finished_action(workspace.command("/lock", "back door", user=ADMIN, channel=channel))
+    wait_until(lambda: seam.lock_state(back)["locked"] is True, timeout=15, what="Back Door locked")
 
 
 def test_unlock_from_home_of_a_door_without_relock_after_asks_how_long(workspace: Workspace) -> None:
