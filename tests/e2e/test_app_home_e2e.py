@@ -61,7 +61,9 @@ def bot(slack: FakeSlack, seam: SeamFake, database: Path) -> Iterator[BotProcess
     for user in (APPROVER, RECENT, LONG_AGO, RATED):
         slack.add_user(user)
     (database / "lockbot.toml").write_text(POLICY)
-    process = BotProcess(bot_env(slack, seam, database), cwd=database).start()
+    # Seam's timeout long enough for a test to hold an unlock call for seconds and still see it through.
+    env = bot_env(slack, seam, database, LOCKBOT_SEAM_TIMEOUT="10", LOCKBOT_ACTION_TIMEOUT="15")
+    process = BotProcess(env, cwd=database).start()
     yield process
     process.close()
 
@@ -229,7 +231,13 @@ def test_the_request_modal_files_a_request_like_unlock_does(workspace: Workspace
         values={"duration": {"duration": {"value": "10m"}}, "reason": {"reason": {"value": "courier <!channel>"}}},
     )
     assert filed.json()["response_action"] == "update"
-    assert "I've asked" in json.dumps(filed.json()["view"])
+    assert "Asking the approvers of *Back Door*" in json.dumps(filed.json()["view"])
+    dm = "D" + MEMBER[1:]
+    told = workspace.slack.wait_for(
+        lambda: [m for m in workspace.slack.channel_messages(dm) if "I've asked" in m.text and "Back Door" in m.text],
+        what="the member told by DM that the approvers were asked",
+    )
+    assert len(told) == 1
 
     def request() -> Message | None:
         found = [m for m in workspace.slack.channel_messages(APPROVALS) if "Back Door" in m.history[0]]
@@ -333,6 +341,39 @@ def test_plus_15_min_republishes_the_homes_with_the_new_time(workspace: Workspac
         )
     workspace.finished_action(workspace.command("/lock", "back door", user=ADMIN, channel=channel))
     wait_until(lambda: seam.lock_state(back)["locked"] is True, timeout=15, what="Back Door locked")
+
+
+def test_a_submitted_unlock_is_answered_before_seam_answers_and_unlocks_once(workspace: Workspace) -> None:
+    seam = workspace.seam
+    assert seam is not None
+    garage = seam.device_id("Garage Door")
+    seam.set_device(garage, online=True)
+    unlocks_before = seam.calls().get("/locks/unlock_door", 0)
+    attempts_before = {attempt["action_attempt_id"] for attempt in seam.attempts()}
+    before = len(workspace.slack.views)
+    assert workspace.press_on_home("door_unlock", garage, user=ADMIN).status_code == 200
+    modal = new_modal(workspace, before)
+    seam.fail("/locks/unlock_door", delay_ms=5000)  # Seam holds the unlock call this long
+
+    submitted = workspace.submit_view(
+        modal, user=ADMIN, values={"duration": {"duration": {"value": "10m"}}, "reason": {"reason": {}}}
+    )
+
+    assert submitted.status_code == 200
+    assert submitted.content in (b"", b"{}") or "errors" not in submitted.json()
+    # Answered while Seam still held the call: no unlock attempt of Garage Door exists yet.
+    new = [attempt for attempt in seam.attempts() if attempt["action_attempt_id"] not in attempts_before]
+    assert not [attempt for attempt in new if attempt["action_type"] == "UNLOCK_DOOR"]
+    wait_until(lambda: seam.lock_state(garage)["locked"] is False, timeout=20, what="Garage Door unlocked")
+    unlocked = [
+        attempt
+        for attempt in seam.attempts()
+        if attempt["action_attempt_id"] not in attempts_before and attempt["action_type"] == "UNLOCK_DOOR"
+    ]
+    assert len(unlocked) == 1
+    assert seam.calls().get("/locks/unlock_door", 0) == unlocks_before + 1
+    workspace.command("/lock", "garage door", user=ADMIN)
+    wait_until(lambda: seam.lock_state(garage)["locked"] is True, timeout=15, what="Garage Door locked")
 
 
 def test_unlock_from_home_of_a_door_without_relock_after_asks_how_long(workspace: Workspace) -> None:

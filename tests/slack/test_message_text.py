@@ -49,7 +49,7 @@ from bot.slack.messages.doors import (
     render_usage,
 )
 from bot.slack.messages.emergencies import render_emergency_direct_message, render_emergency_notice
-from bot.slack.messages.home import render_home, render_home_answer, render_home_unlock_modal
+from bot.slack.messages.home import render_home, render_home_answer, render_home_asking, render_home_unlock_modal
 from bot.slack.messages.notices import (
     render_door_notice,
     render_outcome_notice,
@@ -328,6 +328,7 @@ def every_view(door: str, text: str) -> Iterator[tuple[str, dict[str, Any]]]:
         yield "render_home_answer", render_home_answer(message)
         break
     yield "render_home_answer", render_home_answer(render_request_filed(RequestFiled(request, None)))
+    yield "render_home_asking", render_home_answer(render_home_asking(door))
 
 
 def assert_safe_view(view: dict[str, Any]) -> None:

@@ -22,7 +22,16 @@ from bot.durations import spoken_duration
 from bot.homes import HomeDoor, HomePage
 from bot.model import Relock, SlotLock, UnlockRequest
 from bot.slack.messages.notices import door_lock_button
-from bot.slack.messages.primitives import SECTION_LIMIT, Block, SlackMessage, actions, button, context, section
+from bot.slack.messages.primitives import (
+    SECTION_LIMIT,
+    Block,
+    SlackMessage,
+    actions,
+    button,
+    context,
+    section,
+    section_message,
+)
 from bot.slack.messages.replies import render_problem
 from bot.slack.messages.requests import decision_buttons, fitted_confirm
 from bot.slack.text import Text, bold, code, compose, date, join, mention, value
@@ -38,6 +47,7 @@ __all__ = [
     "UNLOCK_EXTEND",
     "render_home",
     "render_home_answer",
+    "render_home_asking",
     "render_home_unlock_modal",
 ]
 
@@ -250,3 +260,14 @@ def render_home_answer(answer: SlackMessage) -> dict[str, Any]:
         close=PlainTextObject(text="OK"),
         blocks=answer.blocks or [section(value(answer.text))],
     ).to_dict()
+
+
+def render_home_asking(door: str) -> SlackMessage:
+    """The answer to a request submitted on Home, while it is being filed (the filing answers by DM)."""
+    return section_message(
+        compose(
+            "Asking the approvers of ",
+            bold(door),
+            " to unlock it. I'll message you once they have been asked, and again when it is decided.",
+        )
+    )
