@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Protocol
 
 from bot.model import (
@@ -33,14 +34,32 @@ from bot.seam import SeamDeviceNotFound, SeamError
 from bot.seam_events import LockChange
 from bot.ticks import run_every_tick
 
-__all__ = ["RELOCKED", "AlertBoard", "UnlockedAlertStore", "UnlockedAlerts"]
+__all__ = ["RELOCKED", "AlertBoard", "AlertNotPosted", "UnlockedAlertStore", "UnlockedAlerts", "alert_claim"]
 
 log = logging.getLogger(__name__)
 
 # `locked_how` of a door locked again by lockbot when its timed unlock ended.
 RELOCKED = "relock"
-# How long an instance has to check the door and post a notice it took, before another may take it.
-_CLAIM = timedelta(seconds=60)
+# How long an instance has to check the door and post a notice it took, before another may take it,
+# when the app does not size it from its timeouts (`alert_claim`).
+_CLAIM = timedelta(minutes=10)
+# After a post Slack certainly did not take: tried again after each of these waits, then given up.
+_RETRY_AFTER = (timedelta(seconds=5), timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=5))
+# Times read back from the database may lose a little precision: a wait is recognised within this.
+_READ_BACK_TOLERANCE = timedelta(seconds=1)
+
+
+def alert_claim(seam_call: timedelta, slack_post: timedelta) -> timedelta:
+    """A claim that outlasts the slowest check and post: Seam's `/locks/get` with its retries, then
+    Slack's post with its own (each the worst the configured timeouts allow), and a margin."""
+    return seam_call + slack_post + timedelta(seconds=30)
+
+
+class AlertNotPosted(StrEnum):
+    """Why `AlertBoard.post_alert` has no notice to show."""
+
+    NOT_TAKEN = "not_taken"  # Slack certainly did not post it (a refusal, a 429, no connection): try again
+    UNCERTAIN = "uncertain"  # it may be in the channel (a 5xx, no answer): never posted twice
 
 
 class UnlockedAlertStore(Protocol):
@@ -52,7 +71,13 @@ class UnlockedAlertStore(Protocol):
 
     async def take_unlocked_alert(self, alert: UnlockedAlert, now: datetime, *, until: datetime) -> bool: ...
 
-    async def unlocked_alert_posted(self, alert_id: str, notice_ts: str | None, at: datetime) -> bool: ...
+    async def unlocked_alert_posted(
+        self, alert_id: str, notice_ts: str | None, at: datetime, *, claimed_until: datetime
+    ) -> bool: ...
+
+    async def retry_unlocked_alert(
+        self, alert_id: str, *, claimed_until: datetime, tried_at: datetime, due_at: datetime
+    ) -> bool: ...
 
     async def close_unlocked_alerts(
         self,
@@ -72,8 +97,11 @@ class UnlockedAlertStore(Protocol):
 class AlertBoard(Protocol):
     """The Slack edge's part (`bot.slack.reporter.SlackAlertBoard`); never raises."""
 
-    async def post_alert(self, alert: UnlockedAlert, unlocked_for: timedelta) -> str | None:
-        """Post the notice in `alert.channel`; its ts, or None when Slack would not take it."""
+    async def post_alert(self, alert: UnlockedAlert, unlocked_for: timedelta) -> str | AlertNotPosted:
+        """Post the notice in `alert.channel`; its ts, or why there is none."""
+
+    async def withdraw(self, alert: UnlockedAlert, notice_ts: str) -> None:
+        """Delete a notice posted by an instance that had lost its claim (another posts the alert)."""
 
     async def show_locked(self, alert: UnlockedAlert) -> None:
         """Edit the posted notice (`alert.notice_ts`): the door was locked, by whom and when."""
@@ -93,8 +121,10 @@ class UnlockedAlerts:
         clock: Callable[[], datetime] = utcnow,
         tick_seconds: float = 0.5,
         batch: int = 100,
+        claim: timedelta = _CLAIM,
     ) -> None:
         self._store = store
+        self._claim = claim
         self._policy = policy
         self._lock_named = lock_named
         self._lock_now = lock_now
@@ -112,16 +142,18 @@ class UnlockedAlerts:
         now = self._clock()
         due = await self._store.due_unlocked_alerts(now, limit=self._batch)
         for alert in due:
-            if not await self._store.take_unlocked_alert(alert, now, until=now + _CLAIM):
+            claim = now + self._claim
+            if not await self._store.take_unlocked_alert(alert, now, until=claim):
                 continue  # another instance took it, or the door was locked meanwhile
             try:
-                await self._post(alert)
+                await self._post(alert, claim)
             except Exception:
                 # Left taken: once the claim runs out it is due again, here or on another instance.
                 log.exception("could not post the alert for %s", alert.device_id)
         return len(due)
 
-    async def _post(self, alert: UnlockedAlert) -> None:
+    async def _post(self, alert: UnlockedAlert, claim: datetime) -> None:
+        """Check the door and post the notice of an alert taken with the claim ending at `claim`."""
         try:
             lock: Lock | None = await self._lock_now(alert.device_id)
         except SeamDeviceNotFound:
@@ -140,14 +172,53 @@ class UnlockedAlerts:
             await self._store.close_unlocked_alerts(alert.device_id, locked_at=now, by=None, how=None)
             return
         shown = replace(alert, door=lock.name) if lock is not None else alert
-        notice_ts = await self._board.post_alert(shown, now - alert.unlocked_at)
-        log.info("alerted: %s unlocked since %s", alert.device_id, alert.unlocked_at.isoformat())
-        if await self._store.unlocked_alert_posted(alert.id, notice_ts, now):
+        posted = await self._board.post_alert(shown, now - alert.unlocked_at)
+        if posted is AlertNotPosted.NOT_TAKEN and await self._try_again(alert, claim):
             return
-        # Locked while it was being posted: the fresh notice must say so at once.
+        notice_ts = None if isinstance(posted, AlertNotPosted) else posted
+        if notice_ts is not None:
+            log.info("alerted: %s unlocked since %s", alert.device_id, alert.unlocked_at.isoformat())
+        elif posted is AlertNotPosted.UNCERTAIN:
+            log.error("the alert for %s may or may not be in %s: not posted again", alert.device_id, alert.channel)
+        if await self._store.unlocked_alert_posted(alert.id, notice_ts, now, claimed_until=claim):
+            return
         current = await self._store.unlocked_alert(alert.id)
-        if current is not None and current.state is UnlockedAlertState.LOCKED and notice_ts is not None:
-            await self._board.show_locked(replace(current, door=shown.door, notice_ts=notice_ts))
+        if current is not None and current.state is UnlockedAlertState.LOCKED:
+            # Locked while it was being posted: the fresh notice must say so at once.
+            if notice_ts is not None:
+                await self._board.show_locked(replace(current, door=shown.door, notice_ts=notice_ts))
+        elif notice_ts is not None and (current is None or current.notice_ts != notice_ts):
+            # The claim ran out and another instance took the alert over: its notice is the one kept.
+            log.warning("the alert for %s was taken over while it was posted: withdrawn", alert.device_id)
+            await self._board.withdraw(shown, notice_ts)
+
+    async def _try_again(self, alert: UnlockedAlert, claim: datetime) -> bool:
+        """Put the alert back to be posted after a wait; False once the last wait is over (given up)."""
+        now = self._clock()
+        waited = (
+            alert.due_at - alert.claimed_until
+            if alert.state is UnlockedAlertState.PENDING and alert.claimed_until is not None
+            else None
+        )
+        tries = 0 if waited is None else sum(1 for wait in _RETRY_AFTER if wait <= waited + _READ_BACK_TOLERANCE)
+        if tries >= len(_RETRY_AFTER):
+            log.error(
+                "could not post the alert for %s in %s after %d tries: given up (the door may still be unlocked)",
+                alert.device_id,
+                alert.channel,
+                tries + 1,
+            )
+            return False
+        retry_at = now + _RETRY_AFTER[tries]
+        if await self._store.retry_unlocked_alert(alert.id, claimed_until=claim, tried_at=now, due_at=retry_at):
+            log.error(
+                "could not post the alert for %s in %s (try %d): trying again at %s",
+                alert.device_id,
+                alert.channel,
+                tries + 1,
+                retry_at.isoformat(),
+            )
+        return True
 
     async def door_unlocked(self, device_id: str, at: datetime) -> None:
         """The door was unlocked at `at`: open its alert, if its rules want one and none is open."""

@@ -20,7 +20,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.actions import DoorActions
-from bot.alerts import UnlockedAlerts
+from bot.alerts import UnlockedAlerts, alert_claim
 from bot.break_glass import BreakGlass
 from bot.checks import describe_doors_without_lock
 from bot.config import ConfigError, Settings
@@ -345,11 +345,26 @@ class _SlotsShownOnHome:
         return shown
 
 
+# Each Slack call's time limit, and how often a call is tried again: after a 429, and as SlackRetry decides.
+_SLACK_CALL_SECONDS = 30
+_SLACK_RATE_LIMIT_RETRIES = 5
+_SLACK_RETRIES = 2
+# A Retry-After lockbot expects at most from chat.postMessage (Slack's own are a few seconds).
+_SLACK_LONGEST_RETRY_AFTER_SECONDS = 30
+
+
+def _slowest_slack_post() -> timedelta:
+    """The longest one post can take with the client's time limit and retries."""
+    tries = 1 + _SLACK_RATE_LIMIT_RETRIES + _SLACK_RETRIES
+    waits = _SLACK_RATE_LIMIT_RETRIES * _SLACK_LONGEST_RETRY_AFTER_SECONDS
+    return timedelta(seconds=tries * _SLACK_CALL_SECONDS + waits)
+
+
 def _slack_client(settings: Settings, metrics: Metrics) -> AsyncWebClient:
     # One session for every call: without it slack_sdk opens a new session and connection per call.
     session = aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=100, keepalive_timeout=30),
-        timeout=aiohttp.ClientTimeout(total=30),
+        timeout=aiohttp.ClientTimeout(total=_SLACK_CALL_SECONDS),
         trace_configs=[metrics.slack_trace()],
     )
     return AsyncWebClient(
@@ -357,7 +372,10 @@ def _slack_client(settings: Settings, metrics: Metrics) -> AsyncWebClient:
         base_url=settings.slack_api_url,
         session=session,
         # A 429 is retried for every method (Slack did nothing); anything else as SlackRetry decides.
-        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=5), SlackRetry(max_retry_count=2)],
+        retry_handlers=[
+            AsyncRateLimitErrorRetryHandler(max_retry_count=_SLACK_RATE_LIMIT_RETRIES),
+            SlackRetry(max_retry_count=_SLACK_RETRIES),
+        ],
     )
 
 
@@ -451,8 +469,15 @@ def _wire_doors(lockbot: Lockbot, people: SlackPeople) -> DoorService | None:
         lockbot.reminders = Reminders(store, SlackReminderMessenger(slack, owed, histories.attach), policy)
         actions.show_timed_unlocks_with(relocks.timed_unlock_ended_by)
         events.on_locked(relocks.door_locked)
+        # A read of Seam retries within 3 timeouts (bot.api_calls), its last try taking one more.
+        seam_read = timedelta(seconds=4 * settings.lockbot_seam_timeout)
         lockbot.alerts = alerts = UnlockedAlerts(
-            store, policy, directory.lock_named, seam.get_lock, SlackAlertBoard(slack, owed)
+            store,
+            policy,
+            directory.lock_named,
+            seam.get_lock,
+            SlackAlertBoard(slack, owed),
+            claim=alert_claim(seam_read, _slowest_slack_post()),
         )
         actions.on_final(alerts.action_finished)
         events.on_lock_change(alerts.lock_changed)
@@ -461,7 +486,7 @@ def _wire_doors(lockbot: Lockbot, people: SlackPeople) -> DoorService | None:
         events.on_door_event(lambda _device_id: homes.changed())
         RequestButtons(requests, decided=homes.changed).register(bolt)
         DoorButtons(door_service).register(bolt)
-        TimedUnlockButtons(TimedUnlocks(store, actions, reporter, policy, people)).register(bolt)
+        TimedUnlockButtons(TimedUnlocks(store, actions, reporter, policy, people), changed=homes.changed).register(bolt)
     else:
         log.warning("SEAM_API_KEY is not set: door commands will say doors are not configured")
         lockbot.homes = Homes(store, None, people, policy, SlackHomePublisher(slack))

@@ -40,6 +40,8 @@ __all__ = [
     "DoorService",
     "DoorStatus",
     "HomeUnlock",
+    "HomeUnlockChecked",
+    "HomeUnlockReady",
 ]
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,22 @@ class AskHowLong:
 
 
 HomeUnlock = ActionStarted | RequestFiled | Problem | AskHowLong
+
+
+@dataclass(frozen=True)
+class HomeUnlockReady:
+    """An unlock asked on App Home that passed every check: `DoorService.start_home_unlock` starts it
+    (an unlock if the person may unlock directly, else a request)."""
+
+    lock: Lock
+    user_id: str
+    channel: str
+    reason: str
+    unlock_for: timedelta | None
+    direct: bool
+
+
+HomeUnlockChecked = HomeUnlockReady | Problem | AskHowLong
 
 
 class DoorDirectory:
@@ -252,7 +270,17 @@ class DoorService:
     async def home_unlock(
         self, user_id: str, device_id: str, *, duration: str | None = None, reason: str = "", asking: bool = False
     ) -> HomeUnlock | None:
-        """An unlock asked on App Home, by device id, the policy checked now. None: Seam lists no such lock.
+        """An unlock asked on App Home, checked (`check_home_unlock`) and, if ready, started."""
+        checked = await self.check_home_unlock(user_id, device_id, duration=duration, reason=reason, asking=asking)
+        if not isinstance(checked, HomeUnlockReady):
+            return checked
+        return await self.start_home_unlock(checked)
+
+    async def check_home_unlock(
+        self, user_id: str, device_id: str, *, duration: str | None = None, reason: str = "", asking: bool = False
+    ) -> HomeUnlockChecked | None:
+        """Whether an unlock asked on App Home, by device id, may go ahead, the policy checked now; nothing
+        is started or posted. None: Seam lists no such lock.
 
         `duration` as `/unlock` reads it ("" or None: the door's relock_after); None with `asking` or
         with no relock_after to fall back on: ask the person first (AskHowLong). Home is no channel: the
@@ -285,11 +313,24 @@ class DoorService:
             )
         if rules.reason_required and not reason.strip():
             return Problem(ProblemReason.REASON_REQUIRED, door=lock.name)
+        if direct and lock.can_remotely_unlock is False:
+            return Problem(ProblemReason.NOT_REMOTE, door=lock.name, action=str(ActionKind.UNLOCK))
         if not direct and rules.approval_channel is None and rules.notify_channel is None:
             return Problem(ProblemReason.NO_REQUEST_CHANNEL, door=lock.name)
         channel = rules.notify_channel or user_id
         reason = " ".join(reason.split())[:_REASON_LIMIT]
-        result = await self._start(ActionKind.UNLOCK, lock, user_id, channel, reason=reason, unlock_for=unlock_for)
+        return HomeUnlockReady(lock, user_id, channel, reason, unlock_for, direct)
+
+    async def start_home_unlock(self, ready: HomeUnlockReady) -> HomeUnlock:
+        """Start a checked Home unlock: its messages posted, Seam asked (or the request filed)."""
+        result = await self._start(
+            ActionKind.UNLOCK,
+            ready.lock,
+            ready.user_id,
+            ready.channel,
+            reason=ready.reason,
+            unlock_for=ready.unlock_for,
+        )
         assert not isinstance(result, DoorAmbiguous | DoorUnknown)
         return result
 

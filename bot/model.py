@@ -362,6 +362,7 @@ class UnlockedAlert:
     unlocked_at: datetime
     due_at: datetime
     state: UnlockedAlertState = UnlockedAlertState.PENDING
+    # POSTING: when the instance's claim ends (also its token); PENDING after a failed try: when it was.
     claimed_until: datetime | None = None
     notice_ts: str | None = None
     posted_at: datetime | None = None

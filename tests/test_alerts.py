@@ -3,14 +3,16 @@ how its lock is told."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from bot.alerts import RELOCKED, UnlockedAlerts
+from bot.alerts import RELOCKED, AlertNotPosted, UnlockedAlerts
 from bot.model import (
     ActionKind,
     ActionRecord,
@@ -36,13 +38,27 @@ ALERTING = Policy(DoorRules(notify_channel="C0NOTIFY", alert_unlocked_after=AFTE
 class Board:
     posted: list[tuple[UnlockedAlert, timedelta]] = field(default_factory=list)
     locked: list[UnlockedAlert] = field(default_factory=list)
+    withdrawn: list[str] = field(default_factory=list)
+    failures: list[AlertNotPosted] = field(default_factory=list)  # how the next posts fail, in order
+    tries: int = 0
+    ts_prefix: str = "1."  # an instance's notices differ from another's
+    during_post: Callable[[], Awaitable[None]] | None = None  # what happens while Slack is being asked
 
-    async def post_alert(self, alert: UnlockedAlert, unlocked_for: timedelta) -> str | None:
+    async def post_alert(self, alert: UnlockedAlert, unlocked_for: timedelta) -> str | AlertNotPosted:
+        self.tries += 1
+        if self.during_post is not None:
+            during, self.during_post = self.during_post, None
+            await during()
+        if self.failures:
+            return self.failures.pop(0)
         self.posted.append((alert, unlocked_for))
-        return f"1.{len(self.posted):06d}"
+        return f"{self.ts_prefix}{len(self.posted):06d}"
 
     async def show_locked(self, alert: UnlockedAlert) -> None:
         self.locked.append(alert)
+
+    async def withdraw(self, alert: UnlockedAlert, notice_ts: str) -> None:
+        self.withdrawn.append(notice_ts)
 
 
 @dataclass
@@ -263,3 +279,113 @@ async def test_an_unknown_device_opens_no_alert(setup: Setup) -> None:
     await setup.alerts.lock_changed(LockChange("thermostat_1", locked=False, at=START))
 
     assert await setup.store.open_unlocked_alerts() == []
+
+
+async def run_until_quiet(setup: Setup, *, for_: timedelta, step: timedelta = timedelta(seconds=1)) -> None:
+    """The scheduler's ticks over `for_` of the test clock."""
+    end = setup.clock.now + for_
+    while setup.clock.now < end:
+        await setup.alerts.run_due()
+        setup.clock.now += step
+
+
+async def test_a_post_slack_refused_is_tried_again_later_and_posted_once(setup: Setup) -> None:
+    await setup.alerts.door_unlocked("lock_1", START)
+    setup.board.failures = [AlertNotPosted.NOT_TAKEN, AlertNotPosted.NOT_TAKEN]
+    setup.clock.now = START + AFTER
+
+    await setup.alerts.run_due()
+    assert setup.board.tries == 1
+    (waiting,) = await setup.store.open_unlocked_alerts()
+    assert waiting.state is UnlockedAlertState.PENDING
+    assert waiting.due_at > setup.clock.now  # not at once: after a wait
+    await run_until_quiet(setup, for_=timedelta(minutes=10))
+
+    assert setup.board.tries == 3
+    assert len(setup.board.posted) == 1
+    (posted,) = await setup.store.open_unlocked_alerts()
+    assert (posted.state, posted.notice_ts) == (UnlockedAlertState.POSTED, "1.000001")
+
+
+async def test_a_post_slack_keeps_refusing_is_given_up_after_a_few_spaced_tries(setup: Setup) -> None:
+    await setup.alerts.door_unlocked("lock_1", START)
+    setup.board.failures = [AlertNotPosted.NOT_TAKEN] * 10
+    setup.clock.now = START + AFTER
+    tried_at = []
+    end = setup.clock.now + timedelta(hours=1)
+    while setup.clock.now < end:
+        before = setup.board.tries
+        await setup.alerts.run_due()
+        if setup.board.tries > before:
+            tried_at.append(setup.clock.now)
+        setup.clock.now += timedelta(seconds=1)
+
+    assert len(tried_at) == 5
+    waits = [later - earlier for earlier, later in itertools.pairwise(tried_at)]
+    assert waits == sorted(waits)  # spaced out more each time
+    assert waits[0] >= timedelta(seconds=5)
+    (given_up,) = await setup.store.open_unlocked_alerts()
+    assert (given_up.state, given_up.notice_ts) == (UnlockedAlertState.POSTED, None)
+
+
+async def test_a_post_that_may_have_reached_slack_is_not_tried_again(setup: Setup) -> None:
+    await setup.alerts.door_unlocked("lock_1", START)
+    setup.board.failures = [AlertNotPosted.UNCERTAIN]
+    setup.clock.now = START + AFTER
+
+    await run_until_quiet(setup, for_=timedelta(hours=1))
+
+    assert setup.board.tries == 1
+    (alert,) = await setup.store.open_unlocked_alerts()
+    assert (alert.state, alert.notice_ts) == (UnlockedAlertState.POSTED, None)
+
+
+async def test_an_instance_whose_claim_ran_out_while_posting_withdraws_its_notice(setup: Setup) -> None:
+    """The first instance is slow past its claim; the second takes the alert over and posts it: one stays."""
+    second_board = Board(ts_prefix="2.")
+    second = UnlockedAlerts(setup.store, ALERTING, setup.door.named, setup.door.now, second_board, clock=setup.clock)
+    await setup.alerts.door_unlocked("lock_1", START)
+    setup.clock.now = START + AFTER
+
+    async def taken_over() -> None:
+        setup.clock.now += timedelta(hours=1)  # far past any claim
+        assert await second.run_due() == 1
+
+    setup.board.during_post = taken_over
+    await setup.alerts.run_due()
+
+    assert len(second_board.posted) == 1
+    assert setup.board.withdrawn == ["1.000001"]
+    (alert,) = await setup.store.open_unlocked_alerts()
+    assert (alert.state, alert.notice_ts) == (UnlockedAlertState.POSTED, "2.000001")  # the second's
+
+
+async def test_a_late_instance_cannot_mark_posted_an_alert_another_instance_is_posting(setup: Setup) -> None:
+    """The first instance ends its post while the second, which took the alert over, is still posting."""
+    second_board = Board(ts_prefix="2.")
+    second = UnlockedAlerts(setup.store, ALERTING, setup.door.named, setup.door.now, second_board, clock=setup.clock)
+    await setup.alerts.door_unlocked("lock_1", START)
+    setup.clock.now = START + AFTER
+    second_posting, second_may_finish = asyncio.Event(), asyncio.Event()
+
+    async def held() -> None:
+        second_posting.set()
+        await second_may_finish.wait()
+
+    second_board.during_post = held
+    running: list[asyncio.Task[int]] = []
+
+    async def taken_over() -> None:
+        setup.clock.now += timedelta(hours=1)  # far past any claim
+        running.append(asyncio.create_task(second.run_due()))
+        await second_posting.wait()
+
+    setup.board.during_post = taken_over
+    await setup.alerts.run_due()
+    assert setup.board.withdrawn == ["1.000001"]
+    second_may_finish.set()
+    await running[0]
+
+    (alert,) = await setup.store.open_unlocked_alerts()
+    assert (alert.state, alert.notice_ts) == (UnlockedAlertState.POSTED, "2.000001")
+    assert second_board.withdrawn == []

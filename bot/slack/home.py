@@ -6,14 +6,16 @@ where the person is looking (a DM would land out of sight, in the Messages tab).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.door_service import ActionStarted, AskHowLong, DoorService, HomeUnlock
+from bot.door_service import ActionStarted, AskHowLong, DoorService, HomeUnlock, HomeUnlockReady
 from bot.homes import HomePage, Homes
 from bot.replies import Problem, ProblemReason
 from bot.slack.messages.home import (
@@ -24,6 +26,7 @@ from bot.slack.messages.home import (
     HOME_UNLOCK_REASON,
     render_home,
     render_home_answer,
+    render_home_asking,
     render_home_unlock_modal,
 )
 from bot.slack.messages.primitives import SlackMessage
@@ -41,6 +44,8 @@ _NO_SUCH_DOOR = render_notice(
 _DOORS_NOT_CONFIGURED = render_notice(
     "Doors are not configured: lockbot has no Seam API key (SEAM_API_KEY). Ask the person who runs lockbot."
 )
+_WENT_WRONG = Problem(ProblemReason.DOORS_UNAVAILABLE, detail="something went wrong on lockbot's side")
+_SLACK_FAILURES = (SlackClientError, aiohttp.ClientError, TimeoutError)
 # Problems with how long: said under the duration field, so the person can correct it there.
 _DURATION_PROBLEMS = frozenset(
     {ProblemReason.UNLOCK_TOO_LONG, ProblemReason.UNLOCK_TOO_SHORT, ProblemReason.UNLOCK_TIME_UNUSABLE}
@@ -91,6 +96,7 @@ class HomeTab:
     def __init__(self, homes: Homes, doors: DoorService | None) -> None:
         self._homes = homes
         self._doors = doors
+        self._starting: set[asyncio.Task[None]] = set()  # unlocks submitted, being started after their ack
 
     def register(self, app: AsyncApp) -> None:
         app.event("app_home_opened")(self.opened)
@@ -128,7 +134,7 @@ class HomeTab:
             result = await self._doors.home_unlock(user, str(action.get("value") or ""), asking=asking)
         except Exception:
             log.exception("an unlock pressed on Home failed")
-            result = Problem(ProblemReason.DOORS_UNAVAILABLE, detail="something went wrong on lockbot's side")
+            result = _WENT_WRONG
         if isinstance(result, AskHowLong):
             await self._show(client, trigger_id, render_home_unlock_modal(result))
             return
@@ -136,28 +142,62 @@ class HomeTab:
         if answer is not None:
             await self._show(client, trigger_id, render_home_answer(answer))
 
-    async def unlock_submitted(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+    async def unlock_submitted(
+        self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        """Checked before the acknowledgement (a field's problem is said under it, in the answer), started
+        after it: Slack waits only 3 s for a submission's answer, and an unlock or a request posts to
+        Slack and asks Seam first. A slow start must not look failed to a person who would submit again."""
         user, device_id = str(body["user"]["id"]), str(view.get("private_metadata") or "")
         duration, reason = submitted_text(view, HOME_UNLOCK_DURATION), submitted_text(view, HOME_UNLOCK_REASON)
         if self._doors is None:
             await ack(response_action="update", view=render_home_answer(_DOORS_NOT_CONFIGURED))
             return
         try:
-            result = await self._doors.home_unlock(user, device_id, duration=duration, reason=reason)
+            checked = await self._doors.check_home_unlock(user, device_id, duration=duration, reason=reason)
         except Exception:
-            log.exception("an unlock submitted on Home failed")
-            result = Problem(ProblemReason.DOORS_UNAVAILABLE, detail="something went wrong on lockbot's side")
-        if isinstance(result, Problem) and result.reason in _DURATION_PROBLEMS:
-            await ack(response_action="errors", errors={HOME_UNLOCK_DURATION: render_problem(result).text})
+            log.exception("an unlock submitted on Home could not be checked")
+            checked = _WENT_WRONG
+        if isinstance(checked, HomeUnlockReady):
+            if checked.direct:
+                await ack()  # the action's own messages say how it goes
+            else:
+                await ack(response_action="update", view=render_home_answer(render_home_asking(checked.lock.name)))
+            self._start(client, checked)
             return
-        if isinstance(result, Problem) and result.reason is ProblemReason.REASON_REQUIRED:
+        if isinstance(checked, Problem) and checked.reason in _DURATION_PROBLEMS:
+            await ack(response_action="errors", errors={HOME_UNLOCK_DURATION: render_problem(checked).text})
+            return
+        if isinstance(checked, Problem) and checked.reason is ProblemReason.REASON_REQUIRED:
             await ack(response_action="errors", errors={HOME_UNLOCK_REASON: "This door needs a reason to unlock it."})
             return
-        answer = _answer(result)
+        answer = _answer(checked)
         if answer is None:
             await ack()
             return
         await ack(response_action="update", view=render_home_answer(answer))
+
+    def _start(self, client: AsyncWebClient, ready: HomeUnlockReady) -> None:
+        """Start a checked unlock (or request) after the acknowledgement, held until it is done."""
+        task = asyncio.create_task(self._started(client, ready), name=f"home-unlock-{ready.lock.device_id}")
+        self._starting.add(task)
+        task.add_done_callback(self._starting.discard)
+
+    async def _started(self, client: AsyncWebClient, ready: HomeUnlockReady) -> None:
+        assert self._doors is not None
+        try:
+            result: HomeUnlock = await self._doors.start_home_unlock(ready)
+        except Exception:
+            log.exception("an unlock submitted on Home failed")
+            result = _WENT_WRONG
+        answer = _answer(result)
+        if answer is None:
+            return
+        # The modal has been answered already: the person hears the rest by DM.
+        try:
+            await client.chat_postMessage(channel=ready.user_id, **answer.as_kwargs())
+        except _SLACK_FAILURES as exc:
+            log.warning("could not tell %s by DM how their Home unlock went (%s)", ready.user_id, type(exc).__name__)
 
     @staticmethod
     async def _show(client: AsyncWebClient, trigger_id: str, view: dict[str, Any]) -> None:

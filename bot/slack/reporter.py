@@ -12,6 +12,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.alerts import AlertNotPosted
 from bot.break_glass import EmergencyUnlock
 from bot.model import (
     ActionThread,
@@ -45,6 +46,7 @@ from bot.slack.messages.reminders import render_reminder
 from bot.slack.messages.requests import render_request, render_requester_message
 from bot.slack.messages.slots import render_slot_parent, render_slot_status
 from bot.slack.owed import OwedSlackMessages, is_lasting
+from bot.slack.retries import certainly_not_taken
 from bot.slots import SlotView
 
 __all__ = [
@@ -400,13 +402,17 @@ class SlackEmergencyAlarm(_SlackMessages):
 class SlackAlertBoard(_SlackMessages):
     """Implements `bot.alerts.AlertBoard`: the alert posted once; its final edit owed if Slack does not take it."""
 
-    async def post_alert(self, alert: UnlockedAlert, unlocked_for: timedelta) -> str | None:
+    async def post_alert(self, alert: UnlockedAlert, unlocked_for: timedelta) -> str | AlertNotPosted:
+        message = render_unlocked_alert(alert, unlocked_for)
         try:
-            _, ts = await self._post(alert.channel, render_unlocked_alert(alert, unlocked_for))
-        except CannotReport as exc:
-            log.warning("could not post the unlocked alert in %s: %s", alert.channel, exc.user_message)
-            return None
-        return ts
+            posted = await self._client.chat_postMessage(channel=alert.channel, **message.as_kwargs())
+        except _SLACK_FAILURES as exc:
+            log.warning("could not post the unlocked alert in %s: %s", alert.channel, _error_code(exc))
+            return AlertNotPosted.NOT_TAKEN if certainly_not_taken(exc) else AlertNotPosted.UNCERTAIN
+        return str(posted["ts"])
+
+    async def withdraw(self, alert: UnlockedAlert, notice_ts: str) -> None:
+        await self._delete(alert.channel, notice_ts)
 
     async def show_locked(self, alert: UnlockedAlert) -> None:
         if alert.notice_ts is not None:

@@ -10,12 +10,13 @@ refusing without acting; `AsyncRateLimitErrorRetryHandler` waits out its Retry-A
 from __future__ import annotations
 
 import aiohttp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
-__all__ = ["REPEATABLE_METHODS", "SlackRetry", "method_of"]
+__all__ = ["REPEATABLE_METHODS", "SlackRetry", "certainly_not_taken", "method_of"]
 
 # Methods lockbot calls whose repeat leaves Slack as one call would. Anything not named is a write.
 REPEATABLE_METHODS = frozenset(
@@ -41,6 +42,15 @@ def method_of(request: HttpRequest) -> str:
 def _never_sent(error: Exception) -> bool:
     # Refused, unreachable, or the TLS handshake failed: no request reached Slack.
     return isinstance(error, aiohttp.ClientConnectorError)
+
+
+def certainly_not_taken(error: Exception) -> bool:
+    """Whether a failed write certainly did nothing in Slack, so another try cannot do it twice: Slack
+    answered with a refusal or a 429 (any answer under 500), or the connection never opened. After a
+    5xx, a timeout or a connection lost on the way, it may have been done."""
+    if isinstance(error, SlackApiError):
+        return bool(error.response.status_code < 500)
+    return _never_sent(error)
 
 
 def _broken_on_the_way(error: Exception) -> bool:

@@ -4,6 +4,7 @@ acknowledge, hand the press to the service, answer the presser."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -12,7 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.commands import answer, answering_errors
 from bot.slack.messages.relocks import EXTEND, LOCK_NOW, render_timed_unlock_reply
-from bot.timed_unlocks import TimedUnlockChange, TimedUnlocks
+from bot.timed_unlocks import Extended, LockingNow, TimedUnlockChange, TimedUnlocks
 
 __all__ = ["TimedUnlockButtons"]
 
@@ -22,8 +23,11 @@ log = logging.getLogger(__name__)
 class TimedUnlockButtons:
     """`relock_now` and `unlock_extend`, keyed by action id only. Only the value (an unlock id) is trusted."""
 
-    def __init__(self, timed_unlocks: TimedUnlocks) -> None:
+    def __init__(self, timed_unlocks: TimedUnlocks, *, changed: Callable[[], Awaitable[None]] | None = None) -> None:
         self._timed_unlocks = timed_unlocks
+        # Told after a press moved or ended an unlock (App Home shows "unlocked until"); an extension is
+        # neither an action nor a Seam event, so nothing else would tell it.
+        self._changed = changed
 
     def register(self, app: AsyncApp) -> None:
         app.action(LOCK_NOW)(answering_errors(self.lock_now))
@@ -40,6 +44,8 @@ class TimedUnlockButtons:
         await ack()
         presser = str(body["user"]["id"])
         change = await self._timed_unlocks.lock_now(str(action.get("value") or ""), presser)
+        if isinstance(change, LockingNow) and self._changed is not None:
+            await self._changed()
         await _tell(body, respond, client, presser, change)
 
     async def extend(
@@ -53,6 +59,8 @@ class TimedUnlockButtons:
         await ack()
         presser = str(body["user"]["id"])
         change = await self._timed_unlocks.extend(str(action.get("value") or ""), presser)
+        if isinstance(change, Extended) and self._changed is not None:
+            await self._changed()
         await _tell(body, respond, client, presser, change)
 
 

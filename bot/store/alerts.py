@@ -5,6 +5,11 @@ so the same unlock heard twice (Seam's event and lockbot's own outcome, on two i
 one. The scheduler's cost when idle is one indexed query per tick (`due_unlocked_alerts`); a due
 alert is taken by one instance only (`take_unlocked_alert`), for a while: an instance that stops
 before it has posted leaves it to be taken again once that while is over.
+
+The claim's end (`claimed_until`) is also its token: the writes that end a claim (posted, tried
+again later) match it, so an instance whose claim ran out and was taken over changes nothing. A
+pending alert put back after a failed try keeps that try's time in `claimed_until` (its `due_at` is
+the next try), so the next wait is known from the row alone.
 """
 
 from __future__ import annotations
@@ -77,14 +82,30 @@ class UnlockedAlertRecords:
             )
         return taken.rowcount == 1
 
-    async def unlocked_alert_posted(self, alert_id: str, notice_ts: str | None, at: datetime) -> bool:
-        """The notice is posted (`notice_ts`; None: Slack would not take it, and it is not tried again);
-        False when the door was locked meanwhile (the notice must say so)."""
+    async def unlocked_alert_posted(
+        self, alert_id: str, notice_ts: str | None, at: datetime, *, claimed_until: datetime
+    ) -> bool:
+        """The notice is posted (`notice_ts`; None: it may or may not be in the channel, and it is not
+        tried again), by the instance still holding the claim that ends at `claimed_until`. False when
+        that claim is over: the door was locked meanwhile, or another instance took the alert over."""
         async with self._db.transaction() as connection:
             moved = await connection.execute(
                 update(alerts)
-                .where(alerts.c.id == alert_id, alerts.c.state == _POSTING)
+                .where(alerts.c.id == alert_id, alerts.c.state == _POSTING, alerts.c.claimed_until == claimed_until)
                 .values(state=_POSTED, notice_ts=notice_ts, posted_at=at, claimed_until=None)
+            )
+        return moved.rowcount == 1
+
+    async def retry_unlocked_alert(
+        self, alert_id: str, *, claimed_until: datetime, tried_at: datetime, due_at: datetime
+    ) -> bool:
+        """Put a taken alert back to pending, to be tried again at `due_at` (its post certainly did not
+        reach Slack); only by the instance still holding the claim that ends at `claimed_until`."""
+        async with self._db.transaction() as connection:
+            moved = await connection.execute(
+                update(alerts)
+                .where(alerts.c.id == alert_id, alerts.c.state == _POSTING, alerts.c.claimed_until == claimed_until)
+                .values(state=_PENDING, due_at=due_at, claimed_until=tried_at)
             )
         return moved.rowcount == 1
 

@@ -4,10 +4,13 @@ published again after a change, over real sockets."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +61,9 @@ def bot(slack: FakeSlack, seam: SeamFake, database: Path) -> Iterator[BotProcess
     for user in (APPROVER, RECENT, LONG_AGO, RATED):
         slack.add_user(user)
     (database / "lockbot.toml").write_text(POLICY)
-    process = BotProcess(bot_env(slack, seam, database), cwd=database).start()
+    # Seam's timeout long enough for a test to hold an unlock call for seconds and still see it through.
+    env = bot_env(slack, seam, database, LOCKBOT_SEAM_TIMEOUT="10", LOCKBOT_ACTION_TIMEOUT="15")
+    process = BotProcess(env, cwd=database).start()
     yield process
     process.close()
 
@@ -129,14 +134,23 @@ def test_a_members_home_shows_the_doors_and_asks_instead_of_unlocking(workspace:
     assert "Requests waiting" not in json.dumps(view)  # a member approves nothing
 
 
-def test_an_admins_home_offers_unlock_with_a_confirm_naming_the_door(workspace: Workspace) -> None:
+def test_an_admins_home_offers_unlock_with_a_confirm_naming_the_door_and_the_requester(workspace: Workspace) -> None:
     assert workspace.seam is not None
     view = opened_home(workspace, ADMIN)
     front = door_buttons(view, workspace.seam.device_id("Front Door"))
     assert set(front) == {"door_lock", "door_unlock"}
     confirm = front["door_unlock"]["confirm"]
     assert confirm["title"]["text"] == "Unlock Front Door?"
+    assert f"*Front Door* for you (<@{ADMIN}>)" in confirm["text"]["text"]
     assert "locks again after 5 min" in confirm["text"]["text"]
+
+
+def test_a_members_ask_to_unlock_carries_a_confirm_naming_the_door_and_the_requester(workspace: Workspace) -> None:
+    assert workspace.seam is not None
+    view = opened_home(workspace, MEMBER)
+    confirm = door_buttons(view, workspace.seam.device_id("Front Door"))["door_request"]["confirm"]
+    assert confirm["title"]["text"] == "Ask to unlock Front Door?"
+    assert f"Ask to unlock *Front Door* for you (<@{MEMBER}>)?" in confirm["text"]["text"]
 
 
 def test_many_doors_stay_within_100_blocks_and_say_how_to_find_the_rest(workspace: Workspace) -> None:
@@ -217,7 +231,13 @@ def test_the_request_modal_files_a_request_like_unlock_does(workspace: Workspace
         values={"duration": {"duration": {"value": "10m"}}, "reason": {"reason": {"value": "courier <!channel>"}}},
     )
     assert filed.json()["response_action"] == "update"
-    assert "I've asked" in json.dumps(filed.json()["view"])
+    assert "Asking the approvers of *Back Door*" in json.dumps(filed.json()["view"])
+    dm = "D" + MEMBER[1:]
+    told = workspace.slack.wait_for(
+        lambda: [m for m in workspace.slack.channel_messages(dm) if "I've asked" in m.text and "Back Door" in m.text],
+        what="the member told by DM that the approvers were asked",
+    )
+    assert len(told) == 1
 
     def request() -> Message | None:
         found = [m for m in workspace.slack.channel_messages(APPROVALS) if "Back Door" in m.history[0]]
@@ -274,6 +294,86 @@ def test_unlock_from_home_unlocks_with_the_doors_relock(workspace: Workspace) ->
     assert {"relock_now", "unlock_extend"} <= timed
     workspace.command("/lock", "front door", user=ADMIN)
     wait_until(lambda: seam.lock_state(front)["locked"] is True, timeout=15, what="Front Door locked")
+
+
+def _until(line: str) -> int | None:
+    """The "unlocked until" time a Home line shows, as the timestamp of its Slack date token."""
+    found = re.search(r"until <!date\^(\d+)\^", line)
+    return int(found.group(1)) if found else None
+
+
+def _extend_button(view: dict[str, Any], door: str) -> str | None:
+    """The unlock id the +15 min button of the person's timed unlock of `door` carries."""
+    blocks = view["blocks"]
+    for block, following in itertools.pairwise(blocks):
+        if block["type"] == "section" and block["text"]["text"].startswith(f":hourglass_flowing_sand: *{door}* —"):
+            return next(str(e["value"]) for e in following["elements"] if e["action_id"] == "unlock_extend")
+    return None
+
+
+def test_plus_15_min_republishes_the_homes_with_the_new_time(workspace: Workspace, channel: str) -> None:
+    seam = workspace.seam
+    assert seam is not None
+    back = seam.device_id("Back Door")
+    seam.set_device(back, online=True)  # another test takes it offline
+    opened_home(workspace, ADMIN)
+    opened_home(workspace, RECENT)
+    workspace.finished_action(workspace.command("/unlock", "back door for 10m", user=ADMIN, channel=channel))
+    shown: dict[str, Any] = workspace.slack.wait_for(
+        lambda: latest_home_with(workspace, ADMIN, having=":hourglass_flowing_sand: *Back Door*"),
+        timeout=15,
+        what="the admin's Home with the timed unlock of Back Door",
+    )
+    first = _until(door_line(shown, "Back Door"))
+    unlock_id = _extend_button(shown, "Back Door")
+    assert first is not None
+    assert unlock_id is not None
+
+    assert workspace.press_on_home("unlock_extend", unlock_id, user=ADMIN).status_code == 200
+
+    def extended_on_home(user: str) -> dict[str, Any] | None:
+        view = workspace.slack.home_of(user)
+        return view if view is not None and _until(door_line(view, "Back Door")) == first + 15 * 60 else None
+
+    for user in (ADMIN, RECENT):  # the presser's Home, and another opened within the hour
+        workspace.slack.wait_for(
+            partial(extended_on_home, user), timeout=15, what=f"{user}'s Home showing Back Door 15 min longer"
+        )
+    workspace.finished_action(workspace.command("/lock", "back door", user=ADMIN, channel=channel))
+    wait_until(lambda: seam.lock_state(back)["locked"] is True, timeout=15, what="Back Door locked")
+
+
+def test_a_submitted_unlock_is_answered_before_seam_answers_and_unlocks_once(workspace: Workspace) -> None:
+    seam = workspace.seam
+    assert seam is not None
+    garage = seam.device_id("Garage Door")
+    seam.set_device(garage, online=True)
+    unlocks_before = seam.calls().get("/locks/unlock_door", 0)
+    attempts_before = {attempt["action_attempt_id"] for attempt in seam.attempts()}
+    before = len(workspace.slack.views)
+    assert workspace.press_on_home("door_unlock", garage, user=ADMIN).status_code == 200
+    modal = new_modal(workspace, before)
+    seam.fail("/locks/unlock_door", delay_ms=5000)  # Seam holds the unlock call this long
+
+    submitted = workspace.submit_view(
+        modal, user=ADMIN, values={"duration": {"duration": {"value": "10m"}}, "reason": {"reason": {}}}
+    )
+
+    assert submitted.status_code == 200
+    assert submitted.content in (b"", b"{}") or "errors" not in submitted.json()
+    # Answered while Seam still held the call: no unlock attempt of Garage Door exists yet.
+    new = [attempt for attempt in seam.attempts() if attempt["action_attempt_id"] not in attempts_before]
+    assert not [attempt for attempt in new if attempt["action_type"] == "UNLOCK_DOOR"]
+    wait_until(lambda: seam.lock_state(garage)["locked"] is False, timeout=20, what="Garage Door unlocked")
+    unlocked = [
+        attempt
+        for attempt in seam.attempts()
+        if attempt["action_attempt_id"] not in attempts_before and attempt["action_type"] == "UNLOCK_DOOR"
+    ]
+    assert len(unlocked) == 1
+    assert seam.calls().get("/locks/unlock_door", 0) == unlocks_before + 1
+    workspace.command("/lock", "garage door", user=ADMIN)
+    wait_until(lambda: seam.lock_state(garage)["locked"] is True, timeout=15, what="Garage Door locked")
 
 
 def test_unlock_from_home_of_a_door_without_relock_after_asks_how_long(workspace: Workspace) -> None:

@@ -226,3 +226,29 @@ def test_a_door_locked_unheard_before_the_alert_is_due_gets_no_alert(workspace: 
 
     wait_until(lambda: logged(workspace, "Seam says it is locked", before), 25, "the check at the due time")
     assert len(alerts_about(workspace, "Garden Gate")) == seen
+
+
+def test_an_alert_slack_refuses_once_is_posted_after_a_wait_and_only_once(workspace: Workspace) -> None:
+    assert workspace.seam is not None
+
+    def is_alert(params: dict[str, object]) -> bool:
+        return params.get("channel") == NOTIFY and str(params.get("text", "")).startswith(":warning: Garden Gate has")
+
+    workspace.slack.fail("chat.postMessage", error="internal_error", where=is_alert)
+    workspace.seam.set_device("lock_4", locked=False)
+    seen = len(alerts_about(workspace, "Garden Gate"))
+    deliver(workspace, event("lock.unlocked", "lock_4", method="keycode"))
+
+    alert = workspace.slack.wait_for(lambda: alerts_about(workspace, "Garden Gate")[seen:], 40, "the alert")[0]
+
+    tries = [call for call in workspace.slack.calls_of("chat.postMessage") if is_alert(call.params)]
+    assert [call.error for call in tries[-2:]] == ["internal_error", None]  # refused, then tried again
+    assert tries[-1].at - tries[-2].at >= 4  # after a wait, not at once
+    posted_at = time.monotonic()
+    wait_until(lambda: time.monotonic() > posted_at + 3, 10, "a few more ticks")
+    assert len(alerts_about(workspace, "Garden Gate")) == seen + 1
+
+    workspace.seam.set_device("lock_4", locked=True)
+    deliver(workspace, event("lock.locked", "lock_4", method="keycode"))
+    workspace.slack.wait_for(lambda: len(alert.history) > 1, 10, "the alert to be edited")  # its ts was kept
+    assert alert.text.startswith(":lock: Garden Gate was locked at the door (keypad) at ")

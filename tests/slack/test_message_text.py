@@ -51,7 +51,7 @@ from bot.slack.messages.doors import (
     render_usage,
 )
 from bot.slack.messages.emergencies import render_emergency_direct_message, render_emergency_notice
-from bot.slack.messages.home import render_home, render_home_answer, render_home_unlock_modal
+from bot.slack.messages.home import render_home, render_home_answer, render_home_asking, render_home_unlock_modal
 from bot.slack.messages.notices import (
     render_door_notice,
     render_outcome_notice,
@@ -351,6 +351,7 @@ def every_view(door: str, text: str) -> Iterator[tuple[str, dict[str, Any]]]:
         yield "render_home_answer", render_home_answer(message)
         break
     yield "render_home_answer", render_home_answer(render_request_filed(RequestFiled(request, None)))
+    yield "render_home_asking", render_home_answer(render_home_asking(door))
 
 
 def assert_safe_view(view: dict[str, Any]) -> None:
@@ -499,6 +500,44 @@ def test_the_approve_confirm_dialog_names_door_and_requester_within_slacks_limit
         assert "*Front Door*" in confirm["text"]["text"]
     if unlock_for is not None:
         assert "for 1 h 30 min" in confirm["text"]["text"]
+
+
+@pytest.mark.parametrize("door", [EVIL, LONG, "Front Door", "&" * 10_000])
+@pytest.mark.parametrize("may_unlock", [True, False])
+def test_homes_unlock_and_ask_buttons_confirm_naming_the_door_and_the_viewer_within_slacks_limits(
+    door: str, may_unlock: bool
+) -> None:
+    lock = Lock(device_id="lock_1", display_name=door)
+    view = render_home(
+        HomePage("U0VIEWER01", (HomeDoor(lock, may_unlock=may_unlock, relock_after=timedelta(minutes=5)),))
+    )
+    shown = {
+        element["action_id"]: element
+        for block in view["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+    }
+    pressed = shown["door_unlock" if may_unlock else "door_request"]
+    confirm = pressed["confirm"]
+
+    assert len(confirm["title"]["text"]) <= 100
+    assert len(confirm["text"]["text"]) <= 300
+    assert len(confirm["confirm"]["text"]) <= 30
+    assert len(confirm["deny"]["text"]) <= 30
+    assert "<@U0VIEWER01>" in confirm["text"]["text"]
+    for text in texts(confirm):
+        for raw in FORBIDDEN:
+            assert raw not in text
+    if len(door) > 300:  # as much of a long name as fits, not a bare "…"
+        assert len(confirm["text"]["text"]) > 200
+    if door == "Front Door":
+        verb = "Unlock" if may_unlock else "Ask to unlock"
+        assert confirm["title"]["text"] == f"{verb} Front Door?"
+        assert f"{verb} *Front Door* for you (<@U0VIEWER01>)" in confirm["text"]["text"]
+    if may_unlock:
+        assert confirm["text"]["text"].endswith("It locks again after 5 min.")
+    else:
+        assert confirm["text"]["text"].endswith("Its approvers will be asked.")
 
 
 def test_only_the_approve_button_of_a_request_asks_for_confirmation() -> None:

@@ -7,11 +7,13 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.client_reqrep import ConnectionKey
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
+from slack_sdk.web.slack_response import SlackResponse
 
-from bot.slack.retries import SlackRetry, method_of
+from bot.slack.retries import SlackRetry, certainly_not_taken, method_of
 
 API = "https://slack.test/api/"
 WRITES = ["chat.postMessage", "chat.postEphemeral", "views.open", "some.newMethod"]
@@ -92,3 +94,34 @@ async def test_retries_stop_at_the_maximum() -> None:
     assert await decide("users.info", status=500, attempt=1)
     assert not await decide("users.info", status=500, attempt=2)
     assert not await decide("chat.postMessage", error=refused(), attempt=2)
+
+
+def api_error(status: int, error: str) -> SlackApiError:
+    response = SlackResponse(
+        client=None,
+        http_verb="POST",
+        api_url=API + "chat.postMessage",
+        req_args={},
+        data={"ok": False, "error": error},
+        headers={},
+        status_code=status,
+    )
+    return SlackApiError(error, response)
+
+
+@pytest.mark.parametrize(
+    ("failure", "certain"),
+    [
+        (api_error(200, "not_in_channel"), True),  # a refusal: Slack answered and did nothing
+        (api_error(429, "ratelimited"), True),
+        (refused(), True),  # the connection never opened
+        (api_error(500, "internal_error"), False),
+        (api_error(503, "service_unavailable"), False),
+        (aiohttp.ServerDisconnectedError(), False),
+        (aiohttp.ClientOSError(104, "Connection reset by peer"), False),
+        (TimeoutError(), False),
+    ],
+    ids=["refusal", "429", "never-opened", "500", "503", "disconnected", "reset", "timeout"],
+)
+def test_a_post_certainly_not_taken_is_told_from_one_that_may_have_been(failure: Exception, certain: bool) -> None:
+    assert certainly_not_taken(failure) is certain

@@ -64,7 +64,17 @@ async def test_a_door_has_one_open_alert_and_a_due_one_is_taken_by_one_instance(
         # An instance that took it and stopped before posting: taken again once its claim ran out.
         (again,) = await store.due_unlocked_alerts(later + timedelta(minutes=2), limit=10)
         assert again.state is UnlockedAlertState.POSTING
-        assert await store.unlocked_alert_posted(due.id, "1.000001", later)
+        taken_over = later + timedelta(minutes=2)
+        assert await store.take_unlocked_alert(again, taken_over, until=taken_over + timedelta(minutes=1))
+        # The first instance's claim is over: it marks nothing; the one holding the claim does.
+        first_claim = later + timedelta(minutes=1)
+        assert not await store.unlocked_alert_posted(due.id, "1.000001", later, claimed_until=first_claim)
+        assert await store.unlocked_alert_posted(
+            due.id, "1.000002", taken_over, claimed_until=taken_over + timedelta(minutes=1)
+        )
+        current = await store.unlocked_alert(due.id)
+        assert current is not None
+        assert (current.state, current.notice_ts) == (UnlockedAlertState.POSTED, "1.000002")
         assert await store.due_unlocked_alerts(later + timedelta(hours=1), limit=10) == []
     finally:
         await store.close()
@@ -103,10 +113,42 @@ async def test_an_alert_locked_while_it_was_being_posted_is_not_marked_posted(da
 
         await store.close_unlocked_alerts("lock_3", locked_at=later, by="U0MEMBER", how=None)
 
-        assert not await store.unlocked_alert_posted(pending.id, "1.000002", later)
+        assert not await store.unlocked_alert_posted(
+            pending.id, "1.000002", later, claimed_until=later + timedelta(minutes=1)
+        )
         current = await store.unlocked_alert(pending.id)
         assert current is not None
         assert (current.state, current.locked_by, current.notice_ts) == (UnlockedAlertState.LOCKED, "U0MEMBER", None)
+    finally:
+        await store.close()
+
+
+@pytest.mark.anyio
+async def test_an_alert_slack_refused_is_pending_again_after_its_wait_and_only_its_claim_holder_puts_it_back(
+    database_url: str,
+) -> None:
+    store = await Store.open(database_url)
+    try:
+        pending = alert("lock_4")
+        await store.open_unlocked_alert(pending)
+        tried_at = pending.due_at
+        claim = tried_at + timedelta(minutes=1)
+        assert await store.take_unlocked_alert(pending, tried_at, until=claim)
+        retry_at = tried_at + timedelta(seconds=30)
+
+        assert not await store.retry_unlocked_alert(
+            pending.id, claimed_until=claim + timedelta(seconds=1), tried_at=tried_at, due_at=retry_at
+        )
+        assert await store.retry_unlocked_alert(pending.id, claimed_until=claim, tried_at=tried_at, due_at=retry_at)
+
+        assert await store.due_unlocked_alerts(retry_at - timedelta(seconds=1), limit=10) == []
+        (again,) = await store.due_unlocked_alerts(retry_at, limit=10)
+        assert (again.state, again.claimed_until, again.due_at) == (UnlockedAlertState.PENDING, tried_at, retry_at)
+        assert await store.take_unlocked_alert(again, retry_at, until=retry_at + timedelta(minutes=1))
+        assert not await store.unlocked_alert_posted(pending.id, "1.000003", retry_at, claimed_until=claim)
+        assert await store.unlocked_alert_posted(
+            pending.id, "1.000003", retry_at, claimed_until=retry_at + timedelta(minutes=1)
+        )
     finally:
         await store.close()
 

@@ -12,7 +12,6 @@ from slack_sdk.models.blocks import (
     DividerBlock,
     HeaderBlock,
     InputBlock,
-    MarkdownTextObject,
     PlainTextInputElement,
     PlainTextObject,
 )
@@ -23,10 +22,19 @@ from bot.durations import spoken_duration
 from bot.homes import HomeDoor, HomePage
 from bot.model import Relock, SlotLock, UnlockRequest
 from bot.slack.messages.notices import door_lock_button
-from bot.slack.messages.primitives import SECTION_LIMIT, Block, SlackMessage, actions, button, context, section
+from bot.slack.messages.primitives import (
+    SECTION_LIMIT,
+    Block,
+    SlackMessage,
+    actions,
+    button,
+    context,
+    section,
+    section_message,
+)
 from bot.slack.messages.replies import render_problem
-from bot.slack.messages.requests import decision_buttons
-from bot.slack.text import Text, bold, clock_time, code, compose, cut, date, join, mention, value
+from bot.slack.messages.requests import decision_buttons, fitted_confirm
+from bot.slack.text import Text, bold, clock_time, code, compose, date, join, mention, value
 
 __all__ = [
     "DOOR_REQUEST",
@@ -39,6 +47,7 @@ __all__ = [
     "UNLOCK_EXTEND",
     "render_home",
     "render_home_answer",
+    "render_home_asking",
     "render_home_unlock_modal",
 ]
 
@@ -56,8 +65,6 @@ _SHOWN_UNLOCKS = 5
 _SHOWN_REQUESTS = 10
 _SHOWN_SLOT_LOCKS = 20
 _MODAL_TITLE = 24  # Slack's limit for a modal's title
-_CONFIRM_TITLE = 100
-_CONFIRM_TEXT = 300
 _BUTTON_VALUE_LIMIT = 2000
 
 
@@ -82,19 +89,32 @@ def _door_icon(door: HomeDoor) -> str:
     return {True: ":lock:", False: ":unlock:", None: ":grey_question:"}[door.lock.locked]
 
 
-def _unlock_confirm(door: HomeDoor) -> ConfirmObject:
+def _unlock_confirm(door: HomeDoor, viewer: str) -> ConfirmObject:
+    """Home's unlock: the door, and who it is unlocked for (the person pressing)."""
     name = door.lock.name
     how_long = (
-        compose(f" It locks again after {spoken_duration(door.relock_after)}.")
+        f" It locks again after {spoken_duration(door.relock_after)}."
         if door.relock_after is not None
-        else compose(" You'll say for how long next.")
+        else " You'll say for how long next."
     )
-    text = compose("Unlock ", bold(name), " now?") + how_long
-    return ConfirmObject(
-        title=PlainTextObject(text=cut(compose("Unlock ", value(name, 40), "?").plain(), _CONFIRM_TITLE)),
-        text=MarkdownTextObject(text=cut(text.mrkdwn(), _CONFIRM_TEXT)),
-        confirm=PlainTextObject(text="Unlock"),
-        deny=PlainTextObject(text="Cancel"),
+    return fitted_confirm(
+        lambda room: compose("Unlock ", value(name, room), "?"),
+        lambda room: compose("Unlock ", bold(name, room), " for you (", mention(viewer), ") now?", how_long),
+        "Unlock",
+        "Cancel",
+    )
+
+
+def _request_confirm(door: HomeDoor, viewer: str) -> ConfirmObject:
+    """Home's Ask to unlock: the door, and who asks (the person pressing)."""
+    name = door.lock.name
+    return fitted_confirm(
+        lambda room: compose("Ask to unlock ", value(name, room), "?"),
+        lambda room: compose(
+            "Ask to unlock ", bold(name, room), " for you (", mention(viewer), ")? Its approvers will be asked."
+        ),
+        "Ask",
+        "Cancel",
     )
 
 
@@ -103,14 +123,13 @@ def _carried(button_value: str) -> bool:
     return len(button_value) <= _BUTTON_VALUE_LIMIT
 
 
-def _door_blocks(door: HomeDoor, index: int) -> list[Block]:
+def _door_blocks(door: HomeDoor, index: int, viewer: str) -> list[Block]:
     device_id = door.lock.device_id
     lock = door_lock_button(device_id, "Lock")
     if door.may_unlock:
-        other = button(DOOR_UNLOCK, "Unlock", device_id, "primary")
-        other.confirm = _unlock_confirm(door)
+        other = button(DOOR_UNLOCK, "Unlock", device_id, "primary", confirm=_unlock_confirm(door, viewer))
     else:
-        other = button(DOOR_REQUEST, "Ask to unlock", device_id)
+        other = button(DOOR_REQUEST, "Ask to unlock", device_id, confirm=_request_confirm(door, viewer))
     line = compose(f"{_door_icon(door)} ", bold(door.lock.name), " — ", _door_state(door))
     if not _carried(device_id):
         return [section(line)]
@@ -181,7 +200,7 @@ def render_home(page: HomePage) -> dict[str, Any]:
         room = (HOME_BLOCK_LIMIT - len(blocks) - 1) // 2  # two blocks a door, one for "and N more"
         shown, more = _listed(page.doors, room)
         for index, door in enumerate(shown):
-            blocks += _door_blocks(door, index)
+            blocks += _door_blocks(door, index, page.user_id)
         if more:
             blocks.append(_more(more, "Type `/doors &lt;prefix&gt;` to find one by the start of its name."))
     return View(type="home", blocks=blocks[:HOME_BLOCK_LIMIT]).to_dict()
@@ -243,3 +262,14 @@ def render_home_answer(answer: SlackMessage) -> dict[str, Any]:
         close=PlainTextObject(text="OK"),
         blocks=answer.blocks or [section(value(answer.text))],
     ).to_dict()
+
+
+def render_home_asking(door: str) -> SlackMessage:
+    """The answer to a request submitted on Home, while it is being filed (the filing answers by DM)."""
+    return section_message(
+        compose(
+            "Asking the approvers of ",
+            bold(door),
+            " to unlock it. I'll message you once they have been asked, and again when it is decided.",
+        )
+    )

@@ -46,6 +46,7 @@ __all__ = [
     "cancel_button",
     "decision_buttons",
     "deny_button",
+    "fitted_confirm",
     "refusal_plain",
     "render_decision_reply",
     "render_deny_reason_modal",
@@ -87,26 +88,30 @@ def _within(make: Callable[[int], Text], limit: int) -> Text:
     return text
 
 
+def fitted_confirm(
+    title: Callable[[int], Text], text: Callable[[int], Text], yes: str, no: str, *, style: str | None = None
+) -> ConfirmObject:
+    """A confirm dialog within Slack's limits: `title(n)` and `text(n)` show an outside value cut to n
+    characters, and the longest that fits once escaped is kept."""
+    return ConfirmObject(
+        title=PlainTextObject(text=_within(title, _CONFIRM_TITLE_LIMIT).plain()),
+        text=MarkdownTextObject(text=_within(text, _CONFIRM_TEXT_LIMIT).mrkdwn()),
+        confirm=PlainTextObject(text=yes),
+        deny=PlainTextObject(text=no),
+        style=style,
+    )
+
+
 def unlock_confirm(door: str, requester: str, unlock_for: timedelta | None = None) -> ConfirmObject:
     """The dialog Slack shows before an approval is sent: which door it unlocks, and for whom."""
     how_long = f" for {spoken_duration(unlock_for)}" if unlock_for is not None else ""
-    title = _within(lambda room: compose("Unlock ", value(door, room), "?"), _CONFIRM_TITLE_LIMIT)
-    text = _within(
+    return fitted_confirm(
+        lambda room: compose("Unlock ", value(door, room), "?"),
         lambda room: compose(
-            "Approve ",
-            mention(requester),
-            "'s request to unlock ",
-            bold(door, room),
-            how_long,
-            "? It unlocks at once.",
+            "Approve ", mention(requester), "'s request to unlock ", bold(door, room), how_long, "? It unlocks at once."
         ),
-        _CONFIRM_TEXT_LIMIT,
-    )
-    return ConfirmObject(
-        title=PlainTextObject(text=title.plain()),
-        text=MarkdownTextObject(text=text.mrkdwn()),
-        confirm=PlainTextObject(text="Approve and unlock"),
-        deny=PlainTextObject(text="Go back"),
+        "Approve and unlock",
+        "Go back",
         style="primary",
     )
 
