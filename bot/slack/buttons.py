@@ -10,7 +10,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.commands import answer, answering_errors
+from bot.slack.commands import answer_press, answering_errors, submitted_text
 from bot.slack.messages.requests import (
     APPROVE,
     CANCEL,
@@ -61,7 +61,7 @@ class RequestButtons:
     async def give_reason(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         denier = str(body["user"]["id"])
         request_id = str(view.get("private_metadata") or "")
-        reason = _submitted_text(view, DENY_REASON_INPUT)
+        reason = submitted_text(view, DENY_REASON_INPUT)
         if not reason:
             await ack(response_action="errors", errors={DENY_REASON_INPUT: "Write a reason, or close the dialog."})
             return
@@ -108,21 +108,4 @@ class RequestButtons:
         if isinstance(result, Decided) and self._decided is not None:
             await self._decided()
         reply = render_decision_reply(result, clicker)
-        if body.get("response_url") or body.get("response_urls"):
-            await answer(respond, reply, replace_original=False)
-            return
-        # Pressed on App Home: no response_url, no channel for an ephemeral answer. The reply goes by DM,
-        # where a denier's "Add a reason" button works and the decision stays on record.
-        try:
-            await client.chat_postMessage(channel=clicker, **reply.as_kwargs())
-        except SlackClientError as exc:
-            log.warning("could not tell %s about their decision by DM: %s", clicker, exc)
-
-
-def _submitted_text(view: dict[str, Any], input_id: str) -> str:
-    """What was typed into a modal's input (its block and action share `input_id`); "" if the
-    submission does not have the shape Slack gives it."""
-    found: Any = view
-    for key in ("state", "values", input_id, input_id, "value"):
-        found = found.get(key) if isinstance(found, dict) else None
-    return str(found or "").strip()
+        await answer_press(body, respond, client, clicker, reply)

@@ -7,7 +7,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.door_service import ActionStarted, AuditView, CommandResult, DoorOverview, DoorService
 from bot.doors import DoorAmbiguous, DoorUnknown
@@ -23,7 +26,15 @@ from bot.slack.messages.replies import render_notice, render_problem
 from bot.slack.messages.requests import render_request_filed
 from bot.unlock_requests import RequestFiled
 
-__all__ = ["DoorCommands", "Listener", "answer", "answering_errors", "render_command_result"]
+__all__ = [
+    "DoorCommands",
+    "Listener",
+    "answer",
+    "answer_press",
+    "answering_errors",
+    "render_command_result",
+    "submitted_text",
+]
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +73,29 @@ async def answer(respond: AsyncRespond, message: SlackMessage, **options: Any) -
         log.warning("Slack refused an answer at the response_url (HTTP %s): %.200s", status, body)
         return False
     return True
+
+
+async def answer_press(
+    body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient, presser: str, message: SlackMessage
+) -> None:
+    """Answer a button press ephemerally where it was pressed; a press on App Home has no response_url
+    and no channel to be ephemeral in, so the presser hears it by DM (where its buttons still work)."""
+    if body.get("response_url") or body.get("response_urls"):
+        await answer(respond, message, replace_original=False)
+        return
+    try:
+        await client.chat_postMessage(channel=presser, **message.as_kwargs())
+    except (SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("could not answer %s's press by DM (%s)", presser, type(exc).__name__)
+
+
+def submitted_text(view: dict[str, Any], input_id: str) -> str:
+    """What was typed into a modal's input (its block and action share `input_id`); "" if the
+    submission does not have the shape Slack gives it."""
+    found: Any = view
+    for key in ("state", "values", input_id, input_id, "value"):
+        found = found.get(key) if isinstance(found, dict) else None
+    return str(found or "").strip()
 
 
 def answering_errors(listener: Listener) -> Listener:

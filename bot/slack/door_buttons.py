@@ -8,21 +8,17 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import aiohttp
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
-from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.door_service import DoorService
-from bot.slack.commands import answer, answering_errors, render_command_result
+from bot.slack.commands import answer_press, answering_errors, render_command_result
 from bot.slack.messages.notices import DOOR_LOCK
-from bot.slack.messages.primitives import SlackMessage
 
 __all__ = ["DoorButtons", "pressed_in"]
 
 log = logging.getLogger(__name__)
 
-_SLACK_FAILURES = (SlackClientError, aiohttp.ClientError, TimeoutError)
 
 
 def pressed_in(body: dict[str, Any]) -> str | None:
@@ -58,15 +54,4 @@ class DoorButtons:
         reply = render_command_result(result)
         if reply is None:
             return  # the action's own messages say everything
-        if channel is not None:
-            await answer(respond, reply, replace_original=False)
-        else:
-            # A view has no response_url and no channel to be ephemeral in: the presser hears it by DM.
-            await _tell_directly(client, presser, reply)
-
-
-async def _tell_directly(client: AsyncWebClient, channel: str, message: SlackMessage) -> None:
-    try:
-        await client.chat_postMessage(channel=channel, **message.as_kwargs())
-    except _SLACK_FAILURES as exc:
-        log.warning("could not answer a door_lock press by DM (%s)", type(exc).__name__)
+        await answer_press(body, respond, client, presser, reply)

@@ -18,6 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.door_service import ActionStarted, AskHowLong, DoorService, HomeUnlock, HomeUnlockReady
 from bot.homes import HomePage, Homes
 from bot.replies import Problem, ProblemReason
+from bot.slack.commands import submitted_text
 from bot.slack.messages.home import (
     DOOR_REQUEST,
     DOOR_UNLOCK,
@@ -34,7 +35,7 @@ from bot.slack.messages.replies import render_notice, render_problem
 from bot.slack.messages.requests import render_request_filed
 from bot.unlock_requests import RequestFiled
 
-__all__ = ["HomeTab", "SlackHomePublisher", "submitted_text"]
+__all__ = ["HomeTab", "SlackHomePublisher"]
 
 log = logging.getLogger(__name__)
 
@@ -65,15 +66,6 @@ class SlackHomePublisher:
             log.warning("could not publish the Home of %s: %s", page.user_id, exc)
             return False
         return True
-
-
-def submitted_text(view: dict[str, Any], input_id: str) -> str:
-    """What was typed into a modal's input (its block and action share `input_id`); "" if the
-    submission does not have the shape Slack gives it."""
-    found: Any = view
-    for key in ("state", "values", input_id, input_id, "value"):
-        found = found.get(key) if isinstance(found, dict) else None
-    return str(found or "").strip()
 
 
 def _answer(result: HomeUnlock | None) -> SlackMessage | None:

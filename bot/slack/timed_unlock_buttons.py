@@ -8,10 +8,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
-from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.commands import answer, answering_errors
+from bot.slack.commands import answer_press, answering_errors
 from bot.slack.messages.relocks import EXTEND, LOCK_NOW, render_timed_unlock_reply
 from bot.timed_unlocks import Extended, LockingNow, TimedUnlockChange, TimedUnlocks
 
@@ -71,10 +70,4 @@ async def _tell(
     reply = render_timed_unlock_reply(change)
     if reply is None:
         return
-    if body.get("response_url"):
-        await answer(respond, reply, replace_original=False)
-        return
-    try:
-        await client.chat_postMessage(channel=presser, **reply.as_kwargs())
-    except SlackClientError as exc:
-        log.warning("could not answer %s's press: %s", presser, exc)
+    await answer_press(body, respond, client, presser, reply)
