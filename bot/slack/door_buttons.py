@@ -20,7 +20,6 @@ __all__ = ["DoorButtons", "pressed_in"]
 log = logging.getLogger(__name__)
 
 
-
 def pressed_in(body: dict[str, Any]) -> str | None:
     """The channel of the message the button was on; None for a button in a view (App Home)."""
     if body.get("view") is not None and body.get("channel") is None:
