@@ -3,7 +3,6 @@ acknowledge, hand the press to the service, answer the presser."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -15,8 +14,6 @@ from bot.slack.messages.relocks import EXTEND, LOCK_NOW, render_timed_unlock_rep
 from bot.timed_unlocks import Extended, LockingNow, TimedUnlockChange, TimedUnlocks
 
 __all__ = ["TimedUnlockButtons"]
-
-log = logging.getLogger(__name__)
 
 
 class TimedUnlockButtons:
@@ -40,12 +37,7 @@ class TimedUnlockButtons:
         respond: AsyncRespond,
         client: AsyncWebClient,
     ) -> None:
-        await ack()
-        presser = str(body["user"]["id"])
-        change = await self._timed_unlocks.lock_now(str(action.get("value") or ""), presser)
-        if isinstance(change, LockingNow) and self._changed is not None:
-            await self._changed()
-        await _tell(body, respond, client, presser, change)
+        await self._press(self._timed_unlocks.lock_now, ack, body, action, respond, client)
 
     async def extend(
         self,
@@ -55,19 +47,22 @@ class TimedUnlockButtons:
         respond: AsyncRespond,
         client: AsyncWebClient,
     ) -> None:
+        await self._press(self._timed_unlocks.extend, ack, body, action, respond, client)
+
+    async def _press(
+        self,
+        change_unlock: Callable[[str, str], Awaitable[TimedUnlockChange]],
+        ack: AsyncAck,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+    ) -> None:
         await ack()
         presser = str(body["user"]["id"])
-        change = await self._timed_unlocks.extend(str(action.get("value") or ""), presser)
-        if isinstance(change, Extended) and self._changed is not None:
+        change = await change_unlock(str(action.get("value") or ""), presser)
+        if isinstance(change, LockingNow | Extended) and self._changed is not None:
             await self._changed()
-        await _tell(body, respond, client, presser, change)
-
-
-async def _tell(
-    body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient, presser: str, change: TimedUnlockChange
-) -> None:
-    """Ephemeral where the press came from; a press on App Home (no response_url) is answered by DM."""
-    reply = render_timed_unlock_reply(change)
-    if reply is None:
-        return
-    await answer_press(body, respond, client, presser, reply)
+        reply = render_timed_unlock_reply(change)
+        if reply is not None:  # None: the thread says it all
+            await answer_press(body, respond, client, presser, reply)
