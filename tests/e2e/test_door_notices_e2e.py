@@ -193,7 +193,7 @@ def test_a_press_on_app_home_locks_in_the_notify_channel_and_a_forged_one_is_tol
     assert lock_calls(workspace) == 1
 
 
-def test_an_alert_due_while_lockbot_was_stopped_is_posted_once_at_the_next_start(workspace: Workspace) -> None:
+def test_an_alert_due_while_lockbot_was_killed_is_posted_once_at_the_next_start(workspace: Workspace) -> None:
     assert workspace.seam is not None
     workspace.seam.set_device("lock_3", locked=False)
     before = len(workspace.bot.logs)
@@ -201,7 +201,7 @@ def test_an_alert_due_while_lockbot_was_stopped_is_posted_once_at_the_next_start
     unlocked_at = time.monotonic()
     wait_until(lambda: logged(workspace, "lock_3 unlocked: an alert is due", before), 10, "the alert to be opened")
     seen = len(alerts_about(workspace, "Garage Door"))
-    workspace.bot.stop()
+    workspace.bot.kill()  # SIGKILL: nothing is tidied away before it falls due
     try:
         wait_until(lambda: time.monotonic() > unlocked_at + ALERT_AFTER + 1, 20, "the alert to fall due while stopped")
         assert len(alerts_about(workspace, "Garage Door")) == seen

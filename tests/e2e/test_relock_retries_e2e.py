@@ -152,7 +152,7 @@ def test_a_retry_pending_across_a_restart_runs_once_at_the_next_start(workspace:
     parent = unlock_then_go_offline(workspace, channel, "Back Door", "lock_2")
     first_failure(workspace, channel, parent, "Back Door")
     failed_at = time.monotonic()
-    workspace.bot.stop()
+    workspace.bot.kill()  # SIGKILL: nothing is tidied away before the retry falls due
     try:
         workspace.seam.set_device("lock_2", online=True)
         wait_until(lambda: time.monotonic() > failed_at + FIRST_RETRY_S + 1, 20, "the retry to fall due while stopped")

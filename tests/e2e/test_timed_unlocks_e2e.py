@@ -103,11 +103,11 @@ def test_a_lock_before_the_time_settles_the_relock(workspace: Workspace, channel
     assert not any("Done: Front Door locked." in m.text for m in workspace.slack.replies(channel, parent.ts))
 
 
-def test_a_relock_due_while_lockbot_was_stopped_runs_at_the_next_start(workspace: Workspace, channel: str) -> None:
+def test_a_relock_due_while_lockbot_was_killed_runs_once_at_the_next_start(workspace: Workspace, channel: str) -> None:
     sent = workspace.command("/unlock", "garage door 10s", user=ADMIN, channel=channel)
     parent, _ = workspace.finished_action(sent)
     due = time.monotonic() + 10
-    workspace.bot.stop()
+    workspace.bot.kill()  # SIGKILL: nothing is tidied away before it falls due
     try:
         wait_until(lambda: time.monotonic() > due + 1, 20, "the relock to fall due while lockbot is stopped")
         assert lock_calls(workspace) == 0
